@@ -1,0 +1,44 @@
+# WebSocket Rooms & Broadcasting — every target is a thin wrapper around `python -m grader`.
+# The first run creates .venv and installs the pinned dependencies; later runs reuse it.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
+GRADER := $(PY) -m grader
+
+# Optional arguments, passed on only when given.
+EX_ARG   = $(if $(EX),--exercise $(EX))
+SUB_ARG  = $(if $(SUBMISSION),--submission "$(SUBMISSION)")
+JSON_ARG = $(if $(JSON),--json "$(JSON)")
+
+.DEFAULT_GOAL := help
+.PHONY: help setup check test lint clean
+
+help: ## list the commands
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo "  options: EX=<exercise id>  SUBMISSION=<folder or .py file>  JSON=<results.json>"
+
+setup: $(STAMP) ## create .venv and install the pinned dependencies
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "Python 3.11 or newer is needed (found: $$($(PYTHON) --version)). Try: make PYTHON=python3.12"; exit 1; }
+	@echo "Setting up .venv (first run only)…"
+	@rm -rf $(VENV) && $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+check: $(STAMP) ## grade your work (EX=<id> for one exercise, SUBMISSION=… for someone else's)
+	@$(GRADER) check $(EX_ARG) $(SUB_ARG) $(JSON_ARG)
+
+test: $(STAMP) ## run the kit's own test suite (what CI runs)
+	@$(PY) -m ruff check .
+	@$(PY) -m pytest -n auto -q
+
+lint: $(STAMP) ## ruff, on the whole kit
+	@$(PY) -m ruff check .
+
+clean: ## remove the virtual environment and caches
+	rm -rf $(VENV) dist .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

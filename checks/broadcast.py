@@ -1,0 +1,148 @@
+"""Exercise 1 — broadcast: joined, relayed and left messages reach every client.
+
+Each check gets a fresh server. Silence is proven with markers: a later message
+arriving next shows that nothing was sent in between.
+"""
+
+from grader import Failure, LiveServer, check
+from grader.diagnosis import has_errors
+
+
+async def join(server: LiveServer, *names: str) -> list:
+    """Connect clients one by one, each seeing its own and every later arrival."""
+    clients = []
+    for name in names:
+        client = await server.connect(f"/ws/{name}")
+        for present in [*clients, client]:
+            await present.expect(f"Client #{name} joined")
+        clients.append(client)
+    return clients
+
+
+@check()
+async def greets_newcomer(server: LiveServer) -> None:
+    """A client that connects to /ws/alice is accepted and receives "Client #alice joined"."""
+    alice = await server.connect("/ws/alice")
+    await alice.expect(
+        "Client #alice joined",
+        help="connect() must accept and store the connection before the endpoint "
+        "broadcasts, so the newcomer hears about itself.",
+    )
+
+
+@check(depends=greets_newcomer)
+async def announces_join_to_everyone(server: LiveServer) -> None:
+    """Everyone already connected receives "Client #bob joined" when bob connects."""
+    alice = await server.connect("/ws/alice")
+    await alice.expect("Client #alice joined")
+    bob = await server.connect("/ws/bob")
+    await bob.expect("Client #bob joined")
+    await alice.expect(
+        "Client #bob joined",
+        help="broadcast() must send to every stored connection, not only the newest.",
+    )
+
+
+@check(depends=announces_join_to_everyone)
+async def relays_to_everyone(server: LiveServer) -> None:
+    """A message is relayed as "Client #alice: hello" to every client, the sender included."""
+    alice, bob = await join(server, "alice", "bob")
+    await alice.send("hello")
+    for client in (alice, bob):
+        await client.expect("Client #alice: hello")
+    await bob.send("hi alice")
+    for client in (alice, bob):
+        await client.expect("Client #bob: hi alice")
+
+
+@check(depends=relays_to_everyone)
+async def relays_verbatim(server: LiveServer) -> None:
+    """Messages are relayed exactly as sent: spaces, quotes, unicode and long text intact."""
+    alice, bob = await join(server, "alice", "bob")
+    for text in ["  two  spaces  ", 'Zoë says "héllo" 👋', "tab\there", "x" * 3000]:
+        await alice.send(text)
+        for client in (alice, bob):
+            await client.expect(
+                f"Client #alice: {text}", help="Relay the text as received: no strip(), no changes."
+            )
+
+
+@check(depends=announces_join_to_everyone)
+async def announces_leave(server: LiveServer) -> None:
+    """When a client disconnects, every remaining client receives "Client #alice left"."""
+    alice, bob, carol = await join(server, "alice", "bob", "carol")
+    # alice connected first, so a broadcast that trips over her closed socket
+    # never reaches bob and carol.
+    await alice.close()
+    for client in (bob, carol):
+        await client.expect(
+            "Client #alice left",
+            help="On WebSocketDisconnect, call manager.disconnect() first, then broadcast "
+            "that the client left.",
+        )
+
+
+@check(depends=announces_leave)
+async def keeps_serving_after_leave(server: LiveServer) -> None:
+    """After a client leaves, the others keep chatting and newcomers can join."""
+    alice, bob, carol = await join(server, "alice", "bob", "carol")
+    await bob.close()
+    for client in (alice, carol):
+        await client.expect("Client #bob left")
+    await carol.send("still here?")
+    for client in (alice, carol):
+        await client.expect(
+            "Client #carol: still here?",
+            help="disconnect() must remove exactly the connection that closed.",
+        )
+    dave = await server.connect("/ws/dave")
+    for client in (alice, carol, dave):
+        await client.expect("Client #dave joined")
+    await alice.close()
+    for client in (carol, dave):
+        await client.expect("Client #alice left")
+    await dave.send("just us")
+    for client in (carol, dave):
+        await client.expect("Client #dave: just us")
+
+
+@check(depends=announces_leave)
+async def sends_nothing_else(server: LiveServer) -> None:
+    """Nothing else is sent: no duplicates, no extra frames, only text frames."""
+    alice, bob, carol = await join(server, "alice", "bob", "carol")
+    await bob.send("one")
+    for client in (alice, bob, carol):
+        await client.expect("Client #bob: one")
+    await carol.close()
+    for client in (alice, bob):
+        await client.expect("Client #carol left")
+    # Had anything extra been sent, it would arrive before the marker.
+    await alice.send("marker")
+    for client in (alice, bob):
+        await client.expect(
+            "Client #alice: marker",
+            help="Each event is broadcast exactly once, as one text frame.",
+        )
+
+
+@check(depends=announces_leave)
+async def no_server_errors(server: LiveServer) -> None:
+    """The server logs no unhandled exception while clients join, chat and leave."""
+    alice, bob, carol = await join(server, "alice", "bob", "carol")
+    await carol.send("bye")
+    for client in (alice, bob, carol):
+        await client.expect("Client #carol: bye")
+    await carol.close()
+    for client in (alice, bob):
+        await client.expect("Client #carol left")
+    await bob.close()
+    await alice.expect("Client #bob left")
+    # The marker is handled after bob's handler has finished, errors included.
+    await alice.send("marker")
+    await alice.expect("Client #alice: marker")
+    output = server.output()
+    if has_errors(output):
+        raise Failure(
+            "the server logged an unhandled exception",
+            help="Read the traceback below: the line in your file is where it went wrong.",
+        )

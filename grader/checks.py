@@ -1,0 +1,86 @@
+"""What a check file imports: the `@check` decorator and the three ways a check fails.
+
+    Failure        the behaviour is wrong; `rationale` says how, `help` how to fix it
+    ├── Mismatch   something arrived, but not what was expected
+    └── Missing    nothing arrived where something was expected
+
+A check is an async function whose docstring is the sentence the student reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """How the grader treats one check."""
+
+    name: str
+    description: str
+    depends: tuple[str, ...] = ()
+    points: float = 1.0
+    hidden: bool = False
+    timeout: float = 20.0
+
+
+def check(
+    *,
+    depends: Callable[..., Any] | tuple[Callable[..., Any], ...] = (),
+    points: float = 1.0,
+    hidden: bool = False,
+    timeout: float = 20.0,
+) -> Callable[[F], F]:
+    """Mark an async function as a check; `depends` names checks that must pass first."""
+    parents = depends if isinstance(depends, tuple) else (depends,)
+
+    def mark(fn: F) -> F:
+        doc = " ".join((fn.__doc__ or fn.__name__).split())
+        fn.__grader_check__ = CheckSpec(  # type: ignore[attr-defined]
+            name=fn.__name__,
+            description=doc,
+            depends=tuple(p.__name__ for p in parents),
+            points=points,
+            hidden=hidden,
+            timeout=timeout,
+        )
+        return fn
+
+    return mark
+
+
+class Failure(Exception):
+    """The student's server did not behave as the check requires."""
+
+    def __init__(self, rationale: str, *, help: str | None = None) -> None:  # noqa: A002
+        super().__init__(rationale)
+        self.rationale = rationale
+        self.help = help
+        self.expected: str | None = None
+        self.actual: str | None = None
+
+
+class Mismatch(Failure):
+    """`expected` should have arrived, `actual` did."""
+
+    def __init__(
+        self, rationale: str, expected: str, actual: str, *, help: str | None = None
+    ) -> None:  # noqa: A002
+        super().__init__(rationale, help=help)
+        self.expected = expected
+        self.actual = actual
+
+
+class Missing(Failure):
+    """`expected` should have arrived, and nothing did (`actual` says for how long)."""
+
+    def __init__(
+        self, rationale: str, expected: str, actual: str, *, help: str | None = None
+    ) -> None:  # noqa: A002
+        super().__init__(rationale, help=help)
+        self.expected = expected
+        self.actual = actual

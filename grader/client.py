@@ -1,0 +1,223 @@
+"""Real WebSocket clients for checks: connect, send, and expect frames in order.
+
+Every step is written to a shared transcript, so a failure can show the student the
+script that led to it. Waiting is always for a message, bounded by a timeout; silence
+is proven by sending a marker and seeing it arrive next, never by sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.frames import CloseCode
+
+from grader.checks import Failure, Mismatch, Missing
+from grader.server import AppServer
+
+# Scale every wait on a slow machine without touching the checks: GRADER_TIME_SCALE=3.
+TIME_SCALE = float(os.environ.get("GRADER_TIME_SCALE", "1"))
+WITHIN = 2.0 * TIME_SCALE
+CONNECT_WITHIN = 3.0 * TIME_SCALE
+
+
+def show(frame: str | bytes) -> str:
+    """A frame as the student should see it: quoted, or marked as binary."""
+    if isinstance(frame, bytes):
+        return f"a binary frame {frame[:80]!r}"
+    return repr(frame) if len(frame) <= 200 else repr(frame[:200]) + f" … ({len(frame)} chars)"
+
+
+def path_of(url: str) -> str:
+    return "/" + url.split("/", 3)[-1]
+
+
+class Transcript(list[str]):
+    """The steps of one check, in order, as sentences."""
+
+
+class Client:
+    """One WebSocket connection, named after who is using it (`alice`)."""
+
+    def __init__(self, name: str, ws: ClientConnection, transcript: Transcript) -> None:
+        self.name = name
+        self.ws = ws
+        self.transcript = transcript
+
+    async def send(self, text: str) -> None:
+        self.transcript.append(f"{self.name} sent {show(text)}")
+        try:
+            await self.ws.send(text)
+        except ConnectionClosed as exc:
+            raise self._closed_failure(exc, f"send {show(text)}") from None
+
+    async def receive(self, within: float = WITHIN) -> str | bytes:
+        """The next frame; Missing if none arrives in time."""
+        try:
+            frame = await asyncio.wait_for(self.ws.recv(), within)
+        except TimeoutError:
+            raise Missing(
+                f"{self.name} waited for a frame", "a frame", f"nothing within {within:g} s"
+            ) from None
+        except ConnectionClosed as exc:
+            raise self._closed_failure(exc, "receive a frame") from None
+        self.transcript.append(f"{self.name} received {show(frame)}")
+        return frame
+
+    async def expect(self, text: str, *, within: float = WITHIN, help: str | None = None) -> None:  # noqa: A002
+        """The next frame this client receives must be exactly `text`."""
+        try:
+            frame = await self.receive(within)
+        except Missing:
+            raise Missing(
+                f"{self.name} should have received {show(text)}",
+                show(text),
+                f"nothing within {within:g} s",
+                help=help,
+            ) from None
+        except Failure as exc:
+            exc.expected = show(text)
+            exc.help = exc.help or help
+            raise
+        if frame != text:
+            raise Mismatch(
+                f"{self.name} should have received {show(text)} next",
+                show(text),
+                show(frame),
+                help=help,
+            )
+
+    async def expect_closed(self, code: int | None = None, *, within: float = WITHIN) -> None:
+        """The server must close this connection (with `code`, if given) and send nothing first."""
+        wanted = "the connection closed" + (f" with code {code}" if code else "")
+        try:
+            frame = await asyncio.wait_for(self.ws.recv(), within)
+        except TimeoutError:
+            raise Missing(
+                f"the server should have closed {self.name}'s connection",
+                wanted,
+                f"still open after {within:g} s",
+            ) from None
+        except ConnectionClosed as exc:
+            got = exc.rcvd.code if exc.rcvd else CloseCode.ABNORMAL_CLOSURE
+            self.transcript.append(f"{self.name}'s connection was closed with code {got}")
+            if code is not None and got != code:
+                raise Mismatch(
+                    f"{self.name}'s connection was closed with the wrong code",
+                    wanted,
+                    f"closed with code {got}",
+                ) from None
+            return
+        raise Mismatch(
+            f"the server should have closed {self.name}'s connection", wanted, show(frame)
+        )
+
+    async def close(self) -> None:
+        """Close cleanly, with a close handshake, as a browser tab does."""
+        self.transcript.append(f"{self.name} disconnected")
+        await self.ws.close()
+
+    def drop(self) -> None:
+        """Vanish without a close handshake, as a crashed client or a lost network does."""
+        self.transcript.append(f"{self.name}'s connection dropped (no close handshake)")
+        self.ws.transport.abort()
+
+    def _closed_failure(self, exc: ConnectionClosed, doing: str) -> Failure:
+        code = exc.rcvd.code if exc.rcvd else None
+        how = f"closed it with code {code}" if code else "dropped it without a close handshake"
+        self.transcript.append(f"{self.name}'s connection was closed by the server")
+        return Failure(
+            f"{self.name} tried to {doing}, but the server {how}",
+            help="The server closes a connection when the endpoint returns or raises: "
+            "see the server's output below.",
+        )
+
+
+async def open_client(
+    name: str, url: str, transcript: Transcript, *, within: float = CONNECT_WITHIN
+) -> Client:
+    """Connect to `url`; a refusal or a silent server becomes a Failure that says so."""
+    transcript.append(f"{name} connected to {path_of(url)}")
+    try:
+        ws = await asyncio.wait_for(
+            connect(url, open_timeout=None, close_timeout=1, max_size=None, ping_interval=None),
+            within,
+        )
+    except TimeoutError:
+        raise Failure(
+            f"could not connect to {url} within {within:g} s",
+            help="The server accepted the TCP connection but never answered the WebSocket "
+            "handshake. Is the event loop blocked (time.sleep, an endless loop)?",
+        ) from None
+    except InvalidStatus as exc:
+        raise Failure(
+            f"{name}'s connection to {url} was refused with HTTP {exc.response.status_code}",
+            help="The handshake is rejected when the endpoint returns or closes before "
+            "`await websocket.accept()`. Does connect() accept the WebSocket?",
+        ) from None
+    except (InvalidHandshake, OSError, ConnectionClosed) as exc:
+        raise Failure(f"could not connect to {url}: {exc}") from None
+    return Client(name, ws, transcript)
+
+
+async def expect_refused(url: str, transcript: Transcript, status: int = 403) -> None:
+    """The server must reject the handshake at `url` with HTTP `status`."""
+    path = path_of(url)
+    transcript.append(f"a client tried to connect to {path}")
+    try:
+        ws = await asyncio.wait_for(connect(url, open_timeout=None), CONNECT_WITHIN)
+    except InvalidStatus as exc:
+        got = exc.response.status_code
+        if got != status:
+            raise Mismatch(
+                f"the handshake at {path} was refused with the wrong status",
+                f"HTTP {status}",
+                f"HTTP {got}",
+            ) from None
+        transcript.append(f"the handshake was refused with HTTP {got}")
+        return
+    except TimeoutError:
+        raise Missing(
+            f"the handshake at {path} should have been refused",
+            f"HTTP {status}",
+            f"no answer within {CONNECT_WITHIN:g} s",
+        ) from None
+    await ws.close()
+    raise Mismatch(
+        f"the handshake at {path} should have been refused",
+        f"HTTP {status}",
+        "the connection was accepted",
+    )
+
+
+class LiveServer:
+    """The student's app, running, as a check sees it: connect clients, read its output."""
+
+    def __init__(self, app: AppServer) -> None:
+        self.app = app
+        self.transcript = Transcript()
+        self.clients: list[Client] = []
+
+    def url(self, path: str) -> str:
+        return self.app.url(path)
+
+    async def connect(self, path: str, name: str | None = None) -> Client:
+        """Open a client on `path`, named after its last segment unless `name` is given."""
+        name = name or path.rstrip("/").rsplit("/", 1)[-1].split("?")[0]
+        client = await open_client(name, self.url(path), self.transcript)
+        self.clients.append(client)
+        return client
+
+    async def expect_refused(self, path: str, status: int = 403) -> None:
+        await expect_refused(self.url(path), self.transcript, status)
+
+    def output(self) -> str:
+        """Everything the server has printed or logged so far."""
+        return self.app.log()
+
+    def abort_clients(self) -> None:
+        """Drop every connection at once; the server is about to be killed anyway."""
+        for client in self.clients:
+            client.ws.transport.abort()

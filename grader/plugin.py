@@ -1,0 +1,233 @@
+"""The pytest plugin that grades: it runs in the checks process, never in the grader's.
+
+It collects `@check` functions, starts a fresh copy of the student's app for each
+one, runs the async check body, skips checks whose prerequisites failed, and writes
+one JSON line per result so that a run killed half-way still reports what it did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+import json
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grader import diagnosis, processes
+from grader.checks import CheckSpec, Failure
+from grader.client import LiveServer
+from grader.results import CheckResult, Outcome
+from grader.server import AppServer, AppSpec, CouldNotStart
+
+_KEY = pytest.StashKey["Grading"]()
+
+
+class CheckTimedOut(Exception):
+    pass
+
+
+class Grading:
+    """State of one grading run inside the checks process."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        option = config.getoption
+        self.workdir = Path(option("grader_workdir"))
+        self.spec = AppSpec(
+            file=Path(option("grader_submission")),
+            module=option("grader_module"),
+            workdir=self.workdir,
+        )
+        self.results = Path(option("grader_results")).open("a", encoding="utf-8")  # noqa: SIM115
+        self.outcomes: dict[str, Outcome] = {}
+        self.descriptions: dict[str, str] = {}
+        self.could_not_start: CouldNotStart | None = None
+        self._count = 0
+
+    def write(self, record: dict[str, Any]) -> None:
+        self.results.write(json.dumps(record) + "\n")
+        self.results.flush()
+
+    def new_server(self) -> AppServer:
+        self._count += 1
+        return AppServer(self.spec, self.workdir / f"server-{self._count}.log")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("grader")
+    group.addoption("--grader-submission", help="the student's file to serve")
+    group.addoption("--grader-module", help="the module name to import it as")
+    group.addoption("--grader-workdir", help="a scratch directory for the servers")
+    group.addoption("--grader-results", help="where to append JSON lines of results")
+    group.addoption("--grader-preload", default="", help="modules to import before forking")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not config.getoption("grader_submission"):
+        return
+    processes.become_subreaper()
+    # Imported once here so that every forked server shares them instead of importing.
+    for name in ["uvicorn", *filter(None, config.getoption("grader_preload").split(","))]:
+        importlib.import_module(name)
+    config.stash[_KEY] = Grading(config)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> Any:
+    if isinstance(getattr(obj, "__grader_check__", None), CheckSpec):
+        return [pytest.Function.from_parent(collector, name=name)]
+    return None
+
+
+def _spec(item: pytest.Item) -> CheckSpec:
+    return item.obj.__grader_check__  # type: ignore[attr-defined]
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    grading = session.config.stash.get(_KEY, None)
+    if grading is None:
+        return
+    specs = [_spec(item) for item in session.items]
+    grading.descriptions = {s.name: s.description for s in specs}
+    grading.write({"kind": "collected", "checks": [s.__dict__ for s in specs]})
+    # One trial start: a module that cannot even be imported gets one clear verdict.
+    trial = grading.new_server()
+    try:
+        trial.start()
+    except CouldNotStart as exc:
+        grading.could_not_start = exc
+        grading.write({"kind": "error", "message": exc.message, "detail": exc.detail})
+    finally:
+        trial.stop()
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    grading = item.config.stash.get(_KEY, None)
+    if grading is None:
+        return
+    if grading.could_not_start is not None:
+        pytest.skip("the app could not start")
+    for parent in _spec(item).depends:
+        if grading.outcomes.get(parent) is not Outcome.PASSED:
+            pytest.skip(f"skipped until “{grading.descriptions.get(parent, parent)}” passes")
+
+
+@pytest.fixture
+def server(request: pytest.FixtureRequest) -> Iterator[LiveServer]:
+    """A fresh copy of the student's app, running on its own port, for one check."""
+    app = request.config.stash[_KEY].new_server()
+    try:
+        app.start()
+        yield LiveServer(app)
+    finally:
+        app.stop()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    fn = pyfuncitem.obj
+    if not inspect.iscoroutinefunction(fn):
+        return None
+    names = pyfuncitem._fixtureinfo.argnames
+    kwargs = {name: pyfuncitem.funcargs[name] for name in names}
+    asyncio.run(_drive(fn, kwargs, _spec(pyfuncitem).timeout))
+    return True
+
+
+async def _drive(fn: Any, kwargs: dict[str, Any], timeout: float) -> None:
+    try:
+        async with asyncio.timeout(timeout) as deadline:
+            await fn(**kwargs)
+    except TimeoutError:
+        if deadline.expired():
+            raise CheckTimedOut(f"the check did not finish within {timeout:g} s") from None
+        raise
+    finally:
+        # Inside the loop: after asyncio.run returns, the transports cannot be touched.
+        for value in kwargs.values():
+            if isinstance(value, LiveServer):
+                value.abort_clients()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    grading = item.config.stash.get(_KEY, None)
+    if grading is None or not isinstance(item, pytest.Function):
+        return report
+    if report.when == "call" or (report.when == "setup" and not report.passed):
+        result = _result(item, call, report, grading)
+        grading.outcomes[result.name] = result.outcome
+        grading.write({"kind": "result", **result.to_dict()})
+    return report
+
+
+def _result(
+    item: pytest.Function, call: pytest.CallInfo[None], report: pytest.TestReport, grading: Grading
+) -> CheckResult:
+    spec = _spec(item)
+    base = {
+        "name": spec.name,
+        "description": spec.description,
+        "points": spec.points,
+        "hidden": spec.hidden,
+        "duration": round(report.duration, 3),
+    }
+    if report.skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        return CheckResult(
+            outcome=Outcome.SKIPPED, rationale=reason.removeprefix("Skipped: "), **base
+        )
+    if report.passed:
+        return CheckResult(outcome=Outcome.PASSED, **base)
+    error = call.excinfo.value if call.excinfo else None
+    if isinstance(error, CouldNotStart):
+        return CheckResult(
+            outcome=Outcome.ERRORED,
+            rationale=f"the app could not start: {error.message}",
+            detail=error.detail,
+            **base,
+        )
+    live: LiveServer | None = item.funcargs.get("server")  # type: ignore[assignment]
+    context = _server_context(live, grading)
+    hint = context.pop("hint")
+    if isinstance(error, Failure):
+        return CheckResult(
+            outcome=Outcome.FAILED,
+            rationale=error.rationale,
+            expected=error.expected,
+            actual=error.actual,
+            help=error.help or hint,
+            **context,
+            **base,
+        )
+    if isinstance(error, CheckTimedOut):
+        return CheckResult(outcome=Outcome.TIMED_OUT, rationale=str(error), **context, **base)
+    detail = "".join(traceback.format_exception(error)) if error else str(report.longrepr)
+    return CheckResult(
+        outcome=Outcome.ERRORED,
+        rationale="the grader hit an unexpected error (a bug in the kit; "
+        "please tell your instructor)",
+        detail=detail,
+        **context,
+        **base,
+    )
+
+
+def _server_context(live: LiveServer | None, grading: Grading) -> dict[str, Any]:
+    if live is None:
+        return {"hint": None}
+    output = live.output()
+    trimmed = diagnosis.trim(output, str(grading.spec.file))
+    died = live.app.exit_reason()
+    if died:
+        trimmed = (trimmed + "\n" if trimmed else "") + f"(the server {died})"
+    return {
+        "steps": tuple(live.transcript[-14:]),
+        "server_output": trimmed,
+        "hint": diagnosis.hint_for(output),
+    }

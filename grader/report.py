@@ -1,0 +1,121 @@
+"""Render results for a student with rich: pure functions from results to renderables."""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.padding import Padding
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from grader.results import CheckResult, ExerciseResult, Outcome
+
+MARKS = {
+    Outcome.PASSED: ("✓", "green"),
+    Outcome.FAILED: ("✗", "red"),
+    Outcome.TIMED_OUT: ("⏱", "red"),
+    Outcome.ERRORED: ("!", "red"),
+    Outcome.SKIPPED: ("–", "dim"),
+}
+
+
+def visible_whitespace(expected: str, actual: str) -> tuple[str, str]:
+    """When two strings differ only in spaces, show the spaces as '·' in both."""
+    if expected != actual and expected.split() == actual.split():
+        return expected.replace(" ", "·"), actual.replace(" ", "·")
+    return expected, actual
+
+
+def check_line(result: CheckResult, *, details: bool = True) -> RenderableType:
+    mark, style = MARKS[result.outcome]
+    line = Text.assemble((f" {mark} ", style), result.description)
+    if result.outcome is Outcome.TIMED_OUT:
+        line.append("  (timed out)", style="red")
+    if result.outcome is Outcome.ERRORED:
+        line.append("  (could not run)", style="red")
+    if not details or result.passed:
+        return line
+    if result.outcome is Outcome.SKIPPED:
+        line.append(f"  {result.rationale}", style="dim")
+        return line
+    return Group(line, Padding(_explain(result), (0, 0, 1, 5)))
+
+
+def _explain(result: CheckResult) -> RenderableType:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    if result.hidden:
+        grid.add_row("", Text("(a hidden check: details are shown to your instructor only)", "dim"))
+        return grid
+    if result.steps:
+        grid.add_row("what happened", Text("\n".join(result.steps)))
+    grid.add_row("problem", Text(result.rationale, "red"))
+    if result.expected is not None and result.actual is not None:
+        expected, actual = visible_whitespace(result.expected, result.actual)
+        grid.add_row("expected", Text(expected, "green"))
+        grid.add_row("arrived", Text(actual, "yellow"))
+    if result.server_output:
+        grid.add_row("server said", Text(result.server_output, "dim"))
+    if result.help:
+        grid.add_row("hint", Text(result.help, "cyan"))
+    return grid
+
+
+def exercise_report(result: ExerciseResult, *, details: bool = True) -> RenderableType:
+    passed = sum(c.passed for c in result.checks)
+    total = len(result.checks)
+    header = Text.assemble(
+        (f"{result.exercise}", "bold"),
+        f" · {result.title}   ",
+        (f"{passed}/{total} checks passed", "green" if result.passed else "yellow"),
+        (f"  ({result.duration:.1f} s)", "dim"),
+    )
+    parts: list[RenderableType] = [header]
+    if result.error:
+        parts.append(Text(f" ! {result.error}", "bold red"))
+        if result.error_detail:
+            parts.append(Padding(Text(result.error_detail, "dim"), (0, 0, 0, 5)))
+        parts.append(Text("   Fix this first: no check can run until the app starts.", "cyan"))
+        return Group(*parts)
+    parts.extend(check_line(c, details=details) for c in result.checks)
+    if details and not result.passed and result.hints:
+        parts.append(Text.assemble(("\n hint: ", "bold cyan"), (result.hints[0], "cyan")))
+        parts.append(Text(" more hints: make hint", "dim"))
+    return Group(*parts)
+
+
+def progress_report(results: list[ExerciseResult]) -> RenderableType:
+    """Every exercise with its state, a progress bar, and what to do next."""
+    current = next((r for r in results if not r.passed), None)
+    table = Table(box=None, show_header=False, padding=(0, 2))
+    for result in results:
+        if result.passed:
+            state = Text("✓ done", "green")
+        elif result is current:
+            state = Text("▶ current", "bold yellow")
+        else:
+            state = Text("· not started", "dim")
+        passed = sum(c.passed for c in result.checks)
+        table.add_row(
+            state, Text(result.exercise, "bold"), result.title, f"{passed}/{len(result.checks)}"
+        )
+    done = sum(r.passed for r in results)
+    bar = Group(
+        ProgressBar(total=len(results), completed=done, width=40),
+        Text(f"{done} of {len(results)} exercises done"),
+    )
+    parts: list[RenderableType] = [table, bar]
+    if current is None:
+        parts.append(Text("\nEvery exercise passes. Well done!", "bold green"))
+    else:
+        parts += [
+            Text(""),
+            exercise_report(current),
+            Text(
+                f"\nNext: fix {current.exercise}, then run make check "
+                f"(or make watch to re-check on every save).",
+                "bold",
+            ),
+        ]
+    return Group(*parts)

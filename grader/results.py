@@ -1,0 +1,103 @@
+"""What grading produces: one CheckResult per check, one ExerciseResult per exercise.
+
+Everything downstream (the student report, the exports) is a pure function of these.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+
+class Outcome(enum.Enum):
+    PASSED = "passed"
+    FAILED = "failed"
+    TIMED_OUT = "timed out"
+    ERRORED = "could not run"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    """The check's function name: stable, used in exports and corpus labels."""
+    description: str
+    """The sentence the student reads (the check's docstring)."""
+    outcome: Outcome
+    points: float = 1.0
+    """What the check is worth; it scores all of them or none."""
+    hidden: bool = False
+    """Hidden checks show only their name and outcome to students."""
+    rationale: str = ""
+    """Why it failed, in one sentence."""
+    expected: str | None = None
+    actual: str | None = None
+    steps: tuple[str, ...] = ()
+    """The script that led to the failure: who connected, sent, received."""
+    server_output: str = ""
+    """The student's server output that matters, trimmed."""
+    help: str | None = None
+    """A hint tailored to this failure."""
+    detail: str = ""
+    """Instructor-only detail, such as a grader traceback."""
+    duration: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome is Outcome.PASSED
+
+    @property
+    def score(self) -> float:
+        return self.points if self.passed else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["outcome"] = self.outcome.value
+        data["steps"] = list(self.steps)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CheckResult:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["outcome"] = Outcome(values["outcome"])
+        values["steps"] = tuple(values.get("steps", ()))
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class ExerciseResult:
+    exercise: str
+    title: str
+    checks: tuple[CheckResult, ...] = ()
+    error: str | None = None
+    """Why the submission could not run at all (syntax error, no `app`, …)."""
+    error_detail: str = ""
+    duration: float = 0.0
+    hints: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None and bool(self.checks) and all(c.passed for c in self.checks)
+
+    @property
+    def score(self) -> float:
+        return sum(c.score for c in self.checks)
+
+    @property
+    def max_score(self) -> float:
+        return sum(c.points for c in self.checks)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "exercise": self.exercise,
+            "title": self.title,
+            "checks": [c.to_dict() for c in self.checks],
+            "error": self.error,
+            "error_detail": self.error_detail,
+            "duration": self.duration,
+            "score": self.score,
+            "max_score": self.max_score,
+            "passed": self.passed,
+        }

@@ -1,0 +1,160 @@
+"""Grade one submission of one exercise: run its checks in a child pytest process.
+
+The grader's own process never imports student code. The checks process and every
+server it forks carry a run token in their environment; when the run ends, or its time
+bound is reached, everything carrying the token is killed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from grader import processes
+from grader.manifest import Exercise, Kit
+from grader.results import CheckResult, ExerciseResult, Outcome
+
+RUN_VAR = "GRADER_RUN"
+
+
+def grade(kit: Kit, exercise: Exercise, file: Path) -> ExerciseResult:
+    """Run every check of `exercise` against the student's `file`; never raises for bad code."""
+    started = time.monotonic()
+    if not file.is_file():
+        return _result(exercise, started, error=f"there is no {exercise.file} at {file.parent}")
+    with tempfile.TemporaryDirectory(prefix="grader-") as tmp:
+        scratch = Path(tmp)
+        sandbox = scratch / "sandbox"
+        sandbox.mkdir()
+        # The server imports a copy, so nothing it does can change the student's file.
+        student = sandbox / exercise.file
+        shutil.copyfile(file, student)
+        results = scratch / "results.jsonl"
+        results.touch()
+        timed_out, output = _run_checks(kit, exercise, student, scratch, results)
+        records = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
+    return _assemble(exercise, records, timed_out, output, started)
+
+
+def _run_checks(
+    kit: Kit, exercise: Exercise, student: Path, scratch: Path, results: Path
+) -> tuple[bool, str]:
+    ini = scratch / "pytest.ini"
+    ini.write_text("[pytest]\n")
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        *map(str, kit.check_files(exercise)),
+        "-c",
+        str(ini),
+        "--rootdir",
+        str(scratch),
+        "-p",
+        "grader.plugin",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:logging",
+        "-s",
+        "-q",
+        "--no-header",
+        "-W",
+        "ignore::DeprecationWarning",
+        f"--grader-submission={student}",
+        f"--grader-module={exercise.module}",
+        f"--grader-workdir={student.parent}",
+        f"--grader-results={results}",
+        f"--grader-preload={','.join(exercise.preload)}",
+    ]
+    token = uuid.uuid4().hex
+    env = {**os.environ, RUN_VAR: token, "PYTHONDONTWRITEBYTECODE": "1"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(kit.root), env.get("PYTHONPATH")]))
+    log = scratch / "checks.log"
+    timed_out = False
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=scratch,
+            env=env,
+            start_new_session=True,
+        )
+        try:
+            proc.wait(timeout=exercise.timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        finally:
+            processes.kill_group(proc.pid)
+            proc.wait()
+            processes.kill_tagged(RUN_VAR, token)
+    return timed_out, log.read_text(errors="replace")[-20000:]
+
+
+def _assemble(
+    exercise: Exercise, records: list[dict], timed_out: bool, output: str, started: float
+) -> ExerciseResult:
+    collected = next((r["checks"] for r in records if r["kind"] == "collected"), None)
+    if collected is None:
+        return _result(
+            exercise,
+            started,
+            error="the checks could not be loaded (a bug in the kit: please tell your instructor)",
+            detail=output,
+        )
+    done = {r["name"]: CheckResult.from_dict(r) for r in records if r["kind"] == "result"}
+    checks = []
+    for spec in collected:
+        result = done.get(spec["name"])
+        if result is None:
+            why = (
+                f"grading stopped: the exercise took longer than {exercise.timeout:g} s"
+                if timed_out
+                else "the checks process ended before this check ran"
+            )
+            result = CheckResult(
+                name=spec["name"],
+                description=spec["description"],
+                points=spec["points"],
+                hidden=spec["hidden"],
+                outcome=Outcome.TIMED_OUT if timed_out else Outcome.ERRORED,
+                rationale=why,
+                detail="" if timed_out else output,
+            )
+        checks.append(result)
+    error = next((r for r in records if r["kind"] == "error"), None)
+    return _result(
+        exercise,
+        started,
+        checks=tuple(checks),
+        error=error and f"the app could not start: {error['message']}",
+        detail=error["detail"] if error else "",
+    )
+
+
+def _result(
+    exercise: Exercise,
+    started: float,
+    *,
+    checks: tuple[CheckResult, ...] = (),
+    error: str | None = None,
+    detail: str = "",
+) -> ExerciseResult:
+    return ExerciseResult(
+        exercise=exercise.id,
+        title=exercise.title,
+        checks=checks,
+        error=error,
+        error_detail=detail,
+        duration=round(time.monotonic() - started, 3),
+        hints=exercise.hints,
+    )

@@ -1,0 +1,14 @@
+"""Allocates memory without bound when a client connects.
+
+expect: greets_newcomer
+"""
+from fastapi import FastAPI, WebSocket
+
+app = FastAPI()
+
+
+@app.websocket("/ws/{client_id}")
+async def websocket_endpoint(websocket: WebSocket, client_id: str) -> None:
+    hog = []
+    while True:
+        hog.append(bytearray(64 << 20))

@@ -1,0 +1,96 @@
+"""Every check can fail, and only for the reason it names.
+
+Wrong implementations must fail the checks their label names; alternative correct
+ones must pass everything; broken submissions must get a clear verdict in bounded
+time and leave no process behind.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import psutil
+import pytest
+
+from grader import runner
+from grader.manifest import Kit
+from grader.results import Outcome
+from tests.labels import Case, cases
+
+FAILING = {Outcome.FAILED, Outcome.TIMED_OUT}
+
+
+def leftovers(var: str, token: str) -> list[int]:
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get(var) == token and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc.pid)
+        except psutil.Error:
+            continue
+    return found
+
+
+def grade_case(kit: Kit, case: Case, monkeypatch: pytest.MonkeyPatch):
+    """Grade a corpus file, then prove nothing it started is still running."""
+    token = uuid.uuid4().hex
+    monkeypatch.setenv("KIT_TEST_PROBE", token)  # inherited by everything the run starts
+    result = runner.grade(kit, kit.get(case.exercise), case.path)
+    assert leftovers("KIT_TEST_PROBE", token) == [], "grading left processes running"
+    return result
+
+
+def summary(result) -> str:
+    lines = [f"error: {result.error}"] if result.error else []
+    lines += [f"{c.name}: {c.outcome.value} {c.rationale}" for c in result.checks]
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("case", cases("right"), ids=lambda c: c.id)
+def test_alternative_correct_implementation_passes(kit: Kit, case: Case, monkeypatch) -> None:
+    result = grade_case(kit, case, monkeypatch)
+    assert result.passed, summary(result)
+
+
+@pytest.mark.parametrize("case", cases("wrong") + cases("broken"), ids=lambda c: c.id)
+def test_mistake_gets_the_verdict_it_is_labelled_with(kit: Kit, case: Case, monkeypatch) -> None:
+    result = grade_case(kit, case, monkeypatch)
+    assert not result.passed
+    assert result.duration < kit.get(case.exercise).timeout + 10, "verdict took too long"
+    if case.kind == "error":
+        assert result.error and case.error in result.error, summary(result)
+        return
+    assert result.error is None, summary(result)
+    outcomes = {c.name: c.outcome for c in result.checks}
+    for name in case.checks:
+        assert name in outcomes, f"{case.path.name} names an unknown check {name!r}"
+        assert outcomes[name] in FAILING, f"{name} should fail:\n{summary(result)}"
+
+
+def test_every_check_is_targeted_by_a_wrong_implementation(kit: Kit) -> None:
+    """A check no mistake fails is a defect; the labels above are each verified."""
+    targeted = {(c.exercise, name) for c in cases("wrong") for name in c.checks}
+    for exercise in kit.exercises:
+        for name in check_names(kit, exercise):
+            assert (exercise.id, name) in targeted, f"no wrong implementation fails {name}"
+
+
+def check_names(kit: Kit, exercise) -> list[str]:
+    import ast
+
+    names = []
+    for path in kit.check_files(exercise):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.AsyncFunctionDef) and any(
+                isinstance(d, ast.Call) and getattr(d.func, "id", "") == "check"
+                for d in node.decorator_list
+            ):
+                names.append(node.name)
+    return names
+
+
+def test_every_exercise_has_a_corpus(kit: Kit) -> None:
+    for exercise in kit.exercises:
+        wrong = [c for c in cases("wrong") if c.exercise == exercise.id]
+        right = [c for c in cases("right") if c.exercise == exercise.id]
+        assert len(wrong) >= 10 and len(right) >= 3, exercise.id
