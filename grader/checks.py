@@ -10,7 +10,7 @@ A check is an async function whose docstring is the sentence the student reads.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -26,6 +26,8 @@ class CheckSpec:
     points: float = 1.0
     hidden: bool = False
     timeout: float = 20.0
+    settings: dict[str, Any] = field(default_factory=dict)
+    """Module-level names to override in the student's module, e.g. small limits."""
 
 
 def check(
@@ -34,8 +36,13 @@ def check(
     points: float = 1.0,
     hidden: bool = False,
     timeout: float = 20.0,
+    settings: dict[str, Any] | None = None,
 ) -> Callable[[F], F]:
-    """Mark an async function as a check; `depends` names checks that must pass first."""
+    """Mark an async function as a check.
+
+    `depends` names checks that must pass first; `settings` overrides module-level
+    names of the student's module (say `MAX_CONNECTIONS=2`) on this check's server.
+    """
     parents = depends if isinstance(depends, tuple) else (depends,)
 
     def mark(fn: F) -> F:
@@ -47,6 +54,7 @@ def check(
             points=points,
             hidden=hidden,
             timeout=timeout,
+            settings=dict(settings or {}),
         )
         return fn
 

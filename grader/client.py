@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
+import urllib.error
+import urllib.request
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
@@ -21,6 +24,15 @@ from grader.server import AppServer
 TIME_SCALE = float(os.environ.get("GRADER_TIME_SCALE", "1"))
 WITHIN = 2.0 * TIME_SCALE
 CONNECT_WITHIN = 3.0 * TIME_SCALE
+
+
+REFUSALS = {
+    403: "The server closed the connection before accepting it. Does the endpoint reach "
+    "`await websocket.accept()`?",
+    404: "No endpoint answers at this path: check the route in @app.websocket(...).",
+    500: "The endpoint raised an error before accepting the connection: see the server's "
+    "output below.",
+}
 
 
 def show(frame: str | bytes) -> str:
@@ -136,13 +148,30 @@ class Client:
 
 
 async def open_client(
-    name: str, url: str, transcript: Transcript, *, within: float = CONNECT_WITHIN
+    name: str,
+    url: str,
+    transcript: Transcript,
+    *,
+    within: float = CONNECT_WITHIN,
+    reading: bool = True,
 ) -> Client:
     """Connect to `url`; a refusal or a silent server becomes a Failure that says so."""
-    transcript.append(f"{name} connected to {path_of(url)}")
+    transcript.append(
+        f"{name} connected to {path_of(url)}" + ("" if reading else " (and never reads)")
+    )
+    options: dict = {}
+    if not reading:
+        options = {"sock": _tiny_buffer_socket(url), "max_queue": 1}
     try:
         ws = await asyncio.wait_for(
-            connect(url, open_timeout=None, close_timeout=1, max_size=None, ping_interval=None),
+            connect(
+                url,
+                open_timeout=None,
+                close_timeout=1,
+                max_size=None,
+                ping_interval=None,
+                **options,
+            ),
             within,
         )
     except TimeoutError:
@@ -152,14 +181,23 @@ async def open_client(
             "handshake. Is the event loop blocked (time.sleep, an endless loop)?",
         ) from None
     except InvalidStatus as exc:
+        status = exc.response.status_code
         raise Failure(
-            f"{name}'s connection to {url} was refused with HTTP {exc.response.status_code}",
-            help="The handshake is rejected when the endpoint returns or closes before "
-            "`await websocket.accept()`. Does connect() accept the WebSocket?",
+            f"{name}'s connection to {path_of(url)} was refused with HTTP {status}",
+            help=REFUSALS.get(status, "See the server's output below."),
         ) from None
     except (InvalidHandshake, OSError, ConnectionClosed) as exc:
         raise Failure(f"could not connect to {url}: {exc}") from None
     return Client(name, ws, transcript)
+
+
+def _tiny_buffer_socket(url: str) -> socket.socket:
+    host, port = url.split("/")[2].split(":")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect((host, int(port)))
+    sock.setblocking(False)
+    return sock
 
 
 async def expect_refused(url: str, transcript: Transcript, status: int = 403) -> None:
@@ -203,15 +241,36 @@ class LiveServer:
     def url(self, path: str) -> str:
         return self.app.url(path)
 
-    async def connect(self, path: str, name: str | None = None) -> Client:
-        """Open a client on `path`, named after its last segment unless `name` is given."""
-        name = name or path.rstrip("/").rsplit("/", 1)[-1].split("?")[0]
-        client = await open_client(name, self.url(path), self.transcript)
+    async def connect(self, path: str, name: str | None = None, *, reading: bool = True) -> Client:
+        """Open a client on `path`, named after its last segment unless `name` is given.
+
+        `reading=False` makes a client that never reads: its tiny receive buffer fills
+        after a few kilobytes, and from then on the server's sends to it block.
+        """
+        name = name or path.split("?")[0].rstrip("/").rsplit("/", 1)[-1]
+        client = await open_client(name, self.url(path), self.transcript, reading=reading)
         self.clients.append(client)
         return client
 
     async def expect_refused(self, path: str, status: int = 403) -> None:
         await expect_refused(self.url(path), self.transcript, status)
+
+    async def get(self, path: str) -> tuple[int, str]:
+        """An HTTP GET on the server: (status, body)."""
+        self.transcript.append(f"GET {path}")
+
+        def fetch() -> tuple[int, str]:
+            try:
+                with urllib.request.urlopen(self.app.url(path, "http"), timeout=WITHIN) as resp:
+                    return resp.status, resp.read().decode()
+            except urllib.error.HTTPError as exc:
+                return exc.code, exc.read().decode(errors="replace")
+            except OSError as exc:
+                raise Failure(f"GET {path} failed: {exc}") from None
+
+        status, body = await asyncio.to_thread(fetch)
+        self.transcript.append(f"GET {path} answered {status} {show(body)}")
+        return status, body
 
     def output(self) -> str:
         """Everything the server has printed or logged so far."""

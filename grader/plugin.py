@@ -8,6 +8,7 @@ one JSON line per result so that a run killed half-way still reports what it did
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import importlib
 import inspect
 import json
@@ -52,9 +53,10 @@ class Grading:
         self.results.write(json.dumps(record) + "\n")
         self.results.flush()
 
-    def new_server(self) -> AppServer:
+    def new_server(self, overrides: dict[str, Any] | None = None) -> AppServer:
         self._count += 1
-        return AppServer(self.spec, self.workdir / f"server-{self._count}.log")
+        spec = dataclasses.replace(self.spec, overrides=overrides or {})
+        return AppServer(spec, self.workdir / f"server-{self._count}.log")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -119,7 +121,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 @pytest.fixture
 def server(request: pytest.FixtureRequest) -> Iterator[LiveServer]:
     """A fresh copy of the student's app, running on its own port, for one check."""
-    app = request.config.stash[_KEY].new_server()
+    app = request.config.stash[_KEY].new_server(_spec(request.node).settings)
     try:
         app.start()
         yield LiveServer(app)

@@ -46,6 +46,8 @@ class AppSpec:
     workdir: Path
     attribute: str = "app"
     env: dict[str, str] = field(default_factory=dict)
+    overrides: dict[str, object] = field(default_factory=dict)
+    """Module-level names to set after import (constants a check wants small)."""
     startup_timeout: float = 5.0
 
 
@@ -230,6 +232,8 @@ def _import_app(spec: AppSpec) -> object:  # pragma: no cover - runs in the fork
             f"importing {name} raised {type(exc).__name__}: {exc}",
             student_traceback(exc, spec.file),
         ) from None
+    for name, value in spec.overrides.items():
+        setattr(module, name, value)
     app = getattr(module, spec.attribute, None)
     if app is None:
         raise CouldNotStart(
