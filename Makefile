@@ -13,7 +13,7 @@ SUB_ARG  = $(if $(SUBMISSION),--submission "$(SUBMISSION)")
 JSON_ARG = $(if $(JSON),--json "$(JSON)")
 
 .DEFAULT_GOAL := help
-.PHONY: help setup check test lint clean
+.PHONY: help setup check watch hint lesson test lint clean
 
 help: ## list the commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -31,6 +31,15 @@ $(STAMP): pyproject.toml
 
 check: $(STAMP) ## grade your work (EX=<id> for one exercise, SUBMISSION=… for someone else's)
 	@$(GRADER) check $(EX_ARG) $(SUB_ARG) $(JSON_ARG)
+
+watch: $(STAMP) ## re-check the exercise you are on every time you save
+	@$(GRADER) watch $(EX_ARG)
+
+hint: $(STAMP) ## show the next hint for the exercise you are on (EX=<id> for another)
+	@$(GRADER) hint $(EX_ARG)
+
+lesson: $(STAMP) ## read the lesson for the exercise you are on (EX=<id> for another)
+	@$(GRADER) lesson $(EX_ARG)
 
 test: $(STAMP) ## run the kit's own test suite (what CI runs)
 	@$(PY) -m ruff check .

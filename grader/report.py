@@ -8,6 +8,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from grader.manifest import Exercise
 from grader.results import CheckResult, ExerciseResult, Outcome
 
 MARKS = {
@@ -119,3 +120,18 @@ def progress_report(results: list[ExerciseResult]) -> RenderableType:
             ),
         ]
     return Group(*parts)
+
+
+def hint(exercise: Exercise, number: int, text: str) -> RenderableType:
+    total = len(exercise.hints)
+    more = "run make hint again for the next one" if number < total else "that was the last hint"
+    return Group(
+        Text.assemble(
+            ("hint ", "bold cyan"),
+            f"{number}/{total} for ",
+            (exercise.id, "bold"),
+            f" · {exercise.title}",
+        ),
+        Padding(Text(text.strip()), (1, 2)),
+        Text(f"({more}; the lesson: make lesson)", "dim"),
+    )

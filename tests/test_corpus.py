@@ -9,26 +9,15 @@ from __future__ import annotations
 
 import uuid
 
-import psutil
 import pytest
 
 from grader import runner
 from grader.manifest import Kit
 from grader.results import Outcome
+from tests.conftest import leftovers
 from tests.labels import Case, cases
 
 FAILING = {Outcome.FAILED, Outcome.TIMED_OUT}
-
-
-def leftovers(var: str, token: str) -> list[int]:
-    found = []
-    for proc in psutil.process_iter():
-        try:
-            if proc.environ().get(var) == token and proc.status() != psutil.STATUS_ZOMBIE:
-                found.append(proc.pid)
-        except psutil.Error:
-            continue
-    return found
 
 
 def grade_case(kit: Kit, case: Case, monkeypatch: pytest.MonkeyPatch):

@@ -1,0 +1,62 @@
+"""`make watch`: re-grade the current exercise on every save, and move on when it passes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import watchfiles
+from rich.console import Console
+from rich.text import Text
+
+from grader import report, runner
+from grader.manifest import Exercise, Kit
+from grader.progress import Progress
+
+
+def _next(kit: Kit, after: Exercise, progress: Progress) -> Exercise | None:
+    later = kit.exercises[kit.exercises.index(after) + 1 :]
+    return next((e for e in later if e.id not in progress.done), None)
+
+
+def watch(
+    kit: Kit,
+    console: Console,
+    exercise: Exercise | None,
+    wait_for_change: Callable[[Kit], None] | None = None,
+) -> int:
+    """Loop until every exercise passes or the student presses Ctrl-C."""
+    wait = wait_for_change or _wait_for_save
+    progress = Progress.load(kit)
+    exercise = exercise or progress.current(kit)
+    try:
+        while exercise is not None:
+            result = runner.grade(kit, exercise, kit.starter(exercise))
+            progress.record(exercise, result.passed)
+            progress.save(kit)
+            console.clear()
+            console.print(report.exercise_report(result))
+            if result.passed:
+                exercise = _next(kit, exercise, progress)
+                if exercise is None:
+                    break
+                console.print(
+                    Text(f"\n✓ Passed! On to {exercise.id}: {exercise.title}", "bold green")
+                )
+                continue
+            console.print(
+                Text(
+                    f"\nWatching starter/{exercise.file}: save to check again, Ctrl-C to stop.",
+                    "dim",
+                )
+            )
+            wait(kit)
+    except KeyboardInterrupt:
+        console.print("\nStopped watching.")
+        return 0
+    console.print(Text("\nEvery exercise passes. Well done!", "bold green"))
+    return 0
+
+
+def _wait_for_save(kit: Kit) -> None:
+    for _ in watchfiles.watch(kit.root / "starter", watch_filter=watchfiles.PythonFilter()):
+        return

@@ -1,0 +1,87 @@
+"""What students run besides check: hint, lesson, watch, and the progress they share."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, leftovers
+
+
+@pytest.fixture
+def course(tmp_path: Path) -> Path:
+    """A private copy of the kit, so progress and edits stay in the test."""
+    for folder in ("lessons", "starter", "solutions", "checks"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    return tmp_path
+
+
+def grader(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "grader", "--root", str(root), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+    )
+
+
+def test_each_hint_request_shows_one_more_hint_then_repeats_the_last(course: Path) -> None:
+    shown = [grader(course, "hint").stdout for _ in range(4)]
+    assert [s.split(" for ")[0] for s in shown] == ["hint 1/3", "hint 2/3", "hint 3/3", "hint 3/3"]
+    assert "that was the last hint" in shown[-1]
+
+
+def test_passing_an_exercise_makes_the_next_one_current(course: Path) -> None:
+    shutil.copy(course / "solutions" / "broadcast.py", course / "starter" / "broadcast.py")
+    assert grader(course, "check", "-e", "broadcast").returncode == 0
+    state = json.loads((course / ".progress" / "state.json").read_text())
+    assert state["done"] == ["broadcast"]
+    second = grader(course, "hint").stdout
+    assert "broadcast" not in second.splitlines()[0]
+
+
+def test_lesson_renders_markdown_without_a_pager_when_not_a_terminal(course: Path) -> None:
+    done = grader(course, "lesson", "-e", "broadcast")
+    assert done.returncode == 0
+    assert "ConnectionManager" in done.stdout and "```" not in done.stdout
+
+
+def test_watch_regrades_on_save_moves_on_and_stops_cleanly_on_ctrl_c(course: Path) -> None:
+    log = course / "watch.log"
+    probe = uuid.uuid4().hex
+    env = {"COLUMNS": "200", "PATH": "/usr/bin:/bin", "KIT_TEST_PROBE": probe}
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "grader", "--root", str(course), "watch"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    try:
+        wait_for(log, "0/8 checks passed")
+        shutil.copy(course / "solutions" / "broadcast.py", course / "starter" / "broadcast.py")
+        wait_for(log, "On to direct")
+        wait_for(log, "Watching starter/direct.py")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        proc.kill()
+    assert "Stopped watching." in log.read_text()
+    assert leftovers("KIT_TEST_PROBE", probe) == []
+
+
+def wait_for(log: Path, text: str, within: float = 60) -> None:
+    """Poll the output until `text` shows up (bounded: this waits on a condition, not a clock)."""
+    deadline = time.monotonic() + within
+    while text not in log.read_text():
+        assert time.monotonic() < deadline, f"{text!r} never appeared:\n{log.read_text()}"
+        time.sleep(0.05)
