@@ -6,18 +6,20 @@ Exit status: 0 everything passed, 1 something failed or could not run, 2 usage e
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from rich.console import Console
 from rich.markdown import Markdown
+from rich.progress import MofNCompleteColumn, Progress
 
-from grader import exports, report, runner, submission, watch
+from grader import batch, exports, report, runner, submission, watch
 from grader.errors import GraderError
 from grader.manifest import Exercise, Kit
-from grader.progress import Progress
+from grader.progress import Progress as StudentProgress
 from grader.results import ExerciseResult
 
 console = Console(highlight=False)
@@ -34,6 +36,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except Exception:  # noqa: BLE001 - the last line of defence: say it is our fault
+        Console(stderr=True).print_exception()
+        Console(stderr=True, highlight=False).print(
+            "[bold red]This is a bug in the grader, not in your code.[/] "
+            "Please send the text above to your instructor."
+        )
+        return 1
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,6 +57,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--json", type=Path, help="also write Gradescope results.json here")
     check.set_defaults(command=cmd_check)
+
+    verify = sub.add_parser("verify", help="prove the kit: solutions pass, starters fail")
+    _exercise_arg(verify)
+    verify.set_defaults(command=cmd_verify)
+
+    grade = sub.add_parser("grade", help="grade a folder of submissions, one per student")
+    grade.add_argument("--submissions", type=Path, required=True, help="the folder of students")
+    _exercise_arg(grade)
+    grade.add_argument("--out", type=Path, default=Path("grades"), help="where to write grades")
+    grade.add_argument("--jobs", type=int, default=None, help="parallel jobs (default: cores)")
+    grade.set_defaults(command=cmd_grade)
 
     hint = sub.add_parser("hint", help="show the next hint for the current exercise")
     _exercise_arg(hint)
@@ -76,7 +96,7 @@ def cmd_check(kit: Kit, args: argparse.Namespace) -> int:
             status.update(f"grading {exercise.id}…")
             results.append(runner.grade(kit, exercise, file))
     if args.submission is None:  # the student's own files: remember what passes
-        progress = Progress.load(kit)
+        progress = StudentProgress.load(kit)
         for (exercise, _), result in zip(targets, results, strict=True):
             progress.record(exercise, result.passed)
         progress.save(kit)
@@ -90,7 +110,7 @@ def cmd_check(kit: Kit, args: argparse.Namespace) -> int:
 
 
 def _current(kit: Kit, args: argparse.Namespace) -> Exercise | None:
-    return kit.get(args.exercise) if args.exercise else Progress.load(kit).current(kit)
+    return kit.get(args.exercise) if args.exercise else StudentProgress.load(kit).current(kit)
 
 
 def cmd_hint(kit: Kit, args: argparse.Namespace) -> int:
@@ -98,7 +118,7 @@ def cmd_hint(kit: Kit, args: argparse.Namespace) -> int:
     if exercise is None:
         console.print("Every exercise passes: no hints needed.")
         return 0
-    progress = Progress.load(kit)
+    progress = StudentProgress.load(kit)
     number, text = progress.next_hint(exercise)
     progress.save(kit)
     console.print(report.hint(exercise, number, text))
@@ -122,3 +142,67 @@ def cmd_lesson(kit: Kit, args: argparse.Namespace) -> int:
 
 def cmd_watch(kit: Kit, args: argparse.Namespace) -> int:
     return watch.watch(kit, console, kit.get(args.exercise) if args.exercise else None)
+
+
+def cmd_verify(kit: Kit, args: argparse.Namespace) -> int:
+    exercises = kit.select(args.exercise)
+    for exercise in exercises:
+        for path in (kit.starter(exercise), kit.solution(exercise), kit.lesson(exercise)):
+            if not path.is_file():
+                raise GraderError(f"{exercise.id}: {path.relative_to(kit.root)} is missing")
+    jobs = [
+        ((e.id, role), e, path(e), None)
+        for e in exercises
+        for role, path in (("solution", kit.solution), ("starter", kit.starter))
+    ]
+    with _progress(len(jobs), "verifying") as advance:
+        results = batch.grade_many(kit, jobs, on_done=advance)
+    rows = [(e, results[(e.id, "solution")], results[(e.id, "starter")]) for e in exercises]
+    console.print(report.verify_table(rows))
+    surprises = [
+        e
+        for e, solution, starter in rows
+        if not solution.passed or (starter.passed and not e.skip_check_unsolved)
+    ]
+    for _, solution, _ in rows:
+        if not solution.passed:
+            console.print(report.exercise_report(solution))
+    return 1 if surprises else 0
+
+
+def cmd_grade(kit: Kit, args: argparse.Namespace) -> int:
+    exercises = kit.select(args.exercise)
+    students = batch.discover(kit, args.submissions, exercises, one_exercise=bool(args.exercise))
+    jobs = [
+        ((s.name, e.id), e, s.files.get(e.id, args.submissions / s.name / e.file), s.problem)
+        for s in students
+        for e in exercises
+    ]
+    with _progress(len(jobs), f"grading {len(students)} submissions") as advance:
+        results = batch.grade_many(kit, jobs, workers=args.jobs, on_done=advance)
+    grades = {s.name: [results[(s.name, e.id)] for e in exercises] for s in students}
+    _write_grades(args.out, grades, [e.id for e in exercises])
+    console.print(report.grades_table(grades, [e.id for e in exercises]))
+    console.print(
+        f"Grades written to {args.out}/ (gradebook.csv, and per student results.json and junit.xml)"
+    )
+    return 0 if all(r.passed for rs in grades.values() for r in rs) else 1
+
+
+def _write_grades(out: Path, grades: dict[str, list[ExerciseResult]], ids: list[str]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    for student, results in grades.items():
+        folder = out / student
+        folder.mkdir(exist_ok=True)
+        (folder / "results.json").write_text(json.dumps(exports.gradescope(results), indent=2))
+        (folder / "junit.xml").write_text(exports.junit_xml(student, results))
+    (out / "gradebook.csv").write_text(exports.gradebook_csv(grades, ids))
+
+
+@contextlib.contextmanager
+def _progress(total: int, label: str) -> Iterator[Callable[..., None]]:
+    with Progress(
+        *Progress.get_default_columns(), MofNCompleteColumn(), console=console, transient=True
+    ) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda *_: bar.advance(task)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import re
+import xml.etree.ElementTree as ET
 from typing import Any
 
-from grader.results import CheckResult, ExerciseResult
+from grader.results import CheckResult, ExerciseResult, Outcome
 
 VISIBLE, AFTER_PUBLISHED = "visible", "after_published"
 
@@ -60,3 +64,77 @@ def failure_text(check: CheckResult) -> str:
     if check.help:
         lines.append(f"hint: {check.help}")
     return "\n".join(lines)
+
+
+def junit_xml(student: str, results: list[ExerciseResult]) -> str:
+    """JUnit XML: a testsuite per exercise, a testcase per check, that CI systems read."""
+    root = ET.Element("testsuites", name=student)
+    for exercise in results:
+        failures = sum(c.outcome in (Outcome.FAILED, Outcome.TIMED_OUT) for c in exercise.checks)
+        errors = sum(c.outcome is Outcome.ERRORED for c in exercise.checks) + bool(exercise.error)
+        suite = ET.SubElement(
+            root,
+            "testsuite",
+            name=exercise.exercise,
+            tests=str(len(exercise.checks)),
+            failures=str(failures),
+            errors=str(errors),
+            skipped=str(sum(c.outcome is Outcome.SKIPPED for c in exercise.checks)),
+            time=f"{exercise.duration:.3f}",
+        )
+        if exercise.error:
+            case = ET.SubElement(suite, "testcase", classname=exercise.exercise, name="app starts")
+            ET.SubElement(case, "error", message=_xml_safe(exercise.error)).text = _xml_safe(
+                exercise.error_detail
+            )
+        for check in exercise.checks:
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                classname=exercise.exercise,
+                name=check.name,
+                time=f"{check.duration:.3f}",
+            )
+            tag = _JUNIT_TAGS.get(check.outcome)
+            if tag:
+                element = ET.SubElement(case, tag, message=_xml_safe(check.rationale))
+                element.text = _xml_safe(failure_text(check))
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+_JUNIT_TAGS = {
+    Outcome.FAILED: "failure",
+    Outcome.TIMED_OUT: "failure",
+    Outcome.ERRORED: "error",
+    Outcome.SKIPPED: "skipped",
+}
+# Control characters are not allowed in XML 1.0, and student output will contain them.
+_ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _xml_safe(text: str) -> str:
+    return _ILLEGAL_XML.sub(lambda m: f"#x{ord(m.group()):02X}", text)
+
+
+def gradebook_csv(grades: dict[str, list[ExerciseResult]], exercises: list[str]) -> str:
+    """One row per student: a score column per exercise, then the total and max."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["student", *exercises, "total", "max"])
+    for student, results in sorted(grades.items()):
+        by_id = {r.exercise: r for r in results}
+        scores = [_number(by_id[e].score) if e in by_id else "" for e in exercises]
+        writer.writerow(
+            [
+                student,
+                *scores,
+                _number(sum(r.score for r in results)),
+                _number(sum(r.max_score for r in results)),
+            ]
+        )
+    return out.getvalue()
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"

@@ -66,6 +66,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--grader-workdir", help="a scratch directory for the servers")
     group.addoption("--grader-results", help="where to append JSON lines of results")
     group.addoption("--grader-preload", default="", help="modules to import before forking")
+    group.addoption("--grader-missing", default="", help="why there is no file to grade")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -86,7 +87,11 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
 
 
 def _spec(item: pytest.Item) -> CheckSpec:
-    return item.obj.__grader_check__  # type: ignore[attr-defined]
+    spec: CheckSpec = item.obj.__grader_check__  # type: ignore[attr-defined]
+    # Everything in checks/hidden/ is hidden, whatever its decorator says.
+    if item.path.parent.name == "hidden" and not spec.hidden:
+        spec = dataclasses.replace(spec, hidden=True)
+    return spec
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -96,15 +101,20 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     specs = [_spec(item) for item in session.items]
     grading.descriptions = {s.name: s.description for s in specs}
     grading.write({"kind": "collected", "checks": [s.__dict__ for s in specs]})
-    # One trial start: a module that cannot even be imported gets one clear verdict.
-    trial = grading.new_server()
-    try:
-        trial.start()
-    except CouldNotStart as exc:
-        grading.could_not_start = exc
+    missing = session.config.getoption("grader_missing")
+    if missing:
+        grading.could_not_start = CouldNotStart(missing)
+    else:  # one trial start: a module that cannot even be imported gets one clear verdict
+        trial = grading.new_server()
+        try:
+            trial.start()
+        except CouldNotStart as exc:
+            grading.could_not_start = CouldNotStart(f"the app could not start: {exc}", exc.detail)
+        finally:
+            trial.stop()
+    if grading.could_not_start:
+        exc = grading.could_not_start
         grading.write({"kind": "error", "message": exc.message, "detail": exc.detail})
-    finally:
-        trial.stop()
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -112,7 +122,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if grading is None:
         return
     if grading.could_not_start is not None:
-        pytest.skip("the app could not start")
+        pytest.skip(grading.could_not_start.message)
     for parent in _spec(item).depends:
         if grading.outcomes.get(parent) is not Outcome.PASSED:
             pytest.skip(f"skipped until “{grading.descriptions.get(parent, parent)}” passes")

@@ -135,3 +135,58 @@ def hint(exercise: Exercise, number: int, text: str) -> RenderableType:
         Padding(Text(text.strip()), (1, 2)),
         Text(f"({more}; the lesson: make lesson)", "dim"),
     )
+
+
+def _verdict(result: ExerciseResult) -> Text:
+    if result.passed:
+        return Text("passed", "green")
+    if result.error:
+        return Text("could not run", "red")
+    if any(c.outcome is Outcome.TIMED_OUT for c in result.checks):
+        return Text("timed out", "red")
+    return Text("failed", "yellow")
+
+
+def verify_table(rows: list[tuple[Exercise, ExerciseResult, ExerciseResult]]) -> Table:
+    """Per exercise: the solution must pass, the starter must fail."""
+    table = Table(title="make verify")
+    for column in ("exercise", "solution", "starter", "verdict"):
+        table.add_column(column)
+    for exercise, solution, starter in rows:
+        ok = solution.passed and (not starter.passed or exercise.skip_check_unsolved)
+        table.add_row(
+            exercise.id,
+            Text(f"{solution.score:g}/{solution.max_score:g} ") + _verdict(solution),
+            Text(f"{starter.score:g}/{starter.max_score:g} ") + _verdict(starter),
+            Text("ok", "green") if ok else Text("SURPRISE", "bold red"),
+        )
+    return table
+
+
+def grades_table(grades: dict[str, list[ExerciseResult]], ids: list[str]) -> Table:
+    """One row per student: score per exercise, total, time, verdict."""
+    table = Table(title="grades")
+    table.add_column("student")
+    for exercise_id in ids:
+        table.add_column(exercise_id, justify="right")
+    for column in ("total", "time", "verdict"):
+        table.add_column(column, justify="right" if column != "verdict" else "left")
+    for student, results in sorted(grades.items()):
+        total = sum(r.score for r in results)
+        most = sum(r.max_score for r in results)
+        errors = [f"{r.exercise}: {r.error}" for r in results if r.error]
+        failed = sum(not c.passed for r in results for c in r.checks)
+        if errors:
+            verdict = Text("; ".join(errors), "red")
+        elif failed:
+            verdict = Text(f"{failed} checks did not pass", "yellow")
+        else:
+            verdict = Text("passed", "green")
+        table.add_row(
+            student,
+            *(f"{r.score:g}/{r.max_score:g}" for r in results),
+            f"{total:g}/{most:g}",
+            f"{sum(r.duration for r in results):.1f} s",
+            verdict,
+        )
+    return table

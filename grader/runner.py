@@ -24,27 +24,39 @@ from grader.results import CheckResult, ExerciseResult, Outcome
 RUN_VAR = "GRADER_RUN"
 
 
-def grade(kit: Kit, exercise: Exercise, file: Path) -> ExerciseResult:
-    """Run every check of `exercise` against the student's `file`; never raises for bad code."""
+def grade(kit: Kit, exercise: Exercise, file: Path, refuse: str | None = None) -> ExerciseResult:
+    """Run every check of `exercise` against the student's `file`; never raises for bad code.
+
+    With `refuse`, the file is not run at all: every check is skipped for that reason
+    (a malformed submission still gets a result listing every check and its points).
+    """
     started = time.monotonic()
-    if not file.is_file():
-        return _result(exercise, started, error=f"there is no {exercise.file} at {file.parent}")
     with tempfile.TemporaryDirectory(prefix="grader-") as tmp:
         scratch = Path(tmp)
         sandbox = scratch / "sandbox"
         sandbox.mkdir()
+        # Servers may run as `nobody` (see processes.drop_privileges): let them in.
+        scratch.chmod(0o755)
+        sandbox.chmod(0o777)
         # The server imports a copy, so nothing it does can change the student's file.
         student = sandbox / exercise.file
-        shutil.copyfile(file, student)
+        missing = refuse
+        if refuse:
+            pass
+        elif file.is_file():
+            shutil.copyfile(file, student)
+            student.chmod(0o644)
+        else:  # still run the checks, so the result lists them all, each worth its points
+            missing = f"there is no {exercise.file} in {file.parent}"
         results = scratch / "results.jsonl"
         results.touch()
-        timed_out, output = _run_checks(kit, exercise, student, scratch, results)
+        timed_out, output = _run_checks(kit, exercise, student, scratch, results, missing)
         records = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
     return _assemble(exercise, records, timed_out, output, started)
 
 
 def _run_checks(
-    kit: Kit, exercise: Exercise, student: Path, scratch: Path, results: Path
+    kit: Kit, exercise: Exercise, student: Path, scratch: Path, results: Path, missing: str | None
 ) -> tuple[bool, str]:
     ini = scratch / "pytest.ini"
     ini.write_text("[pytest]\n")
@@ -73,6 +85,7 @@ def _run_checks(
         f"--grader-workdir={student.parent}",
         f"--grader-results={results}",
         f"--grader-preload={','.join(exercise.preload)}",
+        *([f"--grader-missing={missing}"] if missing else []),
     ]
     token = uuid.uuid4().hex
     env = {**os.environ, RUN_VAR: token, "PYTHONDONTWRITEBYTECODE": "1"}
@@ -136,7 +149,7 @@ def _assemble(
         exercise,
         started,
         checks=tuple(checks),
-        error=error and f"the app could not start: {error['message']}",
+        error=error and error["message"],
         detail=error["detail"] if error else "",
     )
 

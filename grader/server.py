@@ -186,6 +186,7 @@ def _serve_in_child(
     sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
     sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
     processes.limit_resources(MEMORY_LIMIT, OUTPUT_LIMIT)
+    processes.drop_privileges()
     os.chdir(spec.workdir)
     sys.path.insert(0, str(spec.file.parent))
 
@@ -217,8 +218,9 @@ def _import_app(spec: AppSpec) -> object:  # pragma: no cover - runs in the fork
     try:
         module_spec.loader.exec_module(module)
     except SyntaxError as exc:
+        where = f" at line {exc.lineno}" if exc.lineno else ""
         raise CouldNotStart(
-            f"{name} has a syntax error at line {exc.lineno}: {exc.msg}",
+            f"{name} has a syntax error{where}: {exc.msg}",
             (exc.text or "").rstrip(),
         ) from None
     except SystemExit as exc:
