@@ -13,7 +13,7 @@ SUB_ARG  = $(if $(SUBMISSION),--submission "$(SUBMISSION)")
 JSON_ARG = $(if $(JSON),--json "$(JSON)")
 
 .DEFAULT_GOAL := help
-.PHONY: help setup check watch hint lesson test lint clean
+.PHONY: help setup check watch hint lesson verify grade compare dist gradescope test lint clean
 
 help: ## list the commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -40,6 +40,23 @@ hint: $(STAMP) ## show the next hint for the exercise you are on (EX=<id> for an
 
 lesson: $(STAMP) ## read the lesson for the exercise you are on (EX=<id> for another)
 	@$(GRADER) lesson $(EX_ARG)
+
+verify: $(STAMP) ## instructors: prove every solution passes and every starter fails
+	@$(GRADER) verify $(EX_ARG)
+
+grade: $(STAMP) ## instructors: grade a folder, SUBMISSIONS=<dir> [EX=<id>] [OUT=grades]
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=<folder> [EX=<id>] [OUT=<folder>]"; exit 2; }
+	@$(GRADER) grade --submissions "$(SUBMISSIONS)" $(EX_ARG) --out "$(or $(OUT),grades)"
+
+compare: $(STAMP) ## instructors: a submission beside the solution, EX=<id> SUBMISSION=<file>
+	@test -n "$(EX)" -a -n "$(SUBMISSION)" || { echo "usage: make compare EX=<id> SUBMISSION=<folder or .py>"; exit 2; }
+	@$(GRADER) compare --exercise $(EX) --submission "$(SUBMISSION)"
+
+dist: $(STAMP) ## instructors: build the student edition in dist/ (no solutions, no hidden checks)
+	@$(GRADER) dist --out dist
+
+gradescope: $(STAMP) ## instructors: build dist/gradescope-autograder.zip
+	@$(GRADER) gradescope --out dist
 
 test: $(STAMP) ## run the kit's own test suite (what CI runs)
 	@$(PY) -m ruff check .

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.markdown import Markdown
 from rich.progress import MofNCompleteColumn, Progress
 
-from grader import batch, exports, report, runner, submission, watch
+from grader import batch, compare, dist, exports, report, runner, submission, watch
 from grader.errors import GraderError
 from grader.manifest import Exercise, Kit
 from grader.progress import Progress as StudentProgress
@@ -68,6 +68,21 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--out", type=Path, default=Path("grades"), help="where to write grades")
     grade.add_argument("--jobs", type=int, default=None, help="parallel jobs (default: cores)")
     grade.set_defaults(command=cmd_grade)
+
+    compare = sub.add_parser("compare", help="a submission beside the reference solution")
+    compare.add_argument("--exercise", "-e", required=True, help="exercise id")
+    compare.add_argument("--submission", type=Path, required=True, help="folder or .py file")
+    compare.set_defaults(command=cmd_compare)
+
+    dist_ = sub.add_parser(
+        "dist", help="build the student edition (no solutions, no hidden checks)"
+    )
+    dist_.add_argument("--out", type=Path, default=Path("dist"))
+    dist_.set_defaults(command=cmd_dist)
+
+    gradescope = sub.add_parser("gradescope", help="build a Gradescope autograder zip")
+    gradescope.add_argument("--out", type=Path, default=Path("dist"))
+    gradescope.set_defaults(command=cmd_gradescope)
 
     hint = sub.add_parser("hint", help="show the next hint for the current exercise")
     _exercise_arg(hint)
@@ -206,3 +221,29 @@ def _progress(total: int, label: str) -> Iterator[Callable[..., None]]:
     ) as bar:
         task = bar.add_task(label, total=total)
         yield lambda *_: bar.advance(task)
+
+
+def cmd_compare(kit: Kit, args: argparse.Namespace) -> int:
+    [(exercise, file)] = submission.resolve(kit, args.exercise, args.submission)
+    reference_file = kit.solution(exercise)
+    if not reference_file.is_file():
+        raise GraderError(f"this edition has no solutions/ (looked for {reference_file})")
+    jobs = [("reference", exercise, reference_file, None), ("submission", exercise, file, None)]
+    with _progress(2, "running both") as advance:
+        results = batch.grade_many(kit, jobs, on_done=advance)
+    text = file.read_text(errors="replace") if file.is_file() else ""
+    console.print(compare.source_diff(reference_file.read_text(), text))
+    console.print(compare.behaviour(results["reference"], results["submission"]))
+    return 0 if results["submission"].passed else 1
+
+
+def cmd_dist(kit: Kit, args: argparse.Namespace) -> int:
+    for path in dist.student_edition(kit, args.out):
+        console.print(f"wrote {path}")
+    return 0
+
+
+def cmd_gradescope(kit: Kit, args: argparse.Namespace) -> int:
+    archive = dist.gradescope_autograder(kit, args.out)
+    console.print(f"wrote {archive} (upload it as the autograder; use an Ubuntu 24.04 image)")
+    return 0

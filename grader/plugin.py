@@ -194,8 +194,10 @@ def _result(
         return CheckResult(
             outcome=Outcome.SKIPPED, rationale=reason.removeprefix("Skipped: "), **base
         )
-    if report.passed:
-        return CheckResult(outcome=Outcome.PASSED, **base)
+    live: LiveServer | None = item.funcargs.get("server")  # type: ignore[assignment]
+    if report.passed:  # the script is kept too: `compare` shows it beside a failing one
+        steps = tuple(live.transcript) if live else ()
+        return CheckResult(outcome=Outcome.PASSED, steps=steps, **base)
     error = call.excinfo.value if call.excinfo else None
     if isinstance(error, CouldNotStart):
         return CheckResult(
@@ -204,7 +206,6 @@ def _result(
             detail=error.detail,
             **base,
         )
-    live: LiveServer | None = item.funcargs.get("server")  # type: ignore[assignment]
     context = _server_context(live, grading)
     hint = context.pop("hint")
     if isinstance(error, Failure):
@@ -239,7 +240,7 @@ def _server_context(live: LiveServer | None, grading: Grading) -> dict[str, Any]
     if died:
         trimmed = (trimmed + "\n" if trimmed else "") + f"(the server {died})"
     return {
-        "steps": tuple(live.transcript[-14:]),
+        "steps": tuple(live.transcript[-60:]),
         "server_output": trimmed,
         "hint": diagnosis.hint_for(output),
     }

@@ -11,6 +11,7 @@ from rich.text import Text
 from grader.manifest import Exercise
 from grader.results import CheckResult, ExerciseResult, Outcome
 
+SHOWN_STEPS = 12
 MARKS = {
     Outcome.PASSED: ("✓", "green"),
     Outcome.FAILED: ("✗", "red"),
@@ -50,7 +51,10 @@ def _explain(result: CheckResult) -> RenderableType:
         grid.add_row("", Text("(a hidden check: details are shown to your instructor only)", "dim"))
         return grid
     if result.steps:
-        grid.add_row("what happened", Text("\n".join(result.steps)))
+        shown = result.steps[-SHOWN_STEPS:]
+        earlier = len(result.steps) - len(shown)
+        lines = ([f"… {earlier} earlier steps"] if earlier else []) + list(shown)
+        grid.add_row("what happened", Text("\n".join(lines)))
     grid.add_row("problem", Text(result.rationale, "red"))
     if result.expected is not None and result.actual is not None:
         expected, actual = visible_whitespace(result.expected, result.actual)

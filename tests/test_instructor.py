@@ -163,3 +163,62 @@ def test_junit_export_escapes_control_characters_and_counts_outcomes() -> None:
     suite = ET.fromstring(exports.junit_xml("ada", [exercise]).split("?>", 1)[1])[0]
     assert (suite.get("failures"), suite.get("errors"), suite.get("skipped")) == ("2", "1", "1")
     assert "#x07" in suite[0][0].get("message")
+
+
+def test_compare_shows_both_sources_and_the_first_divergence() -> None:
+    wrong = ROOT / "tests" / "corpus" / "broken" / "never_accepts.py"
+    done = grader("compare", "-e", "broadcast", "--submission", str(wrong))
+    assert done.returncode == 1
+    assert "source: reference ◀▶ submission" in done.stdout
+    assert "first divergence" in done.stdout and "▶" in done.stdout
+
+
+def test_student_edition_has_no_solutions_or_hidden_checks_and_make_check_works(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "dist"
+    assert grader("dist", "--out", str(out)).returncode == 0
+    shutil.unpack_archive(out / "student-edition.tar.gz", tmp_path / "unpacked")
+    edition = tmp_path / "unpacked" / "student-edition"
+    files = {str(p.relative_to(edition)) for p in edition.rglob("*") if p.is_file()}
+    assert not [f for f in files if f.startswith(("solutions", "tests", "bench", ".ci"))]
+    assert not [f for f in files if "hidden" in f]
+    assert {"Makefile", "README.md", "starter/broadcast.py", "checks/broadcast.py"} <= files
+    # make check works there, reusing this checkout's environment instead of a new one.
+    venv = Path(sys.executable).parent.parent
+    done = subprocess.run(
+        ["make", "check", "EX=broadcast", f"VENV={venv}"],
+        cwd=edition,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": "200"},
+    )
+    assert "0/8 checks passed" in done.stdout, done.stdout + done.stderr
+    assert done.returncode == 2  # make's status when the grader says "some checks failed"
+
+
+def test_gradescope_autograder_writes_results_for_a_submission(tmp_path: Path) -> None:
+    out = tmp_path / "dist"
+    assert grader("gradescope", "--out", str(out)).returncode == 0
+    root = tmp_path / "autograder"
+    shutil.unpack_archive(out / "gradescope-autograder.zip", root / "source")
+    (root / "submission").mkdir()
+    shutil.copy(ROOT / "solutions" / "broadcast.py", root / "submission")
+    runner = root / "source" / "run_autograder"
+    runner.chmod(0o755)
+    done = subprocess.run(
+        ["bash", str(runner)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "AUTOGRADER_ROOT": str(root),
+            "AUTOGRADER_PYTHON": sys.executable,
+        },
+    )
+    assert done.returncode == 0, done.stderr
+    results = json.loads((root / "results" / "results.json").read_text())
+    broadcast = [t for t in results["tests"] if t["name"].startswith("broadcast:")]
+    assert broadcast and all(t["status"] == "passed" for t in broadcast)
