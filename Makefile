@@ -10,10 +10,11 @@ GRADER := $(PY) -m grader
 # Optional arguments, passed on only when given.
 EX_ARG   = $(if $(EX),--exercise $(EX))
 SUB_ARG  = $(if $(SUBMISSION),--submission "$(SUBMISSION)")
+PORT    ?= 8000
 JSON_ARG = $(if $(JSON),--json "$(JSON)")
 
 .DEFAULT_GOAL := help
-.PHONY: help setup check watch hint lesson verify grade compare dist gradescope test lint clean
+.PHONY: help setup system-packages check watch hint lesson serve verify grade compare dist gradescope test lint clean
 
 help: ## list the commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -41,6 +42,9 @@ hint: $(STAMP) ## show the next hint for the exercise you are on (EX=<id> for an
 lesson: $(STAMP) ## read the lesson for the exercise you are on (EX=<id> for another)
 	@$(GRADER) lesson $(EX_ARG)
 
+serve: $(STAMP) ## run your app with auto-reload and a chat page at / [PORT=8000]
+	@$(GRADER) serve $(EX_ARG) $(SUB_ARG) --port $(PORT)
+
 verify: $(STAMP) ## instructors: prove every solution passes and every starter fails
 	@$(GRADER) verify $(EX_ARG)
 
@@ -58,7 +62,21 @@ dist: $(STAMP) ## instructors: build the student edition in dist/ (no solutions,
 gradescope: $(STAMP) ## instructors: build dist/gradescope-autograder.zip
 	@$(GRADER) gradescope --out dist
 
-test: $(STAMP) ## run the kit's own test suite (what CI runs)
+# Debian packages the kit's own tests use: a browser for the chat page test, a Redis
+# server for scaleout. Installed with apt-get when missing and we may (root).
+SYSTEM_PACKAGES := chromium:chromium redis-server:redis-server
+system-packages:
+	@for pair in $(SYSTEM_PACKAGES); do \
+	  cmd=$${pair%%:*}; pkg=$${pair##*:}; \
+	  command -v $$cmd >/dev/null 2>&1 && continue; \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing $$pkg (apt-get)…"; \
+	    { [ -n "$$APT_UPDATED" ] || apt-get update -qq; } && APT_UPDATED=1 && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkg >/dev/null; \
+	  else echo "note: $$pkg is not installed; the tests that need it will be skipped"; fi; \
+	done
+
+test: $(STAMP) system-packages ## run the kit's own test suite (what CI runs)
 	@$(PY) -m ruff check .
 	@$(PY) -m pytest -n auto -q
 

@@ -16,8 +16,8 @@ from rich.console import Console
 from rich.markdown import Markdown
 from rich.progress import MofNCompleteColumn, Progress
 
-from grader import batch, compare, dist, exports, report, runner, submission, watch
-from grader.errors import GraderError
+from grader import batch, chat, compare, dist, exports, report, runner, submission, watch
+from grader.errors import GraderError, UsageError
 from grader.manifest import Exercise, Kit
 from grader.progress import Progress as StudentProgress
 from grader.results import ExerciseResult
@@ -83,6 +83,14 @@ def _parser() -> argparse.ArgumentParser:
     gradescope = sub.add_parser("gradescope", help="build a Gradescope autograder zip")
     gradescope.add_argument("--out", type=Path, default=Path("dist"))
     gradescope.set_defaults(command=cmd_gradescope)
+
+    serve = sub.add_parser("serve", help="run your app with auto-reload, and a chat page at /")
+    _exercise_arg(serve)
+    serve.add_argument(
+        "--submission", type=Path, help="a folder laid out like starter/, or one .py file"
+    )
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(command=cmd_serve)
 
     hint = sub.add_parser("hint", help="show the next hint for the current exercise")
     _exercise_arg(hint)
@@ -246,4 +254,36 @@ def cmd_dist(kit: Kit, args: argparse.Namespace) -> int:
 def cmd_gradescope(kit: Kit, args: argparse.Namespace) -> int:
     archive = dist.gradescope_autograder(kit, args.out)
     console.print(f"wrote {archive} (upload it as the autograder; use an Ubuntu 24.04 image)")
+    return 0
+
+
+def cmd_serve(kit: Kit, args: argparse.Namespace) -> int:
+    exercise = _current(kit, args) or kit.exercises[0]
+    [(exercise, file)] = submission.resolve(kit, exercise.id, args.submission)
+    if not file.is_file():
+        raise UsageError(f"no such file: {file}")
+    os.environ.update(
+        {
+            chat.ENV_FILE: str(file.resolve()),
+            chat.ENV_MODULE: exercise.module,
+            chat.ENV_ENDPOINT: exercise.endpoint,
+            chat.ENV_TITLE: f"{exercise.id} · {exercise.title}",
+        }
+    )
+    console.print(
+        f"Serving [bold]{file}[/] with auto-reload. Chat page: "
+        f"[bold cyan]http://127.0.0.1:{args.port}/[/] (open it in two tabs). "
+        "Ctrl-C to stop."
+    )
+    import uvicorn  # only here: the other commands do not need it
+
+    uvicorn.run(
+        "grader.chat:build_app",
+        factory=True,
+        host="127.0.0.1",
+        port=args.port,
+        reload=True,
+        reload_dirs=[str(file.resolve().parent)],
+        log_level="info",
+    )
     return 0

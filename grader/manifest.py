@@ -33,6 +33,8 @@ class Exercise:
     """Libraries the app imports, loaded once before servers are forked."""
     timeout: float = 45.0
     """The bound on grading the whole exercise, in seconds."""
+    endpoint: str = "/ws/{client_id}"
+    """The WebSocket path, with {placeholders} the chat page of `make serve` asks for."""
     skip_check_unsolved: bool = False
     """Set when the untouched starter is allowed to pass some checks' file."""
 
@@ -112,5 +114,6 @@ def _exercise(entry: dict, root: Path) -> Exercise:
         hints=hints,
         preload=tuple(entry.get("preload", ())),
         timeout=float(entry.get("timeout", 45.0)),
+        endpoint=entry.get("endpoint", "/ws/{client_id}"),
         skip_check_unsolved=bool(entry.get("skip_check_unsolved", False)),
     )

@@ -195,7 +195,7 @@ def _serve_in_child(
         os.close(report_fd)
 
     try:
-        app = _import_app(spec)
+        app = import_app(spec)
     except CouldNotStart as exc:
         report({"error": exc.message, "detail": exc.detail})
         os._exit(1)
@@ -209,7 +209,7 @@ def _serve_in_child(
     os._exit(0)
 
 
-def _import_app(spec: AppSpec) -> object:  # pragma: no cover - runs in the forked child
+def import_app(spec: AppSpec) -> object:  # pragma: no cover - runs in a sandboxed child
     name = spec.file.name
     module_spec = importlib.util.spec_from_file_location(spec.module, spec.file)
     assert module_spec is not None and module_spec.loader is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import psutil
@@ -28,3 +29,13 @@ def leftovers(var: str, token: str) -> list[int]:
         except psutil.Error:
             continue
     return found
+
+
+def settles_without_leftovers(var: str, token: str, within: float = 5.0) -> bool:
+    """Whether every tagged process is gone within `within` s (exit takes a moment)."""
+    deadline = time.monotonic() + within
+    while leftovers(var, token):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
