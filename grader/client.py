@@ -154,10 +154,11 @@ async def open_client(
     *,
     within: float = CONNECT_WITHIN,
     reading: bool = True,
+    where: str = "",
 ) -> Client:
     """Connect to `url`; a refusal or a silent server becomes a Failure that says so."""
     transcript.append(
-        f"{name} connected to {path_of(url)}" + ("" if reading else " (and never reads)")
+        f"{name} connected to {path_of(url)}{where}" + ("" if reading else " (and never reads)")
     )
     options: dict = {}
     if not reading:
@@ -233,9 +234,12 @@ async def expect_refused(url: str, transcript: Transcript, status: int = 403) ->
 class LiveServer:
     """The student's app, running, as a check sees it: connect clients, read its output."""
 
-    def __init__(self, app: AppServer) -> None:
+    def __init__(
+        self, app: AppServer, transcript: Transcript | None = None, label: str | None = None
+    ) -> None:
         self.app = app
-        self.transcript = Transcript()
+        self.transcript = Transcript() if transcript is None else transcript
+        self.label = label
         self.clients: list[Client] = []
 
     def url(self, path: str) -> str:
@@ -248,7 +252,10 @@ class LiveServer:
         after a few kilobytes, and from then on the server's sends to it block.
         """
         name = name or path.split("?")[0].rstrip("/").rsplit("/", 1)[-1]
-        client = await open_client(name, self.url(path), self.transcript, reading=reading)
+        where = f" on server {self.label}" if self.label else ""
+        client = await open_client(
+            name, self.url(path), self.transcript, reading=reading, where=where
+        )
         self.clients.append(client)
         return client
 
@@ -271,6 +278,13 @@ class LiveServer:
         status, body = await asyncio.to_thread(fetch)
         self.transcript.append(f"GET {path} answered {status} {show(body)}")
         return status, body
+
+    async def shutdown(self, within: float = 5.0) -> bool:
+        """Ask the server to stop (SIGTERM, as a deploy does); whether it exited in time."""
+        self.transcript.append(
+            f"the server{' ' + self.label if self.label else ''} was told to stop"
+        )
+        return await asyncio.to_thread(self.app.terminate, within)
 
     def output(self) -> str:
         """Everything the server has printed or logged so far."""

@@ -43,6 +43,7 @@ HINTS: tuple[tuple[str, str], ...] = (
     ),
 )
 
+_CHAINED = ("During handling of the above exception", "The above exception was the direct cause")
 _FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<func>.+)$')
 
 
@@ -61,17 +62,38 @@ def trim(output: str, student_file: str) -> str:
     """
     kept: list[str] = []
     lines = output.splitlines()
+    last_traceback = None
+    seen: set[str] = set()
+    repeats = 0
     i = 0
     while i < len(lines):
         line = lines[i]
         if line.startswith("Traceback (most recent call last)"):
             i, block = _fold_traceback(lines, i + 1, student_file)
+            text = "\n".join(block)
+            if text in seen:  # the same error again: say so once, at the end
+                repeats += 1
+                last_traceback = None
+                if kept and kept[-1].startswith("ERROR:"):
+                    kept.pop()
+                continue
+            seen.add(text)
+            last_traceback = len(kept)
             kept.append(line)
             kept.extend(block)
+            continue
+        if line.startswith(_CHAINED):
+            # Of a chain, the last traceback is where the student's code failed.
+            if last_traceback is not None:
+                del kept[last_traceback:]
+            last_traceback = None
+            i += 1
             continue
         if line.strip():
             kept.append(line)
         i += 1
+    if repeats:
+        kept.append(f"(the same error happened {repeats} more times)")
     kept = _dedupe_consecutive(kept)
     if len(kept) > MAX_LINES:
         skipped = len(kept) - MAX_LINES

@@ -21,9 +21,10 @@ import pytest
 
 from grader import diagnosis, processes
 from grader.checks import CheckSpec, Failure
-from grader.client import LiveServer
+from grader.client import LiveServer, Transcript
 from grader.results import CheckResult, Outcome
 from grader.server import AppServer, AppSpec, CouldNotStart
+from grader.services import RedisServer, ServiceMissing
 
 _KEY = pytest.StashKey["Grading"]()
 
@@ -53,10 +54,38 @@ class Grading:
         self.results.write(json.dumps(record) + "\n")
         self.results.flush()
 
-    def new_server(self, overrides: dict[str, Any] | None = None) -> AppServer:
+    def new_server(
+        self, overrides: dict[str, Any] | None = None, env: dict[str, str] | None = None
+    ) -> AppServer:
         self._count += 1
-        spec = dataclasses.replace(self.spec, overrides=overrides or {})
+        spec = dataclasses.replace(self.spec, overrides=overrides or {}, env=env or {})
         return AppServer(spec, self.workdir / f"server-{self._count}.log")
+
+
+class Launcher:
+    """Starts copies of the student's app for one check; they share one transcript."""
+
+    def __init__(self, grading: Grading, settings: dict[str, Any]) -> None:
+        self.grading = grading
+        self.settings = settings
+        self.transcript = Transcript()
+        self.servers: list[LiveServer] = []
+
+    def __call__(self, env: dict[str, str] | None = None, label: str | None = None) -> LiveServer:
+        """A running copy of the app; `env` adds environment variables (say REDIS_URL)."""
+        app = self.grading.new_server(self.settings, env)
+        live = LiveServer(app, self.transcript, label)
+        self.servers.append(live)
+        app.start()
+        return live
+
+    def abort_clients(self) -> None:
+        for live in self.servers:
+            live.abort_clients()
+
+    def stop(self) -> None:
+        for live in self.servers:
+            live.app.stop()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -129,14 +158,33 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 @pytest.fixture
-def server(request: pytest.FixtureRequest) -> Iterator[LiveServer]:
-    """A fresh copy of the student's app, running on its own port, for one check."""
-    app = request.config.stash[_KEY].new_server(_spec(request.node).settings)
+def launch(request: pytest.FixtureRequest) -> Iterator[Launcher]:
+    """Start copies of the student's app: `launch()`, or `launch(env={...}, label="A")`."""
+    launcher = Launcher(request.config.stash[_KEY], _spec(request.node).settings)
     try:
-        app.start()
-        yield LiveServer(app)
+        yield launcher
     finally:
-        app.stop()
+        launcher.stop()
+
+
+@pytest.fixture
+def server(launch: Launcher) -> LiveServer:
+    """A fresh copy of the student's app, running on its own port, for one check."""
+    return launch()
+
+
+@pytest.fixture
+def redis_server(request: pytest.FixtureRequest) -> Iterator[RedisServer]:
+    """A private redis-server on a free loopback port (stop() and start() it at will)."""
+    redis = RedisServer(request.config.stash[_KEY].workdir)
+    try:
+        redis.start()
+    except ServiceMissing as exc:
+        raise CouldNotStart(str(exc)) from None
+    try:
+        yield redis
+    finally:
+        redis.stop()
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -146,11 +194,12 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
         return None
     names = pyfuncitem._fixtureinfo.argnames
     kwargs = {name: pyfuncitem.funcargs[name] for name in names}
-    asyncio.run(_drive(fn, kwargs, _spec(pyfuncitem).timeout))
+    launcher = pyfuncitem.funcargs.get("launch")
+    asyncio.run(_drive(fn, kwargs, _spec(pyfuncitem).timeout, launcher))
     return True
 
 
-async def _drive(fn: Any, kwargs: dict[str, Any], timeout: float) -> None:
+async def _drive(fn: Any, kwargs: dict[str, Any], timeout: float, launcher: Any) -> None:
     try:
         async with asyncio.timeout(timeout) as deadline:
             await fn(**kwargs)
@@ -160,9 +209,8 @@ async def _drive(fn: Any, kwargs: dict[str, Any], timeout: float) -> None:
         raise
     finally:
         # Inside the loop: after asyncio.run returns, the transports cannot be touched.
-        for value in kwargs.values():
-            if isinstance(value, LiveServer):
-                value.abort_clients()
+        if isinstance(launcher, Launcher):
+            launcher.abort_clients()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -194,9 +242,9 @@ def _result(
         return CheckResult(
             outcome=Outcome.SKIPPED, rationale=reason.removeprefix("Skipped: "), **base
         )
-    live: LiveServer | None = item.funcargs.get("server")  # type: ignore[assignment]
+    launcher: Launcher | None = item.funcargs.get("launch")  # type: ignore[assignment]
     if report.passed:  # the script is kept too: `compare` shows it beside a failing one
-        steps = tuple(live.transcript) if live else ()
+        steps = tuple(launcher.transcript) if launcher else ()
         return CheckResult(outcome=Outcome.PASSED, steps=steps, **base)
     error = call.excinfo.value if call.excinfo else None
     if isinstance(error, CouldNotStart):
@@ -206,7 +254,7 @@ def _result(
             detail=error.detail,
             **base,
         )
-    context = _server_context(live, grading)
+    context = _server_context(launcher, grading)
     hint = context.pop("hint")
     if isinstance(error, Failure):
         return CheckResult(
@@ -231,16 +279,22 @@ def _result(
     )
 
 
-def _server_context(live: LiveServer | None, grading: Grading) -> dict[str, Any]:
-    if live is None:
+def _server_context(launcher: Launcher | None, grading: Grading) -> dict[str, Any]:
+    if launcher is None or not launcher.servers:
         return {"hint": None}
-    output = live.output()
-    trimmed = diagnosis.trim(output, str(grading.spec.file))
-    died = live.app.exit_reason()
-    if died:
-        trimmed = (trimmed + "\n" if trimmed else "") + f"(the server {died})"
+    outputs, parts = [], []
+    for live in launcher.servers:
+        output = live.output()
+        outputs.append(output)
+        trimmed = diagnosis.trim(output, str(grading.spec.file))
+        died = live.app.exit_reason()
+        if died:
+            trimmed = (trimmed + "\n" if trimmed else "") + f"(the server {died})"
+        if trimmed and len(launcher.servers) > 1:
+            trimmed = f"[server {live.label}]\n{trimmed}"
+        parts.append(trimmed)
     return {
-        "steps": tuple(live.transcript[-60:]),
-        "server_output": trimmed,
-        "hint": diagnosis.hint_for(output),
+        "steps": tuple(launcher.transcript[-60:]),
+        "server_output": "\n".join(p for p in parts if p),
+        "hint": diagnosis.hint_for("\n".join(outputs)),
     }

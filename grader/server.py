@@ -122,6 +122,18 @@ class AppServer:
             return None
         return describe_exit(self._status)
 
+    def terminate(self, within: float) -> bool:
+        """SIGTERM, as a deploy stops a server; whether it exited by itself within `within` s."""
+        if not self.pid or self._status is not None:
+            return True
+        os.kill(self.pid, signal.SIGTERM)
+        deadline = time.monotonic() + within
+        while self.exit_reason() is None:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
     def log(self) -> str:
         try:
             return self.log_path.read_text(errors="replace")

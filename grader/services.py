@@ -1,0 +1,107 @@
+"""Real backing services that checks need beside the student's app (a Redis broker).
+
+Each service is a private process on a free loopback port, started and stopped by
+the check that uses it; it never relies on one already running on the machine.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+
+class ServiceMissing(Exception):
+    """A program the checks need is not installed; the message says how to get it."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RedisServer:
+    """A throwaway redis-server: no persistence, loopback only, stoppable and restartable."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, within: float = 10.0) -> None:
+        """Start (or restart, on the same port) and wait until it answers PING."""
+        exe = shutil.which("redis-server")
+        if exe is None:
+            raise ServiceMissing(
+                "redis-server is not installed: `make setup` installs it on Debian/Ubuntu "
+                "(as root), or run `sudo apt-get install redis-server` / `brew install redis`"
+            )
+        self.proc = subprocess.Popen(
+            [
+                exe,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + within
+        while self.command("PING") != "+PONG":
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"redis-server did not start on port {self.port}")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        """Kill it at once, as a crash or a network partition would."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+    def command(self, *words: str) -> str | None:
+        """Send one inline command; the first line of the reply, or None if unreachable."""
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                sock.sendall(" ".join(words).encode() + b"\r\n")
+                reply = b""
+                while b"\r\n" not in reply:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        break
+                    reply += chunk
+                return reply.split(b"\r\n", 1)[0].decode()
+        except OSError:
+            return None
+
+    def subscribers(self, channel: str) -> int:
+        """How many connections are subscribed to `channel` (PUBSUB NUMSUB)."""
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                sock.sendall(f"PUBSUB NUMSUB {channel}\r\n".encode())
+                reply = b""
+                while reply.count(b"\r\n") < 5:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        break
+                    reply += chunk
+        except OSError:
+            return 0
+        lines = reply.split(b"\r\n")
+        return int(lines[4][1:]) if len(lines) > 4 and lines[4].startswith(b":") else 0
