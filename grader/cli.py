@@ -9,6 +9,11 @@ import argparse
 import contextlib
 import json
 import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -21,6 +26,7 @@ from grader.errors import GraderError, UsageError
 from grader.manifest import Exercise, Kit
 from grader.progress import Progress as StudentProgress
 from grader.results import ExerciseResult
+from grader.services import RedisServer, ServiceMissing
 
 console = Console(highlight=False)
 
@@ -262,28 +268,66 @@ def cmd_serve(kit: Kit, args: argparse.Namespace) -> int:
     [(exercise, file)] = submission.resolve(kit, exercise.id, args.submission)
     if not file.is_file():
         raise UsageError(f"no such file: {file}")
-    os.environ.update(
-        {
-            chat.ENV_FILE: str(file.resolve()),
-            chat.ENV_MODULE: exercise.module,
-            chat.ENV_ENDPOINT: exercise.endpoint,
-            chat.ENV_TITLE: f"{exercise.id} · {exercise.title}",
-        }
-    )
-    console.print(
-        f"Serving [bold]{file}[/] with auto-reload. Chat page: "
-        f"[bold cyan]http://127.0.0.1:{args.port}/[/] (open it in two tabs). "
-        "Ctrl-C to stop."
-    )
-    import uvicorn  # only here: the other commands do not need it
-
-    uvicorn.run(
-        "grader.chat:build_app",
-        factory=True,
-        host="127.0.0.1",
-        port=args.port,
-        reload=True,
-        reload_dirs=[str(file.resolve().parent)],
-        log_level="info",
-    )
+    env = {
+        **os.environ,
+        chat.ENV_FILE: str(file.resolve()),
+        chat.ENV_MODULE: exercise.module,
+        chat.ENV_ENDPOINT: exercise.endpoint,
+        chat.ENV_TITLE: f"{exercise.id} · {exercise.title}",
+    }
+    with contextlib.ExitStack() as stack:
+        if "redis" in exercise.services:
+            redis = RedisServer(Path(stack.enter_context(tempfile.TemporaryDirectory())))
+            try:
+                redis.start()
+            except ServiceMissing as exc:
+                raise GraderError(str(exc)) from None
+            stack.callback(redis.stop)
+            env["REDIS_URL"] = redis.url
+            console.print(f"Started a private redis-server at {redis.url}")
+        ports = [args.port + n for n in range(exercise.processes)]
+        procs = [_uvicorn(file, port, env) for port in ports]
+        for proc in procs:
+            stack.callback(_stop, proc)
+        pages = ", ".join(f"[bold cyan]http://127.0.0.1:{p}/[/]" for p in ports)
+        console.print(
+            f"Serving [bold]{file}[/] with auto-reload ({len(procs)} process"
+            f"{'es' if len(procs) > 1 else ''}). Chat page: {pages} — open it in "
+            "two tabs. Ctrl-C to stop."
+        )
+        try:
+            while all(p.poll() is None for p in procs):
+                time.sleep(0.2)
+        except KeyboardInterrupt:
+            console.print("\nStopping…")
     return 0
+
+
+def _uvicorn(file: Path, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "grader.chat:build_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--reload",
+            "--reload-dir",
+            str(file.resolve().parent),
+        ],
+        env=env,
+    )
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -35,6 +35,10 @@ class Exercise:
     """The bound on grading the whole exercise, in seconds."""
     endpoint: str = "/ws/{client_id}"
     """The WebSocket path, with {placeholders} the chat page of `make serve` asks for."""
+    services: tuple[str, ...] = ()
+    """Backing services `make serve` starts beside the app (only "redis" is known)."""
+    processes: int = 1
+    """How many copies of the app `make serve` runs, on consecutive ports."""
     skip_check_unsolved: bool = False
     """Set when the untouched starter is allowed to pass some checks' file."""
 
@@ -115,5 +119,7 @@ def _exercise(entry: dict, root: Path) -> Exercise:
         preload=tuple(entry.get("preload", ())),
         timeout=float(entry.get("timeout", 45.0)),
         endpoint=entry.get("endpoint", "/ws/{client_id}"),
+        services=tuple(entry.get("services", ())),
+        processes=int(entry.get("processes", 1)),
         skip_check_unsolved=bool(entry.get("skip_check_unsolved", False)),
     )
