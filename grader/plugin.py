@@ -70,6 +70,8 @@ class Launcher:
         self.settings = settings
         self.transcript = Transcript()
         self.servers: list[LiveServer] = []
+        self.outputs: list[tuple[LiveServer, str, str | None]] = []
+        """(server, output, how it ended) as the check ended, before clients were dropped."""
 
     def __call__(self, env: dict[str, str] | None = None, label: str | None = None) -> LiveServer:
         """A running copy of the app; `env` adds environment variables (say REDIS_URL)."""
@@ -79,7 +81,9 @@ class Launcher:
         app.start()
         return live
 
-    def abort_clients(self) -> None:
+    def finish(self) -> None:
+        """Note what every server said, then drop the clients (which may make more noise)."""
+        self.outputs = [(live, live.output(), live.app.exit_reason()) for live in self.servers]
         for live in self.servers:
             live.abort_clients()
 
@@ -210,7 +214,7 @@ async def _drive(fn: Any, kwargs: dict[str, Any], timeout: float, launcher: Any)
     finally:
         # Inside the loop: after asyncio.run returns, the transports cannot be touched.
         if isinstance(launcher, Launcher):
-            launcher.abort_clients()
+            launcher.finish()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -283,11 +287,9 @@ def _server_context(launcher: Launcher | None, grading: Grading) -> dict[str, An
     if launcher is None or not launcher.servers:
         return {"hint": None}
     outputs, parts = [], []
-    for live in launcher.servers:
-        output = live.output()
+    for live, output, died in launcher.outputs:
         outputs.append(output)
         trimmed = diagnosis.trim(output, str(grading.spec.file))
-        died = live.app.exit_reason()
         if died:
             trimmed = (trimmed + "\n" if trimmed else "") + f"(the server {died})"
         if trimmed and len(launcher.servers) > 1:

@@ -188,7 +188,9 @@ def _serve_in_child(
     os.setsid()
     os.environ[SANDBOX_VAR] = token
     os.environ.update(spec.env)
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGXFSZ, signal.SIGPIPE):
+    # SIGPIPE stays ignored, as Python sets it: a write to a vanished client must raise,
+    # not kill the server.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGXFSZ):
         signal.signal(sig, signal.SIG_DFL)
     log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     null_fd = os.open(os.devnull, os.O_RDONLY)
