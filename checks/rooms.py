@@ -1,0 +1,365 @@
+"""Exercise 4 — rooms: joined, relayed and left messages stay inside their room.
+
+Each check gets a fresh server. Silence is proven with markers: a later message
+arriving next shows that nothing was sent in between. GET /rooms is asked again
+(bounded by a deadline) until it shows a change that only the server's own
+disconnect handler can make, because an emptied room has nobody left to tell.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from grader import Failure, LiveServer, Mismatch, check
+from grader.client import WITHIN, Client
+from grader.diagnosis import has_errors
+
+Rooms = dict[str, list[str]]
+
+JOIN_HELP = (
+    "Everyone in the room, the newcomer included, receives the 'joined' message next; "
+    "nobody in another room receives it."
+)
+LEFT_HELP = (
+    "On WebSocketDisconnect, call manager.disconnect() first, then broadcast to the room "
+    "that the client left: everyone still in that room receives it, nobody else does."
+)
+SAY_HELP = (
+    "Everyone in the sender's room, the sender included, receives the message next. A "
+    "different frame arriving first was sent where it does not belong (another room, or "
+    "twice)."
+)
+
+
+async def join(server: LiveServer, room: str, *ids: str, present: tuple = ()) -> list[Client]:
+    """Connect clients to `room` one by one; each arrival is heard by everyone in the room.
+
+    `present` are clients already in the room. Clients are named `id@room`.
+    """
+    members = list(present)
+    joined = []
+    for client_id in ids:
+        client = await server.connect(f"/ws/{room}/{client_id}", name=f"{client_id}@{room}")
+        members.append(client)
+        for member in members:
+            await member.expect(f"Client #{client_id} joined", help=JOIN_HELP)
+        joined.append(client)
+    return joined
+
+
+async def say(
+    sender: Client,
+    client_id: str,
+    text: str,
+    *room: Client,
+    help: str = SAY_HELP,  # noqa: A002
+) -> None:
+    """`sender` says `text`; everyone in `room` (the sender included) hears it next."""
+    await sender.send(text)
+    for member in room:
+        await member.expect(f"Client #{client_id}: {text}", help=help)
+
+
+def show_rooms(rooms: Any) -> str:
+    """Compact JSON, as FastAPI writes it, so that expected and actual line up."""
+    return json.dumps(rooms, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+async def rooms_become(server: LiveServer, expected: Rooms, *, help: str | None = None) -> None:  # noqa: A002
+    """GET /rooms must answer 200 with `expected`, asked again until a deadline.
+
+    A leaver's handler runs concurrently with the check, so the answer may lag a
+    disconnect by a moment; anything but `expected` after the deadline fails.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WITHIN
+    start = len(server.transcript)
+    asked = 0
+    while True:
+        status, body = await server.get("/rooms")
+        asked += 1
+        try:
+            answer = json.loads(body)
+        except ValueError:
+            answer = None
+        if status == 200 and answer == expected:
+            _fold_polls(server, start, asked, "until it answered as expected")
+            return
+        if loop.time() >= deadline:
+            _fold_polls(server, start, asked, f"over {WITHIN:g} s")
+            if status != 200:
+                rationale = f"GET /rooms answered HTTP {status}"
+                help = (
+                    "GET /rooms failed inside the server: see its output below. snapshot() "
+                    "must return a dict that maps room names to lists of client ids."
+                )
+            elif answer is None:
+                rationale = "GET /rooms did not answer JSON"
+            else:
+                rationale = "GET /rooms listed the wrong rooms or clients"
+            raise Mismatch(
+                rationale,
+                f"HTTP 200 {show_rooms(expected)}",
+                f"HTTP {status} {body[:300]}"
+                + (f" (still, after asking {asked} times over {WITHIN:g} s)" if asked > 1 else ""),
+                help=help,
+            )
+        # Pacing between polls, not synchronisation: the deadline above bounds the wait.
+        await asyncio.sleep(0.02)
+
+
+def _fold_polls(server: LiveServer, start: int, asked: int, how: str) -> None:
+    """Keep the transcript short: one line for the repeated GETs, then the last answer."""
+    if asked > 1:
+        last = server.transcript[-2:]
+        del server.transcript[start:]
+        server.transcript.append(f"GET /rooms was asked {asked} times {how}")
+        server.transcript.extend(last)
+
+
+@check()
+async def greets_newcomer(server: LiveServer) -> None:
+    """A client that connects to /ws/lobby/alice is accepted and receives "Client #alice joined"."""
+    alice = await server.connect("/ws/lobby/alice", name="alice@lobby")
+    await alice.expect(
+        "Client #alice joined",
+        help="connect() must accept the connection and store it in its room before the "
+        "endpoint broadcasts, so the newcomer hears about itself.",
+    )
+
+
+@check(depends=greets_newcomer)
+async def relays_within_room(server: LiveServer) -> None:
+    """In a room, every member hears each join and each message, the sender included."""
+    alice = await server.connect("/ws/lobby/alice", name="alice@lobby")
+    await alice.expect("Client #alice joined", help=JOIN_HELP)
+    bob = await server.connect("/ws/lobby/bob", name="bob@lobby")
+    await bob.expect("Client #bob joined", help=JOIN_HELP)
+    await alice.expect(
+        "Client #bob joined",
+        help="A second client must join the same room: connect() must add to the room's "
+        "connections, not replace them, and broadcast() must send to all of them.",
+    )
+    await say(alice, "alice", "hello", alice, bob)
+    await say(bob, "bob", "hi alice", alice, bob)
+    await say(alice, "alice", 'Zoë says "héllo" 👋  ', alice, bob, help="Relay text unchanged.")
+
+
+@check(depends=relays_within_room)
+async def announces_leave_to_room(server: LiveServer) -> None:
+    """When a client disconnects, the rest of its room receives "Client #alice left"."""
+    alice, bob, carol = await join(server, "lobby", "alice", "bob", "carol")
+    # alice joined first: a broadcast that trips over her closed socket never
+    # reaches bob and carol.
+    await alice.close()
+    for member in (bob, carol):
+        await member.expect("Client #alice left", help=LEFT_HELP)
+    await say(
+        carol,
+        "carol",
+        "still here?",
+        bob,
+        carol,
+        help="disconnect() must remove exactly the connection that closed, and keep the "
+        "room while others are in it.",
+    )
+
+
+@check(depends=announces_leave_to_room)
+async def rooms_are_isolated(server: LiveServer) -> None:
+    """Clients in one room receive nothing of another room's joins, messages or leaves."""
+    # carol is in the kitchen before anyone is in the lobby: a broadcast that ignores
+    # the room reaches her first.
+    (carol,) = await join(server, "kitchen", "carol")
+    alice, bob = await join(server, "lobby", "alice", "bob")
+    await say(alice, "alice", "lobby talk", alice, bob)
+    await bob.close()
+    await alice.expect("Client #bob left", help=LEFT_HELP)
+    # Had carol received any of the lobby's frames, they would arrive before this.
+    await say(
+        carol,
+        "carol",
+        "kitchen marker",
+        carol,
+        help="broadcast(room, …) must send only to the connections stored in that room.",
+    )
+    (dave,) = await join(server, "kitchen", "dave", present=(carol,))
+    await say(dave, "dave", "kitchen talk", carol, dave)
+    await dave.close()
+    await carol.expect("Client #dave left", help=LEFT_HELP)
+    # Had alice received any of the kitchen's frames, they would arrive before this.
+    await say(
+        alice,
+        "alice",
+        "lobby marker",
+        alice,
+        help="broadcast(room, …) must send only to the connections stored in that room.",
+    )
+
+
+@check(depends=rooms_are_isolated)
+async def same_id_in_two_rooms(server: LiveServer) -> None:
+    """One id may be in two rooms through two connections; leaving one keeps the other."""
+    alice_lobby, bob = await join(server, "lobby", "alice", "bob")
+    (alice_kitchen,) = await join(server, "kitchen", "alice")
+    await say(alice_kitchen, "alice", "in the kitchen", alice_kitchen)
+    await say(
+        alice_lobby,
+        "alice",
+        "in the lobby",
+        alice_lobby,
+        bob,
+        help="Each connection belongs to its own room: store connections per room, so a "
+        "second connection with the same id does not replace the first.",
+    )
+    await alice_kitchen.close()
+    # The kitchen is now empty; the lobby must carry on as if nothing happened, and
+    # alice@lobby must not hear that alice left the kitchen.
+    await say(
+        bob,
+        "bob",
+        "still there, alice?",
+        alice_lobby,
+        bob,
+        help="disconnect(room, websocket) must remove only that connection from that room.",
+    )
+    await say(alice_lobby, "alice", "yes", alice_lobby, bob)
+
+
+@check(depends=announces_leave_to_room)
+async def same_id_twice_in_a_room(server: LiveServer) -> None:
+    """Two connections with the same id in one room are two members; one leaving keeps the other."""
+    first = await server.connect("/ws/lobby/alice", name="alice (tab 1)")
+    await first.expect("Client #alice joined", help=JOIN_HELP)
+    second = await server.connect("/ws/lobby/alice", name="alice (tab 2)")
+    for tab in (first, second):
+        await tab.expect(
+            "Client #alice joined",
+            help="Key a room's members by connection, not by client id: the same id may "
+            "connect twice, and both connections are members.",
+        )
+    (bob,) = await join(server, "lobby", "bob", present=(first, second))
+    await say(first, "alice", "from tab 1", first, second, bob)
+    await first.close()
+    for member in (second, bob):
+        await member.expect("Client #alice left", help=LEFT_HELP)
+    await say(
+        second,
+        "alice",
+        "tab 2 still here",
+        second,
+        bob,
+        help="disconnect() must remove the connection that closed, not every connection "
+        "with the same id.",
+    )
+
+
+@check(depends=greets_newcomer)
+async def lists_rooms(server: LiveServer) -> None:
+    """GET /rooms answers {} with nobody connected, then each room with its ids, sorted."""
+    await rooms_become(
+        server, {}, help="snapshot() must return a dict of room -> sorted list of client ids."
+    )
+    # Joined out of order: the listing must sort them. A newcomer's first frame is its
+    # own "joined", sent once connect() has stored it.
+    arrivals = [("lobby", "carol"), ("kitchen", "dave"), ("lobby", "alice"), ("lobby", "bob")]
+    for room, client_id in arrivals:
+        client = await server.connect(f"/ws/{room}/{client_id}", name=f"{client_id}@{room}")
+        await client.expect(f"Client #{client_id} joined", help=JOIN_HELP)
+    await rooms_become(
+        server,
+        {"kitchen": ["dave"], "lobby": ["alice", "bob", "carol"]},
+        help="snapshot() maps each room to the sorted list of its clients' ids: "
+        "{room: sorted(ids)}.",
+    )
+
+
+@check(depends=(lists_rooms, announces_leave_to_room))
+async def lists_leavers_removed(server: LiveServer) -> None:
+    """GET /rooms stops listing a client once it has left, and still lists the others."""
+    alice, bob, carol = await join(server, "lobby", "alice", "bob", "carol")
+    await rooms_become(server, {"lobby": ["alice", "bob", "carol"]})
+    await bob.close()
+    for member in (alice, carol):
+        await member.expect("Client #bob left", help=LEFT_HELP)
+    await rooms_become(
+        server,
+        {"lobby": ["alice", "carol"]},
+        help="disconnect() must remove the connection, and with it its id, from the room.",
+    )
+    (bob,) = await join(server, "lobby", "bob", present=(alice, carol))
+    await rooms_become(server, {"lobby": ["alice", "bob", "carol"]})
+
+
+@check(depends=(lists_rooms, same_id_twice_in_a_room))
+async def lists_each_id_once(server: LiveServer) -> None:
+    """GET /rooms lists an id once even with two connections, until both have left."""
+    first = await server.connect("/ws/lobby/alice", name="alice (tab 1)")
+    await first.expect("Client #alice joined", help=JOIN_HELP)
+    second = await server.connect("/ws/lobby/alice", name="alice (tab 2)")
+    for tab in (first, second):
+        await tab.expect("Client #alice joined", help=JOIN_HELP)
+    (bob,) = await join(server, "lobby", "bob", present=(first, second))
+    await rooms_become(
+        server,
+        {"lobby": ["alice", "bob"]},
+        help="List each id once per room: sorted(set(ids)), not one entry per connection.",
+    )
+    await first.close()
+    for member in (second, bob):
+        await member.expect("Client #alice left", help=LEFT_HELP)
+    await rooms_become(
+        server,
+        {"lobby": ["alice", "bob"]},
+        help="alice still has a connection in the room, so she is still listed.",
+    )
+    await second.close()
+    await bob.expect("Client #alice left", help=LEFT_HELP)
+    await rooms_become(server, {"lobby": ["bob"]})
+
+
+@check(depends=(lists_rooms, announces_leave_to_room))
+async def removes_empty_rooms(server: LiveServer) -> None:
+    """A room vanishes from GET /rooms when its last client leaves, and can be joined anew."""
+    (alice,) = await join(server, "lobby", "alice")
+    (bob,) = await join(server, "kitchen", "bob")
+    await rooms_become(server, {"kitchen": ["bob"], "lobby": ["alice"]})
+    # Nobody is left in the lobby to hear that alice left: ask until the listing changes.
+    alice.drop()
+    await rooms_become(
+        server,
+        {"kitchen": ["bob"]},
+        help="When disconnect() removes a room's last connection, it must delete the room "
+        "itself, and the 'left' broadcast to the empty room must not bring it back.",
+    )
+    await bob.close()
+    await rooms_become(server, {})
+    (carol,) = await join(server, "lobby", "carol")
+    await say(carol, "carol", "anyone?", carol)
+    await rooms_become(server, {"lobby": ["carol"]})
+
+
+@check(depends=(removes_empty_rooms, rooms_are_isolated))
+async def no_server_errors(server: LiveServer) -> None:
+    """The server logs no unhandled exception while clients join, chat, leave and empty rooms."""
+    alice, bob = await join(server, "lobby", "alice", "bob")
+    (carol,) = await join(server, "kitchen", "carol")
+    await say(alice, "alice", "hi", alice, bob)
+    await alice.close()
+    await bob.expect("Client #alice left", help=LEFT_HELP)
+    await bob.close()  # the lobby's last client
+    carol.drop()  # the kitchen's last client, gone without a close handshake
+    await rooms_become(server, {})
+    # Both rooms' removals have run, and the "left" broadcast to each emptied room comes
+    # right after its removal. One more round trip lets anything still pending finish.
+    (dave,) = await join(server, "lobby", "dave")
+    await say(dave, "dave", "marker", dave)
+    if has_errors(server.output()):
+        raise Failure(
+            "the server logged an unhandled exception",
+            help="Read the traceback below: the line in your file is where it went wrong. "
+            "A KeyError there usually means broadcast() looked up a room that had just "
+            "been deleted: use self.rooms.get(room, …).",
+        )
