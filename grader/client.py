@@ -101,8 +101,11 @@ class Client:
                 help=help,
             )
 
-    async def expect_closed(self, code: int | None = None, *, within: float = WITHIN) -> None:
-        """The server must close this connection (with `code`, if given) and send nothing first."""
+    async def expect_closed(self, code: int | None = None, *, within: float = WITHIN) -> str:
+        """The server must close this connection (with `code`, if given) and send nothing first.
+
+        Returns the close reason the server gave ("" for none).
+        """
         wanted = "the connection closed" + (f" with code {code}" if code else "")
         try:
             frame = await asyncio.wait_for(self.ws.recv(), within)
@@ -121,7 +124,7 @@ class Client:
                     wanted,
                     f"closed with code {got}",
                 ) from None
-            return
+            return exc.rcvd.reason if exc.rcvd else ""
         raise Mismatch(
             f"the server should have closed {self.name}'s connection", wanted, show(frame)
         )

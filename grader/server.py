@@ -248,8 +248,8 @@ def import_app(spec: AppSpec) -> object:  # pragma: no cover - runs in a sandbox
             f"importing {name} raised {type(exc).__name__}: {exc}",
             student_traceback(exc, spec.file),
         ) from None
-    for name, value in spec.overrides.items():
-        setattr(module, name, value)
+    for setting, value in spec.overrides.items():
+        setattr(module, setting, value)
     app = getattr(module, spec.attribute, None)
     if app is None:
         raise CouldNotStart(
