@@ -275,6 +275,8 @@ def cmd_serve(kit: Kit, args: argparse.Namespace) -> int:
         chat.ENV_ENDPOINT: exercise.endpoint,
         chat.ENV_TITLE: f"{exercise.id} · {exercise.title}",
     }
+    # A SIGTERM (not only Ctrl-C) must also stop the servers and Redis: unwind the stack.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with contextlib.ExitStack() as stack:
         if "redis" in exercise.services:
             redis = RedisServer(Path(stack.enter_context(tempfile.TemporaryDirectory())))

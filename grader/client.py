@@ -91,7 +91,7 @@ class Client:
             ) from None
         except Failure as exc:
             exc.expected = show(text)
-            exc.help = exc.help or help
+            exc.help = help or exc.help  # the check's own advice is the more specific
             raise
         if frame != text:
             raise Mismatch(
