@@ -1,0 +1,39 @@
+"""Stores connections in a dict keyed by id(websocket).
+
+expect: pass
+"""
+
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+
+
+class ConnectionManager:
+    def __init__(self) -> None:
+        self.active_connections: dict[int, WebSocket] = {}
+
+    async def connect(self, websocket: WebSocket) -> None:
+        await websocket.accept()
+        self.active_connections[id(websocket)] = websocket
+
+    def disconnect(self, websocket: WebSocket) -> None:
+        del self.active_connections[id(websocket)]
+
+    async def broadcast(self, message: str) -> None:
+        for connection in self.active_connections.values():
+            await connection.send_text(message)
+
+
+app = FastAPI()
+manager = ConnectionManager()
+
+
+@app.websocket("/ws/{client_id}")
+async def websocket_endpoint(websocket: WebSocket, client_id: str) -> None:
+    await manager.connect(websocket)
+    await manager.broadcast(f"Client #{client_id} joined")
+    try:
+        while True:
+            data = await websocket.receive_text()
+            await manager.broadcast(f"Client #{client_id}: {data}")
+    except WebSocketDisconnect:
+        manager.disconnect(websocket)
+        await manager.broadcast(f"Client #{client_id} left")

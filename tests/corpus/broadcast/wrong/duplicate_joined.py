@@ -1,0 +1,40 @@
+"""connect() also announces the join, and the endpoint announces it again: every join is sent twice.
+
+expect: announces_join_to_everyone
+"""
+
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+
+
+class ConnectionManager:
+    def __init__(self) -> None:
+        self.active_connections: list[WebSocket] = []
+
+    async def connect(self, websocket: WebSocket) -> None:
+        await websocket.accept()
+        self.active_connections.append(websocket)
+        await self.broadcast(f"Client #{websocket.path_params['client_id']} joined")
+
+    def disconnect(self, websocket: WebSocket) -> None:
+        self.active_connections.remove(websocket)
+
+    async def broadcast(self, message: str) -> None:
+        for connection in self.active_connections:
+            await connection.send_text(message)
+
+
+app = FastAPI()
+manager = ConnectionManager()
+
+
+@app.websocket("/ws/{client_id}")
+async def websocket_endpoint(websocket: WebSocket, client_id: str) -> None:
+    await manager.connect(websocket)
+    await manager.broadcast(f"Client #{client_id} joined")
+    try:
+        while True:
+            data = await websocket.receive_text()
+            await manager.broadcast(f"Client #{client_id}: {data}")
+    except WebSocketDisconnect:
+        manager.disconnect(websocket)
+        await manager.broadcast(f"Client #{client_id} left")
