@@ -14,7 +14,7 @@ PORT    ?= 8000
 JSON_ARG = $(if $(JSON),--json "$(JSON)")
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system-packages check watch hint lesson serve verify grade compare dist gradescope test lint clean
+.PHONY: help setup system-packages check watch hint lesson serve verify grade compare dist gradescope bench test lint clean
 
 help: ## list the commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -61,6 +61,9 @@ dist: $(STAMP) ## instructors: build the student edition in dist/ (no solutions,
 
 gradescope: $(STAMP) ## instructors: build dist/gradescope-autograder.zip
 	@$(GRADER) gradescope --out dist
+
+bench: $(STAMP) ## fan-out benchmark [EX=<id>] [SUBMISSION=…] [CLIENTS=10,100,500] [JSON=file]
+	@$(PY) bench/fanout.py $(EX_ARG) $(SUB_ARG) $(if $(CLIENTS),--clients $(CLIENTS)) $(JSON_ARG)
 
 # Debian packages the kit's own tests use: a browser for the chat page test, a Redis
 # server for scaleout. Installed with apt-get when missing and we may (root).

@@ -57,7 +57,16 @@ def main() -> None:
     args = parser.parse_args()
     solution = str(ROOT / "solutions" / "broadcast.py")
     floor_cmd = [sys.executable, "-c", FLOOR, solution]
-    full_cmd = [sys.executable, "-m", "grader", "check", "-e", "broadcast", "--submission", solution]
+    full_cmd = [
+        sys.executable,
+        "-m",
+        "grader",
+        "check",
+        "-e",
+        "broadcast",
+        "--submission",
+        solution,
+    ]
     floors, fulls = [], []
     for _ in range(args.runs):  # interleaved, so both see the same machine
         floors.append(timed(floor_cmd))

@@ -52,16 +52,20 @@ def main() -> int:
                 result = runner.grade(kit, exercise, path)
                 count += 1
                 if not result.passed:
-                    bad = [f"{c.name}: {c.outcome.value} {c.rationale}" for c in result.checks
-                           if not c.passed]
+                    bad = [
+                        f"{c.name}: {c.outcome.value} {c.rationale}"
+                        for c in result.checks
+                        if not c.passed
+                    ]
                     failures.append(f"run {run}: {exercise.id} {path.name}: {result.error or bad}")
                     print("FLAKE", failures[-1], flush=True)
     finally:
         for process in burners:
             process.kill()
     took = time.monotonic() - started
-    print(f"{count} gradings, {len(failures)} did not pass, {args.burners} CPU burners, "
-          f"{took:.0f} s")
+    print(
+        f"{count} gradings, {len(failures)} did not pass, {args.burners} CPU burners, {took:.0f} s"
+    )
     return 1 if failures else 0
 
 

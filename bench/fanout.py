@@ -1,0 +1,277 @@
+"""Fan-out benchmark: how fast does a chat server deliver one message to N clients?
+
+Four servers get the same load in the same run, one after the other for each N:
+
+    student     the submission (default: starter/<file> of the exercise)
+    reference   solutions/<file>, the kit's reference solution for the exercise
+    naive       solutions/broadcast.py, the lesson's ConnectionManager: one
+                `await send_text` after another, in a for loop
+    anchor      bench/anchor.py: the same protocol on the bare `websockets` library with
+                `websockets.broadcast()`, about as fast as Python gets
+
+The load: N clients on `/ws/{client_id}`, spread over separate load-generator processes
+(bench/loadgen.py, lean raw-asyncio clients) so that the load is cheaper than the server.
+After every client joined and a "sync" message reached them all, S senders (4) each send
+M chat messages in a closed loop (the next one when their own copy comes back); unless
+--messages says otherwise, M gives each run about 100,000 deliveries (1000 messages at
+N=10, 50 at N=500). Each message carries its send time; every receiver records
+send->receipt latency. Each run gets a fresh server and fresh clients.
+
+How to read it:
+
+    deliveries/s   messages received per second, summed over all clients (S*M*N in all)
+    x anchor       deliveries/s as a fraction of the anchor's at the same N
+    p50/p99/max    send->receipt latency in ms over every delivery: p99 is the wait of
+                   the unluckiest 1 %. A message also waits behind the other senders'
+                   messages in flight, and in a sequential loop its last recipient waits
+                   for N sends: latency grows with N for every server
+    server CPU     % of one core; ~100 % means the (single-threaded) server is the limit
+    load CPU       % of one core, summed over the load processes (the busiest one in
+                   brackets). The load is the limit instead when it uses what the server
+                   leaves of the machine (server + load CPU near cores x 100 %) while the
+                   server stays well below 100 %: then the ratio to the anchor, which
+                   needs the least server CPU, understates the anchor's lead.
+
+Then the slow-client scenario: N = the middle --clients value, 64 KiB messages (enough of
+them to fill a socket's buffers), once as is and once with one more client that completes
+the handshake and never reads again. A server that awaits each send in turn fills that
+client's socket buffers, then waits for it forever: when deliveries stop for
+--stall-after seconds (5) the run is "stalled". The table gives the other clients' p99
+latency with and without that client.
+
+    .venv/bin/python bench/fanout.py [--exercise broadcast] [--submission starter/]
+        [--clients 10,100,500] [--messages M] [--json FILE] [--plot bench/fanout.png]
+        [--quick]       (--quick: N=5,20, M=5, a run of a few seconds)
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # this kit's grader and bench, whatever else is installed
+
+from rich.console import Console  # noqa: E402
+from rich.markup import escape  # noqa: E402
+
+from bench import report  # noqa: E402
+from bench.measure import Load, Outcome, measure  # noqa: E402
+from bench.servers import AnchorServer, AsgiServer, BenchServer  # noqa: E402
+from grader import processes  # noqa: E402
+from grader.errors import UsageError  # noqa: E402
+from grader.manifest import Kit  # noqa: E402
+from grader.submission import resolve  # noqa: E402
+
+ENDPOINT = "/ws/{client_id}"
+CHAT_PAYLOAD = 64  # bytes of chat text per message in the fan-out runs
+SLOW_PAYLOAD = 64 << 10  # bytes per message in the slow-client scenario
+DELIVERIES = 100_000  # per run, when --messages is not given
+MESSAGES = (20, 1000)  # the bounds of M when it is derived from DELIVERIES
+DEFAULTS = {"clients": "10,100,500", "stall_after": 5.0}
+QUICK = {"clients": "5,20", "messages": 5, "stall_after": 2.0}
+
+
+@dataclass(frozen=True)
+class Contender:
+    name: str
+    label: str
+    make: Callable[[], BenchServer]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="fanout", description=__doc__.splitlines()[0] if __doc__ else None
+    )
+    parser.add_argument("--exercise", "-e", default="broadcast")
+    parser.add_argument("--submission", type=Path, help="a .py file or a folder like starter/")
+    parser.add_argument("--clients", help="comma-separated N values (default 10,100,500)")
+    parser.add_argument(
+        "--messages", type=int, help="messages per sender (default: ~100,000 deliveries a run)"
+    )
+    parser.add_argument("--senders", type=int, default=4, help="senders per run (default 4)")
+    parser.add_argument("--stall-after", type=float, help="seconds without delivery (5)")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--plot", type=Path, default=ROOT / "bench" / "fanout.png")
+    parser.add_argument("--quick", action="store_true", help="a tiny run of a few seconds")
+    args = parser.parse_args(argv)
+    for key, value in (QUICK if args.quick else DEFAULTS).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    try:
+        args.clients = sorted({int(n) for n in str(args.clients).split(",") if n.strip()})
+    except ValueError:
+        raise UsageError(f"--clients takes numbers like 10,100,500, not {args.clients!r}") from None
+    if not args.clients or min(args.clients) < 1 or (args.messages or 1) < 1 or args.senders < 1:
+        raise UsageError("--clients, --messages and --senders must be at least 1")
+    return args
+
+
+def contenders(args: argparse.Namespace, scratch: Path) -> tuple[str, list[Contender]]:
+    """The exercise id and its four servers; UsageError for what the benchmark can't run."""
+    kit = Kit.load(ROOT)
+    exercise = kit.get(args.exercise)
+    if exercise.endpoint != ENDPOINT:
+        raise UsageError(
+            f"exercise {exercise.id!r} serves {exercise.endpoint}; the fan-out benchmark "
+            f"measures {ENDPOINT} (exercises broadcast, direct, resilient)"
+        )
+    services = tuple(getattr(exercise, "services", ()))
+    if services:
+        raise UsageError(
+            f"exercise {exercise.id!r} needs {', '.join(services)} beside the app; the fan-out "
+            "benchmark runs one server process alone (exercises broadcast, direct, resilient)"
+        )
+    submission = args.submission.resolve() if args.submission else None
+    [(_, student)] = resolve(kit, exercise.id, submission)
+    solution, naive = kit.solution(exercise), ROOT / "solutions" / "broadcast.py"
+    return exercise.id, [
+        Contender(
+            "student", _shown(student), lambda: AsgiServer(student, exercise.module, scratch)
+        ),
+        Contender(
+            "reference", _shown(solution), lambda: AsgiServer(solution, exercise.module, scratch)
+        ),
+        Contender(
+            "naive",
+            f"{_shown(naive)} (the lesson's manager)",
+            lambda: AsgiServer(naive, "broadcast", scratch),
+        ),
+        Contender("anchor", "bench/anchor.py", lambda: AnchorServer(scratch)),
+    ]
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def slow_messages(args: argparse.Namespace, clients: int) -> int:
+    """Messages per sender in the slow-client scenario: --messages, or more if that is too
+    few to fill the never-reading client's socket buffers (the kernel's largest TCP send
+    buffer, 4 MiB on most Linux machines, plus 2 MiB for the rest on the way)."""
+    try:
+        send_buffer = int(Path("/proc/sys/net/ipv4/tcp_wmem").read_text().split()[2])
+    except (OSError, ValueError, IndexError):
+        send_buffer = 4 << 20
+    per_message = min(args.senders, clients) * SLOW_PAYLOAD
+    return max(args.messages or MESSAGES[0], -(-(send_buffer + (2 << 20)) // per_message))
+
+
+def messages_for(args: argparse.Namespace, clients: int) -> int:
+    """M, messages per sender: --messages, or enough for about DELIVERIES deliveries."""
+    if args.messages:
+        return int(args.messages)
+    low, high = MESSAGES
+    return max(low, min(high, round(DELIVERIES / (min(args.senders, clients) * clients))))
+
+
+def load_for(args: argparse.Namespace, clients: int, **changes: Any) -> Load:
+    load = Load(
+        clients=clients,
+        senders=min(args.senders, clients),
+        messages=messages_for(args, clients),
+        payload=CHAT_PAYLOAD,
+        stall_after=args.stall_after,
+        workers=max(1, min(clients, os.cpu_count() or 1)),
+    )
+    return dataclasses.replace(load, **changes)
+
+
+def run_all(args: argparse.Namespace, servers: list[Contender], console: Console) -> report.Results:
+    results = report.Results(
+        clients=args.clients, slow_clients=args.clients[len(args.clients) // 2]
+    )
+    broken: dict[str, str] = {}  # servers that did not even start or answer: not retried
+
+    def run(server: Contender, load: Load, what: str) -> Outcome:
+        if server.name in broken:
+            return Outcome(error=broken[server.name], answered=False)
+        started = time.monotonic()
+        outcome = measure(server.make, load)
+        if not outcome.answered:
+            broken[server.name] = outcome.error or "did not answer"
+        took = time.monotonic() - started
+        line = f"{server.name:<9} {what:<24} {report.summary(outcome)} ({took:.1f} s)"
+        console.print(f"  {escape(line)}", highlight=False)
+        return outcome
+
+    for n in args.clients:
+        for server in servers:
+            results.fanout.setdefault(server.name, {})[n] = run(server, load_for(args, n), f"N={n}")
+    n = results.slow_clients
+    big = {"payload": SLOW_PAYLOAD, "messages": slow_messages(args, n)}
+    for server in servers:
+        without = run(server, load_for(args, n, **big), f"N={n}, slow-client base")
+        stalled = load_for(args, n, stalled_client=True, **big)
+        results.slow[server.name] = (without, run(server, stalled, f"N={n}, + never-reading"))
+    return results
+
+
+def _per_n(args: argparse.Namespace) -> str:
+    return "/".join(str(messages_for(args, n)) for n in args.clients)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # so that every finally block kills what it started
+
+
+def main(argv: list[str] | None = None) -> int:
+    console = Console() if sys.stdout.isatty() else Console(width=120)
+    started = time.monotonic()
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        args = parse_args(argv)
+        with tempfile.TemporaryDirectory(prefix="fanout-") as scratch:
+            os.chmod(scratch, 0o755)  # a sandboxed server may run as `nobody`
+            exercise, servers = contenders(args, Path(scratch))
+            processes.become_subreaper()  # orphans of a server come back to us to be killed
+            import fastapi  # noqa: F401 - loaded once, before the ASGI servers are forked
+            import uvicorn  # noqa: F401
+
+            console.print(
+                f"[bold]Fan-out benchmark[/], exercise {exercise}: N = {args.clients}, "
+                f"{args.senders} senders (at most N), M = {_per_n(args)} messages each"
+            )
+            results = run_all(args, servers, console)
+    except UsageError as exc:
+        print(f"fanout: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("fanout: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        processes.reap_orphans()
+    results.exercise = exercise
+    results.labels = {s.name: s.label for s in servers}
+    results.settings = {
+        "senders": args.senders,
+        "messages_per_sender": {str(n): messages_for(args, n) for n in args.clients},
+        "payload_bytes": CHAT_PAYLOAD,
+        "slow_payload_bytes": SLOW_PAYLOAD,
+        "slow_messages": slow_messages(args, results.slow_clients),
+        "stall_after_s": args.stall_after,
+    }
+    results.runtime_s = time.monotonic() - started
+    report.print_tables(results, console)
+    if args.json:
+        report.write_json(results, args.json)
+        console.print(f"Figures written to {args.json}")
+    report.plot(results, args.plot)
+    console.print(f"Plot written to {args.plot}  (whole run: {results.runtime_s:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
