@@ -83,12 +83,5 @@ class Mismatch(Failure):
         self.actual = actual
 
 
-class Missing(Failure):
+class Missing(Mismatch):
     """`expected` should have arrived, and nothing did (`actual` says for how long)."""
-
-    def __init__(
-        self, rationale: str, expected: str, actual: str, *, help: str | None = None
-    ) -> None:  # noqa: A002
-        super().__init__(rationale, help=help)
-        self.expected = expected
-        self.actual = actual

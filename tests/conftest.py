@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -39,3 +41,17 @@ def settles_without_leftovers(var: str, token: str, within: float = 5.0) -> bool
             return False
         time.sleep(0.05)
     return True
+
+
+def run_grader(
+    *args: str, root: Path = ROOT, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """The grader's command line, as a script calls it, in a plain environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "grader", "--root", str(root), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={"COLUMNS": "250", "PATH": "/usr/bin:/bin", "TERM": "dumb"},
+    )

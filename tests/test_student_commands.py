@@ -13,7 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, leftovers
+from tests.conftest import ROOT, leftovers, run_grader
+
+
+def grader(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return run_grader(*args, root=root)
 
 
 @pytest.fixture
@@ -22,16 +26,6 @@ def course(tmp_path: Path) -> Path:
     for folder in ("lessons", "starter", "solutions", "checks"):
         shutil.copytree(ROOT / folder, tmp_path / folder)
     return tmp_path
-
-
-def grader(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "grader", "--root", str(root), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
-    )
 
 
 def test_each_hint_request_shows_one_more_hint_then_repeats_the_last(course: Path) -> None:
