@@ -1,6 +1,6 @@
 """Echoes each message back to the sender and then broadcasts it, so the sender gets it twice.
 
-expect: relays_to_everyone, sends_nothing_else
+expect: relays_to_everyone, keeps_serving_after_leave, sends_nothing_else
 """
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
