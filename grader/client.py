@@ -174,6 +174,9 @@ async def open_client(
                 close_timeout=1,
                 max_size=None,
                 ping_interval=None,
+                # No permessage-deflate: checks push megabytes, and compressing them
+                # would cost seconds of CPU on a busy machine and test nothing.
+                compression=None,
                 **options,
             ),
             within,
