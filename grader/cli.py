@@ -119,20 +119,25 @@ def _exercise_arg(parser: argparse.ArgumentParser) -> None:
 
 def cmd_check(kit: Kit, args: argparse.Namespace) -> int:
     targets = submission.resolve(kit, args.exercise, args.submission)
+    # A student's own run stops at the first exercise that does not pass yet, as the
+    # later ones build on it; grading someone's submission grades everything.
+    stop_early = args.submission is None and args.exercise is None
     results: list[ExerciseResult] = []
     with console.status("grading…") as status:
         for exercise, file in targets:
             status.update(f"grading {exercise.id}…")
             results.append(runner.grade(kit, exercise, file))
+            if stop_early and not results[-1].passed:
+                break
     if args.submission is None:  # the student's own files: remember what passes
         progress = StudentProgress.load(kit)
-        for (exercise, _), result in zip(targets, results, strict=True):
+        for (exercise, _), result in zip(targets, results, strict=False):
             progress.record(exercise, result.passed)
         progress.save(kit)
-    if len(results) == 1:
+    if len(targets) == 1:
         console.print(report.exercise_report(results[0]))
     else:
-        console.print(report.progress_report(results))
+        console.print(report.progress_report([e for e, _ in targets], results))
     if args.json:
         args.json.write_text(json.dumps(exports.gradescope(results), indent=2) + "\n")
     return 0 if all(r.passed for r in results) else 1

@@ -30,8 +30,7 @@ REFUSALS = {
     403: "The server closed the connection before accepting it. Does the endpoint reach "
     "`await websocket.accept()`?",
     404: "No endpoint answers at this path: check the route in @app.websocket(...).",
-    500: "The endpoint raised an error before accepting the connection: see the server's "
-    "output below.",
+    500: "The endpoint raised an error before accepting the connection: see what the server said.",
 }
 
 

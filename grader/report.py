@@ -38,7 +38,7 @@ def check_line(result: CheckResult, *, details: bool = True) -> RenderableType:
     if not details or result.passed:
         return line
     if result.outcome is Outcome.SKIPPED:
-        line.append(f"  {result.rationale}", style="dim")
+        line.append("  (skipped until the checks it builds on pass)", style="dim")
         return line
     return Group(line, Padding(_explain(result), (0, 0, 1, 5)))
 
@@ -90,25 +90,28 @@ def exercise_report(result: ExerciseResult, *, details: bool = True) -> Renderab
     return Group(*parts)
 
 
-def progress_report(results: list[ExerciseResult]) -> RenderableType:
-    """Every exercise with its state, a progress bar, and what to do next."""
+def progress_report(exercises: list[Exercise], results: list[ExerciseResult]) -> RenderableType:
+    """Every exercise with its state, a progress bar, and what to do next.
+
+    `results` may stop at the current exercise: the ones after it are not started.
+    """
+    graded = {r.exercise: r for r in results}
     current = next((r for r in results if not r.passed), None)
     table = Table(box=None, show_header=False, padding=(0, 2))
-    for result in results:
-        if result.passed:
+    for exercise in exercises:
+        result = graded.get(exercise.id)
+        if result is not None and result.passed:
             state = Text("✓ done", "green")
-        elif result is current:
+        elif result is not None and result is current:
             state = Text("▶ current", "bold yellow")
         else:
             state = Text("· not started", "dim")
-        passed = sum(c.passed for c in result.checks)
-        table.add_row(
-            state, Text(result.exercise, "bold"), result.title, f"{passed}/{len(result.checks)}"
-        )
+        score = f"{sum(c.passed for c in result.checks)}/{len(result.checks)}" if result else ""
+        table.add_row(state, Text(exercise.id, "bold"), exercise.title, score)
     done = sum(r.passed for r in results)
     bar = Group(
-        ProgressBar(total=len(results), completed=done, width=40),
-        Text(f"{done} of {len(results)} exercises done"),
+        ProgressBar(total=len(exercises), completed=done, width=40),
+        Text(f"{done} of {len(exercises)} exercises done"),
     )
     parts: list[RenderableType] = [table, bar]
     if current is None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from grader.manifest import Kit
 from tests.conftest import ROOT, leftovers, run_grader
 
 
@@ -79,3 +80,18 @@ def wait_for(log: Path, text: str, within: float = 60) -> None:
     while text not in log.read_text():
         assert time.monotonic() < deadline, f"{text!r} never appeared:\n{log.read_text()}"
         time.sleep(0.05)
+
+
+def test_check_without_an_exercise_shows_progress_and_stops_at_the_current_one(
+    course: Path,
+) -> None:
+    shutil.copy(course / "solutions" / "broadcast.py", course / "starter" / "broadcast.py")
+    done = grader(course, "check")
+    assert done.returncode == 1
+    lines = done.stdout.splitlines()
+    assert any("✓ done" in line and "broadcast" in line for line in lines)
+    assert any("▶ current" in line and "direct" in line for line in lines)
+    last = Kit.load(course).exercises[-1].id
+    assert any("· not started" in line and last in line for line in lines)
+    assert f"1 of {len(Kit.load(course).exercises)} exercises done" in done.stdout
+    assert "Next: fix direct" in done.stdout
