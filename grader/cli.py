@@ -38,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         kit = Kit.load(Path(args.root).resolve())
         return args.command(kit, args)
     except GraderError as exc:
-        Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {exc}")
+        Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {exc}")
         return exc.exit_code
     except KeyboardInterrupt:
         return 130

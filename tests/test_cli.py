@@ -67,3 +67,12 @@ def test_a_folder_without_the_exercise_file_cannot_run(tmp_path: Path) -> None:
     done = grader("check", "-e", "broadcast", "--submission", str(tmp_path))
     assert done.returncode == 1
     assert "there is no broadcast.py" in done.stdout
+
+
+@pytest.mark.parametrize("command", ["check", "hint", "lesson", "watch", "serve", "verify"])
+def test_every_command_says_in_one_line_that_an_exercise_is_unknown(command: str) -> None:
+    done = grader(command, "-e", "no-such-exercise")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        done.stderr.strip().splitlines()[0]
+    ] and "unknown exercise 'no-such-exercise'" in done.stderr
