@@ -24,6 +24,7 @@ help: ## list the commands
 setup: $(STAMP) ## create .venv and install the pinned dependencies
 
 $(STAMP): pyproject.toml
+	@$(MAKE) -s system-packages SYSTEM_PACKAGES=redis-server:redis-server
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 	  { echo "Python 3.11 or newer is needed (found: $$($(PYTHON) --version)). Try: make PYTHON=python3.12"; exit 1; }
 	@echo "Setting up .venv (first run only)…"

@@ -287,7 +287,7 @@ class LiveServer:
     async def shutdown(self, within: float = 5.0) -> bool:
         """Ask the server to stop (SIGTERM, as a deploy does); whether it exited in time."""
         self.transcript.append(
-            f"the server{' ' + self.label if self.label else ''} was told to stop"
+            f"server {self.label} was told to stop" if self.label else "the server was told to stop"
         )
         return await asyncio.to_thread(self.app.terminate, within)
 

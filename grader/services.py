@@ -6,6 +6,7 @@ the check that uses it; it never relies on one already running on the machine.
 
 from __future__ import annotations
 
+import random
 import shutil
 import socket
 import subprocess
@@ -18,7 +19,25 @@ class ServiceMissing(Exception):
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
+    """A free loopback port outside the kernel's range for outgoing connections.
+
+    A service that is stopped and restarted must get its port back: a port from the
+    ephemeral range could meanwhile be taken by any outgoing connection.
+    """
+    low = 32768
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    for _ in range(50):
+        port = random.randrange(20000, max(low, 20001))
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as sock:  # a crowded machine: any free port will do
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
@@ -40,8 +59,8 @@ class RedisServer:
         exe = shutil.which("redis-server")
         if exe is None:
             raise ServiceMissing(
-                "redis-server is not installed: `make setup` installs it on Debian/Ubuntu "
-                "(as root), or run `sudo apt-get install redis-server` / `brew install redis`"
+                "redis-server is not installed: `make setup` installs it on Debian/Ubuntu when "
+                "run as root; otherwise `sudo apt-get install redis-server` or `brew install redis`"
             )
         self.proc = subprocess.Popen(
             [
