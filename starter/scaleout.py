@@ -1,0 +1,114 @@
+"""Exercise 6 — scaleout: one chat across several processes, joined by Redis pub/sub.
+
+Fill in the five TODOs of ConnectionManager; connect, disconnect, deliver, the lifespan
+and the endpoint are ready. Read the lesson with `make lesson EX=scaleout`, try it with
+`make serve EX=scaleout`, grade with `make check EX=scaleout`.
+"""
+
+import asyncio
+import contextlib
+import json  # noqa: F401 (the starter needs it once its TODOs are done)
+import logging
+import os
+import uuid
+from collections.abc import AsyncIterator
+
+import redis.asyncio as redis
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocketDisconnected
+
+# Every process of the app must be given the same broker: read it, never hardcode it.
+REDIS_URL = os.environ.get("REDIS_URL", "redis://localhost:6379/0")
+# The one channel that every process publishes to and subscribes to.
+CHANNEL = "chat"
+# How long the subscriber waits before it tries Redis again after losing it.
+RETRY_DELAY = 0.25
+
+logger = logging.getLogger("scaleout")
+
+
+class ConnectionManager:
+    """This process's own connections, plus a Redis channel shared with the other processes."""
+
+    def __init__(self, url: str) -> None:
+        self.active_connections: list[WebSocket] = []
+        # A random id for this process: it tells our own publications from the others'.
+        self.origin = uuid.uuid4().hex
+        # from_url() only prepares a pool; nothing connects until the first command.
+        self.redis = redis.from_url(url)
+        self.listener: asyncio.Task[None] | None = None
+
+    async def connect(self, websocket: WebSocket) -> None:
+        """Accept the WebSocket handshake, then remember the connection."""
+        await websocket.accept()
+        self.active_connections.append(websocket)
+
+    def disconnect(self, websocket: WebSocket) -> None:
+        """Forget a connection that has closed."""
+        self.active_connections.remove(websocket)
+
+    async def deliver(self, message: str) -> None:
+        """Send `message` to every client connected to this process (and only those)."""
+        # A copy: the subscriber task and the endpoints change the list concurrently.
+        for connection in list(self.active_connections):
+            try:
+                await connection.send_text(message)
+            except (WebSocketDisconnect, WebSocketDisconnected):
+                pass  # it is closing right now; its own endpoint will disconnect() it
+
+    async def broadcast(self, message: str) -> None:
+        """Deliver to this process's clients at once, then publish for the other processes."""
+        # TODO: deliver `message` locally, then publish {"origin": ..., "text": ...} as JSON
+        # to CHANNEL; if Redis fails, log a warning (local clients already have it).
+        raise NotImplementedError("TODO: ConnectionManager.broadcast")
+
+    async def relay(self, data: bytes | str) -> None:
+        """Handle one publication from the channel: deliver it unless this process sent it."""
+        # TODO: decode the JSON; deliver its text only if its origin is not ours.
+        raise NotImplementedError("TODO: ConnectionManager.relay")
+
+    async def listen(self) -> None:
+        """Subscribe and relay, forever; after losing Redis, warn once and subscribe again."""
+        # TODO: in a loop: subscribe to CHANNEL and relay() every message; on a Redis
+        # error, log a warning, wait RETRY_DELAY seconds and subscribe again.
+        raise NotImplementedError("TODO: ConnectionManager.listen")
+
+    async def start(self) -> None:
+        """Start the subscriber in the background; startup never waits for Redis."""
+        # TODO: run listen() as a background task, and keep a reference to it.
+        raise NotImplementedError("TODO: ConnectionManager.start")
+
+    async def stop(self) -> None:
+        """Stop the subscriber (it unsubscribes as it ends), then close the Redis client."""
+        # TODO: cancel the subscriber task and wait for it to end, then close self.redis.
+        raise NotImplementedError("TODO: ConnectionManager.stop")
+
+
+# One manager per process: each process has its own clients, Redis joins them up.
+manager = ConnectionManager(REDIS_URL)
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    await manager.start()
+    yield
+    await manager.stop()
+
+
+app = FastAPI(lifespan=lifespan)
+
+
+@app.websocket("/ws/{client_id}")
+async def websocket_endpoint(websocket: WebSocket, client_id: str) -> None:
+    await manager.connect(websocket)
+    await manager.broadcast(f"Client #{client_id} joined")
+    try:
+        while True:
+            data = await websocket.receive_text()
+            await manager.broadcast(f"Client #{client_id}: {data}")
+    except (WebSocketDisconnect, WebSocketDisconnected):
+        # WebSocketDisconnected: another task's send found the socket closed while this
+        # handler was busy (publishing, say); Starlette then refuses receive_text().
+        # Remove before announcing: broadcasting to a closed socket would fail.
+        manager.disconnect(websocket)
+        await manager.broadcast(f"Client #{client_id} left")
