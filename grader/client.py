@@ -41,6 +41,23 @@ def show(frame: str | bytes) -> str:
     return repr(frame) if len(frame) <= 200 else repr(frame[:200]) + f" … ({len(frame)} chars)"
 
 
+def show_difference(expected: str, actual: str | bytes) -> tuple[str, str]:
+    """Both frames, shown around their first difference when they are long."""
+    if isinstance(actual, bytes) or max(len(expected), len(actual)) <= 200:
+        return show(expected), show(actual)
+    same = next(
+        (i for i, (a, b) in enumerate(zip(expected, actual, strict=False)) if a != b),
+        min(len(expected), len(actual)),
+    )
+    start = max(0, same - 40)
+
+    def window(text: str) -> str:
+        cut = repr(text[start : start + 120])
+        return f"…{cut}… ({len(text)} chars; they differ from character {same + 1})"
+
+    return window(expected), window(actual)
+
+
 def path_of(url: str) -> str:
     return "/" + url.split("/", 3)[-1]
 
@@ -93,11 +110,9 @@ class Client:
             exc.help = help or exc.help  # the check's own advice is the more specific
             raise
         if frame != text:
+            expected, actual = show_difference(text, frame)
             raise Mismatch(
-                f"{self.name} should have received {show(text)} next",
-                show(text),
-                show(frame),
-                help=help,
+                f"{self.name} should have received {show(text)} next", expected, actual, help=help
             )
 
     async def expect_closed(self, code: int | None = None, *, within: float = WITHIN) -> str:

@@ -65,3 +65,11 @@ def test_whitespace_only_differences_are_made_visible() -> None:
         "Client·#a:·hi",
     )
     assert visible_whitespace("abc", "abd") == ("abc", "abd")
+
+
+def test_long_frames_are_shown_around_their_first_difference() -> None:
+    from grader.client import show_difference
+
+    expected, actual = show_difference("x" * 3000, "x" * 2500 + "Q" + "x" * 499)
+    assert "differ from character 2501" in expected and "Q" in actual and "Q" not in expected
+    assert show_difference("short", b"\x00") == ("'short'", "a binary frame b'\\x00'")
