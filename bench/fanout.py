@@ -39,9 +39,42 @@ client's socket buffers, then waits for it forever: when deliveries stop for
 --stall-after seconds (5) the run is "stalled". The table gives the other clients' p99
 latency with and without that client.
 
+Exercise scaleout (`--exercise scaleout`) is one chat across processes joined by Redis
+pub/sub. Its student and reference rows above are then one process of the app, with a
+private redis-server of its own (the app publishes every message and skips its own
+echo, as it would beside other processes), and a cross-process section follows: the
+same load against TWO processes of the app sharing one private redis-server, the N
+clients and the senders dealt out half and half over the two ports. Before the load
+connects, a probe client on each process must hear a message sent on the other (a
+process hears the others only once it has subscribed to Redis; the probe is re-sent,
+for at most 10 s). A delivery from a sender on the other process "crossed" (app A ->
+Redis -> app B -> client); the rest stayed within the sender's process. The section's
+second table is the latency Redis adds, for each N:
+
+    vs 1 process   2 processes against the same file as 1 process with its own Redis
+                   (the single-process reference, for the reference row): the same
+                   code, publishing every message to Redis in both runs, so the
+                   difference is the hop through Redis to another process, less what
+                   the second process saves by sending to half the clients each. This
+                   is the fair baseline: the same code under the same load.
+    vs broadcast   against solutions/broadcast.py, the same chat without any Redis:
+                   the whole price of the design, publishing every message included.
+    local          within the 2-process run itself, the p50/p99 of the deliveries that
+                   crossed minus those of the deliveries that did not: the same load
+                   and moment, so no run-to-run noise.
+
+In the 2-process runs a sender's closed loop waits until its message has reached a
+client on each process (its own copy, and the copy on the other process), so at most
+one message per sender is in flight, as with one process.
+
++p50 and +p99 are differences in ms (2 processes minus the baseline); "x" is the ratio
+of deliveries/s. --cross-clients sets the cross-process N: by default --clients, or
+10,100 when --clients is not given either (the two 2-process runs at N=500 would cost
+another 10-20 s of a run that should stay under two minutes on 2 cores).
+
     .venv/bin/python bench/fanout.py [--exercise broadcast] [--submission starter/]
         [--clients 10,100,500] [--messages M] [--json FILE] [--plot bench/fanout.png]
-        [--quick]       (--quick: N=5,20, M=5, a run of a few seconds)
+        [--cross-clients 10,100] [--quick]   (--quick: N=5,20, M=5, a few seconds)
 """
 
 from __future__ import annotations
@@ -49,6 +82,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -66,7 +100,7 @@ from rich.markup import escape  # noqa: E402
 
 from bench import report  # noqa: E402
 from bench.measure import Load, Outcome, measure  # noqa: E402
-from bench.servers import AnchorServer, AsgiServer, BenchServer  # noqa: E402
+from bench.servers import AnchorServer, AsgiServer, BenchServer, BrokeredServer  # noqa: E402
 from grader import processes  # noqa: E402
 from grader.errors import UsageError  # noqa: E402
 from grader.manifest import Kit  # noqa: E402
@@ -78,6 +112,8 @@ SLOW_PAYLOAD = 64 << 10  # bytes per message in the slow-client scenario
 DELIVERIES = 100_000  # per run, when --messages is not given
 MESSAGES = (20, 1000)  # the bounds of M when it is derived from DELIVERIES
 DEFAULTS = {"clients": "10,100,500", "stall_after": 5.0}
+CROSS_DEFAULT = "10,100"  # the cross-process N when neither --clients nor --cross-clients
+BROKERS = {"redis"}  # the services the benchmark can start beside an app
 QUICK = {"clients": "5,20", "messages": 5, "stall_after": 2.0}
 
 
@@ -86,6 +122,16 @@ class Contender:
     name: str
     label: str
     make: Callable[[], BenchServer]
+    processes: int = 1
+
+
+@dataclass(frozen=True)
+class Lineup:
+    exercise: str
+    servers: list[Contender]
+    """The single-process servers: student, reference, naive, anchor."""
+    cross: list[Contender] = dataclasses.field(default_factory=list)
+    """For an exercise that scales out: student and reference as several processes."""
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -102,52 +148,91 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--stall-after", type=float, help="seconds without delivery (5)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--plot", type=Path, default=ROOT / "bench" / "fanout.png")
+    parser.add_argument(
+        "--cross-clients",
+        help="N values of the cross-process section (exercise scaleout; default: --clients, "
+        f"or {CROSS_DEFAULT} when --clients is not given)",
+    )
     parser.add_argument("--quick", action="store_true", help="a tiny run of a few seconds")
     args = parser.parse_args(argv)
+    if args.cross_clients is None and args.clients is None and not args.quick:
+        args.cross_clients = CROSS_DEFAULT
     for key, value in (QUICK if args.quick else DEFAULTS).items():
         if getattr(args, key) is None:
             setattr(args, key, value)
-    try:
-        args.clients = sorted({int(n) for n in str(args.clients).split(",") if n.strip()})
-    except ValueError:
-        raise UsageError(f"--clients takes numbers like 10,100,500, not {args.clients!r}") from None
-    if not args.clients or min(args.clients) < 1 or (args.messages or 1) < 1 or args.senders < 1:
+    args.clients = _numbers("--clients", args.clients)
+    cross = args.cross_clients
+    args.cross_clients = _numbers("--cross-clients", cross) if cross else list(args.clients)
+    if min(args.clients + args.cross_clients) < 1 or (args.messages or 1) < 1 or args.senders < 1:
         raise UsageError("--clients, --messages and --senders must be at least 1")
+    if set(args.cross_clients) - set(args.clients):
+        raise UsageError(
+            "--cross-clients must be among --clients: the single-process runs at the same N "
+            "are the baselines of the cross-process ones"
+        )
     return args
 
 
-def contenders(args: argparse.Namespace, scratch: Path) -> tuple[str, list[Contender]]:
-    """The exercise id and its four servers; UsageError for what the benchmark can't run."""
+def _numbers(option: str, text: str) -> list[int]:
+    try:
+        numbers = sorted({int(n) for n in str(text).split(",") if n.strip()})
+    except ValueError:
+        raise UsageError(f"{option} takes numbers like 10,100,500, not {text!r}") from None
+    if not numbers:
+        raise UsageError(f"{option} takes numbers like 10,100,500")
+    return numbers
+
+
+def contenders(args: argparse.Namespace, scratch: Path) -> Lineup:
+    """The exercise's servers; UsageError for what the benchmark can't run."""
     kit = Kit.load(ROOT)
     exercise = kit.get(args.exercise)
     if exercise.endpoint != ENDPOINT:
         raise UsageError(
             f"exercise {exercise.id!r} serves {exercise.endpoint}; the fan-out benchmark "
-            f"measures {ENDPOINT} (exercises broadcast, direct, resilient)"
+            f"measures {ENDPOINT} (exercises broadcast, direct, resilient, scaleout)"
         )
-    services = tuple(getattr(exercise, "services", ()))
-    if services:
+    services = set(getattr(exercise, "services", ()))
+    if services - BROKERS:
         raise UsageError(
-            f"exercise {exercise.id!r} needs {', '.join(services)} beside the app; the fan-out "
-            "benchmark runs one server process alone (exercises broadcast, direct, resilient)"
+            f"exercise {exercise.id!r} needs {', '.join(sorted(services - BROKERS))} beside the "
+            "app, which the fan-out benchmark cannot start (exercises broadcast, direct, "
+            "resilient, scaleout)"
+        )
+    if services and shutil.which("redis-server") is None:
+        raise UsageError(
+            f"exercise {exercise.id!r} needs a redis-server, which is not installed: "
+            "`make setup` installs it on Debian/Ubuntu (as root), or run "
+            "`sudo apt-get install redis-server` / `brew install redis`"
         )
     submission = args.submission.resolve() if args.submission else None
     [(_, student)] = resolve(kit, exercise.id, submission)
     solution, naive = kit.solution(exercise), ROOT / "solutions" / "broadcast.py"
-    return exercise.id, [
-        Contender(
-            "student", _shown(student), lambda: AsgiServer(student, exercise.module, scratch)
-        ),
-        Contender(
-            "reference", _shown(solution), lambda: AsgiServer(solution, exercise.module, scratch)
-        ),
+    module = exercise.module
+
+    def app(file: Path, processes: int = 1) -> Callable[[], BenchServer]:
+        if services:
+            return lambda: BrokeredServer(file, module, scratch, processes)
+        return lambda: AsgiServer(file, module, scratch)
+
+    one = " (1 process + its own Redis)" if services else ""
+    servers = [
+        Contender("student", _shown(student) + one, app(student)),
+        Contender("reference", _shown(solution) + one, app(solution)),
         Contender(
             "naive",
-            f"{_shown(naive)} (the lesson's manager)",
+            f"{_shown(naive)} (the lesson's manager{', no Redis' if services else ''})",
             lambda: AsgiServer(naive, "broadcast", scratch),
         ),
         Contender("anchor", "bench/anchor.py", lambda: AnchorServer(scratch)),
     ]
+    cross = []
+    if services:  # it scales out: measure it as several processes too
+        p = max(2, exercise.processes)
+        for name, file in (("reference", solution), ("student", student)):
+            label = f"{_shown(file)} ({p} processes + one Redis)"
+            cross.append(Contender(name, label, app(file, p), processes=p))
+    return Lineup(exercise.id, servers, cross)
 
 
 def _shown(path: Path) -> str:
@@ -177,50 +262,79 @@ def messages_for(args: argparse.Namespace, clients: int) -> int:
     return max(low, min(high, round(DELIVERIES / (min(args.senders, clients) * clients))))
 
 
-def load_for(args: argparse.Namespace, clients: int, **changes: Any) -> Load:
+def load_for(args: argparse.Namespace, clients: int, processes: int = 1, **changes: Any) -> Load:
+    """The load for N clients: a load process per core, but against P server processes,
+    at least P clients in each (one on every server process, to see what crossed)."""
     load = Load(
         clients=clients,
         senders=min(args.senders, clients),
         messages=messages_for(args, clients),
         payload=CHAT_PAYLOAD,
         stall_after=args.stall_after,
-        workers=max(1, min(clients, os.cpu_count() or 1)),
+        workers=max(1, min(clients // processes, os.cpu_count() or 1)),
     )
     return dataclasses.replace(load, **changes)
 
 
-def run_all(args: argparse.Namespace, servers: list[Contender], console: Console) -> report.Results:
+def cross_clients(args: argparse.Namespace, lineup: Lineup) -> list[int]:
+    """The N of the cross-process section: at least one client per server process."""
+    if not lineup.cross:
+        return []
+    processes = lineup.cross[0].processes
+    return [n for n in args.cross_clients if n >= processes]
+
+
+def run_all(args: argparse.Namespace, lineup: Lineup, console: Console) -> report.Results:
     results = report.Results(
         clients=args.clients, slow_clients=args.clients[len(args.clients) // 2]
     )
     broken: dict[str, str] = {}  # servers that did not even start or answer: not retried
 
     def run(server: Contender, load: Load, what: str) -> Outcome:
-        if server.name in broken:
-            return Outcome(error=broken[server.name], answered=False)
+        key = f"{server.name} x{server.processes}"
+        if key in broken:
+            return Outcome(error=broken[key], answered=False, processes=server.processes)
         started = time.monotonic()
         outcome = measure(server.make, load)
+        outcome.processes = server.processes
         if not outcome.answered:
-            broken[server.name] = outcome.error or "did not answer"
+            broken[key] = outcome.error or "did not answer"
         took = time.monotonic() - started
-        line = f"{server.name:<9} {what:<24} {report.summary(outcome)} ({took:.1f} s)"
+        name = server.name if server.processes == 1 else f"{server.name} x{server.processes}"
+        line = f"{name:<13} {what:<24} {report.summary(outcome)} ({took:.1f} s)"
         console.print(f"  {escape(line)}", highlight=False)
         return outcome
 
+    cross_n = cross_clients(args, lineup)
+    if lineup.cross:
+        results.cross = report.CrossProcess(
+            processes=lineup.cross[0].processes,
+            clients=cross_n,
+            labels={c.name: c.label for c in lineup.cross},
+            requested=args.cross_clients,
+        )
+    # N by N, the cross-process runs right after the single-process ones they are
+    # compared with: the machine is in the same state for both.
     for n in args.clients:
-        for server in servers:
-            results.fanout.setdefault(server.name, {})[n] = run(server, load_for(args, n), f"N={n}")
+        for server in lineup.servers:
+            outcome = run(server, load_for(args, n), f"N={n}")
+            results.fanout.setdefault(server.name, {})[n] = outcome
+        if n in cross_n and results.cross is not None:
+            for server in lineup.cross:
+                load = load_for(args, n, server.processes)
+                outcome = run(server, load, f"N={n}, {server.processes} processes")
+                results.cross.runs.setdefault(server.name, {})[n] = outcome
     n = results.slow_clients
     big = {"payload": SLOW_PAYLOAD, "messages": slow_messages(args, n)}
-    for server in servers:
+    for server in lineup.servers:
         without = run(server, load_for(args, n, **big), f"N={n}, slow-client base")
         stalled = load_for(args, n, stalled_client=True, **big)
         results.slow[server.name] = (without, run(server, stalled, f"N={n}, + never-reading"))
     return results
 
 
-def _per_n(args: argparse.Namespace) -> str:
-    return "/".join(str(messages_for(args, n)) for n in args.clients)
+def _per_n(args: argparse.Namespace, clients: list[int]) -> str:
+    return "/".join(str(messages_for(args, n)) for n in clients)
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -235,16 +349,26 @@ def main(argv: list[str] | None = None) -> int:
         args = parse_args(argv)
         with tempfile.TemporaryDirectory(prefix="fanout-") as scratch:
             os.chmod(scratch, 0o755)  # a sandboxed server may run as `nobody`
-            exercise, servers = contenders(args, Path(scratch))
+            lineup = contenders(args, Path(scratch))
             processes.become_subreaper()  # orphans of a server come back to us to be killed
             import fastapi  # noqa: F401 - loaded once, before the ASGI servers are forked
             import uvicorn  # noqa: F401
 
+            if lineup.cross:
+                import redis.asyncio  # noqa: F401 - the scaleout app's client, likewise
+
             console.print(
-                f"[bold]Fan-out benchmark[/], exercise {exercise}: N = {args.clients}, "
-                f"{args.senders} senders (at most N), M = {_per_n(args)} messages each"
+                f"[bold]Fan-out benchmark[/], exercise {lineup.exercise}: N = {args.clients}, "
+                f"{args.senders} senders (at most N), M = {_per_n(args, args.clients)} "
+                "messages each"
             )
-            results = run_all(args, servers, console)
+            if lineup.cross:
+                n = cross_clients(args, lineup)
+                console.print(
+                    f"Cross-process: {lineup.cross[0].processes} processes of the app sharing "
+                    f"one private redis-server, N = {n}, M = {_per_n(args, n)}"
+                )
+            results = run_all(args, lineup, console)
     except UsageError as exc:
         print(f"fanout: error: {exc}", file=sys.stderr)
         return 2
@@ -253,8 +377,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         processes.reap_orphans()
-    results.exercise = exercise
-    results.labels = {s.name: s.label for s in servers}
+    results.exercise = lineup.exercise
+    results.labels = {s.name: s.label for s in lineup.servers}
     results.settings = {
         "senders": args.senders,
         "messages_per_sender": {str(n): messages_for(args, n) for n in args.clients},
@@ -263,6 +387,10 @@ def main(argv: list[str] | None = None) -> int:
         "slow_messages": slow_messages(args, results.slow_clients),
         "stall_after_s": args.stall_after,
     }
+    if results.cross is not None:
+        results.settings["cross_messages_per_sender"] = {
+            str(n): messages_for(args, n) for n in results.cross.clients
+        }
     results.runtime_s = time.monotonic() - started
     report.print_tables(results, console)
     if args.json:

@@ -9,6 +9,18 @@ wait is bounded: a phase in which no frame at all arrives for `stall_after` seco
 ends the run as stalled, and no phase may last longer than `PHASE_CAP` seconds.
 Everything started is killed in `finally`, the server first (so that no leave storm
 of N "left" broadcasts runs while the load shuts down).
+
+A server of several processes (exercise scaleout: copies of the app joined by Redis)
+gets one probe client per process, each greeted like the one above. Then each process
+must pass a message on to the next (A -> B -> A): a process hears the others only once
+it has subscribed to the broker, so its probe client sends again every `RESEND` s until
+the next process's probe client hears it, for at most `CROSS_WITHIN` s. The clients of
+the load are then dealt out over the server processes in turn (client k of the whole
+load on process k mod P), and so are the senders: see bench/loadgen.py. A broker may
+drop a message (Redis pub/sub is at most once, and an app may fail to publish while
+the N "joined" messages of the connect phase crowd its connection pool), so the sync
+message is sent again after `RESYNC` s without every client having it, up to
+`SYNC_TRIES` times in all; the outcome counts the extra tries.
 """
 
 from __future__ import annotations
@@ -30,11 +42,16 @@ import psutil
 
 from bench import loadgen
 from bench.servers import BenchServer, CouldNotStart, last_error
-from bench.wsclient import HandshakeError, connect
+from bench.wsclient import Client, HandshakeError, connect
 
 HOST = "127.0.0.1"
 PHASE_CAP = 30.0
 STARTUP = 10.0
+CROSS_WITHIN = 10.0  # s for every server process to hear the others (to subscribe)
+RESEND = 0.2  # s between two tries of a crossing probe message
+RESYNC = 1.0  # s without "synced" before the sync message is sent again (several processes)
+SYNC_TRIES = 5
+PROBE = "bench-probe"
 STALLED = "stalled"
 MIN_CPU_WALL = 0.5  # seconds: CPU use is reported for measurements at least this long
 
@@ -48,6 +65,7 @@ class Load:
     stalled_client: bool = False
     stall_after: float = 5.0
     workers: int = 2
+    """Load processes; with a server of P processes, at most N/P (P clients each, or more)."""
 
 
 @dataclass
@@ -61,8 +79,22 @@ class Outcome:
     seconds: float = 0.0
     latencies_ms: list[float] = field(default_factory=list, repr=False)
     """Every send->receipt latency measured (or a uniform sample), sorted."""
+    crossed_ms: list[float] = field(default_factory=list, repr=False)
+    """With several server processes: the latencies of the deliveries that crossed from
+    the sender's process to another (through the broker), sorted; the same sample."""
+    local_ms: list[float] = field(default_factory=list, repr=False)
+    """With several server processes: those of the deliveries within the sender's one."""
+    crossed: int = 0
+    """Deliveries that crossed between server processes (all of them, not a sample)."""
+    processes: int = 1
+    sync_resent: int = 0
+    """How often the sync message had to be sent again (several processes only)."""
     max_ms: float = 0.0
     server_cpu_pct: float | None = None
+    """Summed over the server processes."""
+    server_busiest_pct: float | None = None
+    broker_cpu_pct: float | None = None
+    """The redis-server's, for a server that has one."""
     loadgen_cpu_pct: float | None = None
     loadgen_busiest_pct: float | None = None
 
@@ -70,11 +102,15 @@ class Outcome:
     def deliveries_per_s(self) -> float:
         return self.deliveries / self.seconds if self.seconds > 0 else 0.0
 
-    def quantile_ms(self, q: float) -> float | None:
-        """The nearest-rank q-quantile of the latencies (None if nothing arrived)."""
-        if not self.latencies_ms:
+    def quantile_ms(self, q: float, of: str = "all") -> float | None:
+        """The nearest-rank q-quantile of the latencies (None if nothing arrived).
+
+        `of`: "all" deliveries, or only the "crossed" or the "local" ones.
+        """
+        values = {"all": self.latencies_ms, "crossed": self.crossed_ms, "local": self.local_ms}[of]
+        if not values:
             return None
-        return self.latencies_ms[max(0, math.ceil(q * len(self.latencies_ms)) - 1)]
+        return values[max(0, math.ceil(q * len(values)) - 1)]
 
 
 class LoadProcess:
@@ -176,13 +212,16 @@ def measure(make_server: Callable[[], BenchServer], load: Load) -> Outcome:
     procs: list[LoadProcess] = []
     try:
         server.start()
-        problem = asyncio.run(_probe(server.port))
+        ports = server.ports
+        problem = asyncio.run(_probe(ports))
         if problem is not None:
             cause = last_error(server.log())
             reason = f"{problem}; the server raised {cause}" if cause else problem
-            return Outcome(error=reason, answered=False)
-        procs = [LoadProcess(_config(server.port, load, i)) for i in range(load.workers)]
-        return asyncio.run(_drive(server, load, procs))
+            return Outcome(error=reason, answered=False, processes=len(ports))
+        procs = [LoadProcess(_config(ports, load, i)) for i in range(load.workers)]
+        outcome = asyncio.run(_drive(server, load, procs))
+        outcome.processes = len(ports)
+        return outcome
     except CouldNotStart as exc:
         return Outcome(error=exc.message, answered=False)
     finally:
@@ -191,44 +230,121 @@ def measure(make_server: Callable[[], BenchServer], load: Load) -> Outcome:
             proc.kill()
 
 
-async def _probe(port: int) -> str | None:
-    """Why the server does not work, or None: it must greet a first client."""
-    greeted = asyncio.get_running_loop().create_future()
+class _ProbeClient:
+    """One probe connection: what it heard; `news` (shared) is set on each message."""
 
-    def on_text(_: object, message: bytes) -> None:
-        if not greeted.done():
-            greeted.set_result(message)
+    def __init__(self, name: str, news: asyncio.Event) -> None:
+        self.name = name
+        self.news = news
+        self.heard: list[bytes] = []
+        self.client: Client | None = None
 
-    client = None
+    def on_text(self, _: object, message: bytes) -> None:
+        self.heard.append(message)
+        self.news.set()
+
+    def about_others(self, message: bytes) -> bool:
+        """Whether `message` is about another probe client (a neighbour's join or leave)."""
+        return message.startswith(f"Client #{PROBE}".encode()) and not message.startswith(
+            f"Client #{self.name} ".encode()
+        )
+
+    async def greeting(self, port: int) -> str | None:
+        """Connect; why the server does not work, or None: it must greet this client."""
+        mine: list[bytes] = []
+        try:
+            self.client = await connect(HOST, port, f"/ws/{self.name}", self.on_text, STARTUP)
+            async with asyncio.timeout(5):
+                while not (mine := [m for m in self.heard if not self.about_others(m)]):
+                    self.news.clear()
+                    await self.news.wait()
+        except HandshakeError as exc:
+            return str(exc)
+        except TimeoutError:
+            return "no greeting within 5 s" if self.client else f"no handshake within {STARTUP:g} s"
+        except OSError as exc:
+            return f"could not connect ({exc.strerror or exc})"
+        expected = f"Client #{self.name} joined".encode()
+        if mine[0] != expected:
+            return f"greeted a newcomer with {mine[0][:60]!r}, not {expected!r}"
+        return None
+
+    def has_heard(self, sender: _ProbeClient) -> bool:
+        prefix = f"Client #{sender.name}: cross ".encode()
+        return any(m.startswith(prefix) for m in self.heard)
+
+
+async def _probe(ports: list[int]) -> str | None:
+    """Why the server does not work, or None: each process must greet a first client, and
+    with several processes, a message sent on each must reach a client on the next."""
+    many = len(ports) > 1
+    news = asyncio.Event()
+    probes = [
+        _ProbeClient(f"{PROBE}-{loadgen.letter(i)}" if many else PROBE, news)
+        for i in range(len(ports))
+    ]
     try:
-        client = await connect(HOST, port, "/ws/bench-probe", on_text, STARTUP)
-        async with asyncio.timeout(5):
-            first = await greeted
-    except HandshakeError as exc:
-        return str(exc)
-    except TimeoutError:
-        return "no greeting within 5 s" if client else f"no handshake within {STARTUP:g} s"
-    except OSError as exc:
-        return f"could not connect ({exc.strerror or exc})"
+        for i, (probe, port) in enumerate(zip(probes, ports, strict=True)):
+            problem = await probe.greeting(port)
+            if problem is not None:
+                return f"process {loadgen.letter(i).upper()}: {problem}" if many else problem
+        return await _crossing(probes, news) if many else None
     finally:
-        if client is not None:
-            client.close()
-    if first != b"Client #bench-probe joined":
-        return f"greeted a newcomer with {first[:60]!r}, not b'Client #bench-probe joined'"
+        for probe in probes:
+            if probe.client is not None:
+                probe.client.close()
+
+
+async def _crossing(probes: list[_ProbeClient], news: asyncio.Event) -> str | None:
+    """None once a message from each probe client reached the next one (on the next server
+    process); otherwise which process did not hear the one before it within CROSS_WITHIN s.
+
+    A process hears the others only once it has subscribed to the broker, which it does
+    in the background after it started: each probe client not heard yet sends again every
+    RESEND s, and the wait ends as soon as every one has been heard.
+    """
+    count = len(probes)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + CROSS_WITHIN
+    unheard = set(range(count))  # i: nothing from probe i has reached probe i + 1 yet
+    attempt = 0
+    while unheard:
+        if loop.time() > deadline:
+            i = min(unheard)
+            sender, receiver = loadgen.letter(i).upper(), loadgen.letter((i + 1) % count).upper()
+            return (
+                f"no message sent on process {sender} reached process {receiver} within "
+                f"{CROSS_WITHIN:g} s (did {receiver} subscribe to the broker at REDIS_URL?)"
+            )
+        attempt += 1
+        for i in unheard:
+            client = probes[i].client
+            assert client is not None
+            client.send_text(b"cross %d" % attempt)
+        resend = min(deadline, loop.time() + RESEND)
+        while unheard and loop.time() < resend:
+            news.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(news.wait(), resend - loop.time())
+            unheard = {i for i in unheard if not probes[(i + 1) % count].has_heard(probes[i])}
     return None
 
 
-def _config(port: int, load: Load, index: int) -> loadgen.Config:
+def _config(ports: list[int], load: Load, index: int) -> loadgen.Config:
+    def share(total: int, i: int) -> int:
+        return total // load.workers + (i < total % load.workers)
+
     return loadgen.Config(
         host=HOST,
-        port=port,
+        ports=tuple(ports),
         prefix=f"w{index}",
-        clients=load.clients // load.workers + (index < load.clients % load.workers),
+        clients=share(load.clients, index),
         # Spread like the clients, so no process gets more senders than clients.
-        senders=load.senders // load.workers + (index < load.senders % load.workers),
+        senders=share(load.senders, index),
         messages=load.messages,
         payload=load.payload,
         expect=load.senders * load.messages,
+        offset=sum(share(load.clients, i) for i in range(index)),
     )
 
 
@@ -245,15 +361,26 @@ async def _drive(server: BenchServer, load: Load, procs: list[LoadProcess]) -> O
 
 
 async def _until(
-    workers: list[LoadProcess], event: str, load: Load, news: asyncio.Event, errors: bool = True
+    workers: list[LoadProcess],
+    event: str,
+    load: Load,
+    news: asyncio.Event,
+    errors: bool = True,
+    again: Callable[[], None] | None = None,
 ) -> str | None:
     """Wait until every worker reported `event`; None, or why that did not happen.
 
-    An error a worker reported ends the wait, unless `errors` is False.
+    An error a worker reported ends the wait, unless `errors` is False. `again`, if
+    given, is called after each RESYNC s of waiting, up to SYNC_TRIES - 1 times.
     """
-    started = last_change = time.monotonic()
+    started = last_change = last_try = time.monotonic()
     last_frames = -1
+    tries = 1
     while not all(event in w.events for w in workers):
+        if again is not None and tries < SYNC_TRIES and time.monotonic() - last_try > RESYNC:
+            again()
+            tries += 1
+            last_try = time.monotonic()
         for worker in workers:
             if errors and "error" in worker.events:
                 return str(worker.events["error"]["reason"])
@@ -281,14 +408,23 @@ async def _phases(
     if problem is None and load.stalled_client:
         workers[0].tell("stall")
         problem = await _until(workers[:1], "stall-open", load, news)
+    resent = 0
+
+    def sync_again() -> None:
+        nonlocal resent
+        resent += 1
+        workers[0].tell("sync")
+
     if problem is None:
         workers[0].tell("sync")
-        problem = await _until(workers, "synced", load, news)
+        again = sync_again if len(server.pids) > 1 else None
+        problem = await _until(workers, "synced", load, news, again=again)
     if problem == STALLED:
         problem = f"no frame arrived for {load.stall_after:g} s"
     if problem is not None:
-        return Outcome(error=f"{problem}, before the measurement began")
-    server_cpu = _cpu(server.pid)
+        return Outcome(error=f"{problem}, before the measurement began", sync_resent=resent)
+    server_cpu = [_cpu(pid) for pid in server.pids]
+    broker_cpu = _cpu(server.broker_pid) if server.broker_pid else None
     loadgen_cpu = [w.cpu_seconds() for w in workers]
     go_ns = time.monotonic_ns()
     for worker in workers:
@@ -297,9 +433,13 @@ async def _phases(
     wall = (time.monotonic_ns() - go_ns) / 1e9
     if problem not in (None, STALLED):
         problem = f"{problem}, during the measurement"
-    outcome = Outcome(error=problem, expected=expected)
+    outcome = Outcome(error=problem, expected=expected, sync_resent=resent)
     if wall >= MIN_CPU_WALL:  # CPU time comes in 10 ms ticks: a shorter run can't tell
-        outcome.server_cpu_pct = 100 * (_cpu(server.pid) - server_cpu) / wall
+        used = [_cpu(pid) - cpu for pid, cpu in zip(server.pids, server_cpu, strict=True)]
+        outcome.server_cpu_pct = 100 * sum(used) / wall
+        outcome.server_busiest_pct = 100 * max(used) / wall
+        if broker_cpu is not None:
+            outcome.broker_cpu_pct = 100 * (_cpu(server.broker_pid) - broker_cpu) / wall
         spent = [w.cpu_seconds() - cpu for w, cpu in zip(workers, loadgen_cpu, strict=True)]
         outcome.loadgen_cpu_pct = 100 * sum(spent) / wall
         outcome.loadgen_busiest_pct = 100 * max(spent) / wall
@@ -314,7 +454,12 @@ async def _phases(
     outcome.deliveries = sum(r["deliveries"] for r in reports)
     last_ns = max(r["last_ns"] for r in reports)
     outcome.seconds = (last_ns - go_ns) / 1e9 if last_ns else wall
-    outcome.latencies_ms = sorted(ns / 1e6 for r in reports for ns in r["latencies_ns"])
+    local = [ns / 1e6 for r in reports for ns in r["latencies_ns"]]
+    crossed = [ns / 1e6 for r in reports for ns in r["crossed_ns"]]
+    outcome.latencies_ms = sorted(local + crossed)
+    if len(server.pids) > 1:
+        outcome.local_ms, outcome.crossed_ms = sorted(local), sorted(crossed)
+    outcome.crossed = sum(r["crossed"] for r in reports)
     outcome.max_ms = max(r["max_ns"] for r in reports) / 1e6
     return outcome
 

@@ -4,11 +4,15 @@ Each listens on a socket bound on 127.0.0.1 before its process starts, so client
 connect at once, and each is killed with everything it started by `stop()`. An ASGI app
 (the student's, the reference, the lesson's naive manager) runs in the grader's own
 sandbox (`grader.server.AppServer`); the anchor is `python -m bench.anchor --fd N`.
-Start servers outside a running event loop: the ASGI ones are forked.
+An app that needs Redis (exercise scaleout) is a `BrokeredServer`: a private
+redis-server and one or more copies of the app, each on a port of its own, all given
+its address in REDIS_URL. Start servers outside a running event loop: the ASGI ones are
+forked.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -19,15 +23,23 @@ from pathlib import Path
 from typing import Protocol
 
 from grader.server import AppServer, AppSpec, CouldNotStart
+from grader.services import RedisServer, ServiceMissing
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 class BenchServer(Protocol):
-    port: int
+    @property
+    def ports(self) -> list[int]:
+        """Where clients connect: one port per server process (known once started)."""
 
     @property
-    def pid(self) -> int: ...
+    def pids(self) -> list[int]:
+        """The server processes, whose CPU time is the server's."""
+
+    @property
+    def broker_pid(self) -> int:
+        """The message broker's process (a redis-server), or 0 if there is none."""
 
     def start(self) -> None:
         """Start serving; raise CouldNotStart with the reason if it cannot."""
@@ -41,15 +53,27 @@ class BenchServer(Protocol):
 class AsgiServer:
     """An exercise's app file served by uvicorn in the grader's sandbox."""
 
-    def __init__(self, file: Path, module: str, scratch: Path) -> None:
+    def __init__(
+        self, file: Path, module: str, scratch: Path, env: dict[str, str] | None = None
+    ) -> None:
         self.file = file
-        spec = AppSpec(file=file, module=module, workdir=file.parent)
+        spec = AppSpec(file=file, module=module, workdir=file.parent, env=dict(env or {}))
         self._server = AppServer(spec, scratch / f"server-{uuid.uuid4().hex[:8]}.log")
         self.port = 0
 
     @property
     def pid(self) -> int:
         return self._server.pid
+
+    @property
+    def ports(self) -> list[int]:
+        return [self.port]
+
+    @property
+    def pids(self) -> list[int]:
+        return [self.pid]
+
+    broker_pid = 0
 
     def start(self) -> None:
         if not self.file.is_file():
@@ -79,6 +103,16 @@ class AnchorServer:
     @property
     def pid(self) -> int:
         return self._proc.pid if self._proc else 0
+
+    @property
+    def ports(self) -> list[int]:
+        return [self.port]
+
+    @property
+    def pids(self) -> list[int]:
+        return [self.pid]
+
+    broker_pid = 0
 
     def start(self) -> None:
         sock = tcp_socket()
@@ -119,6 +153,71 @@ class AnchorServer:
             return self.log_path.read_text(errors="replace")
         except OSError:
             return ""
+
+
+class BrokeredServer:
+    """`processes` copies of an app that share a private redis-server (exercise scaleout).
+
+    Each copy is an `AsgiServer` on a port of its own, with the broker's address in
+    REDIS_URL; `stop()` kills the copies first, then the broker.
+    """
+
+    ATTEMPTS = 3  # a redis-server that cannot bind its port (taken meanwhile) gets a new one
+
+    def __init__(self, file: Path, module: str, scratch: Path, processes: int) -> None:
+        self.file = file
+        self.module = module
+        self.scratch = scratch
+        self.processes = processes
+        self.redis: RedisServer | None = None
+        self.apps: list[AsgiServer] = []
+
+    @property
+    def ports(self) -> list[int]:
+        return [app.port for app in self.apps]
+
+    @property
+    def pids(self) -> list[int]:
+        return [app.pid for app in self.apps]
+
+    @property
+    def broker_pid(self) -> int:
+        proc = self.redis.proc if self.redis else None
+        return proc.pid if proc else 0
+
+    def start(self) -> None:
+        if not self.file.is_file():
+            raise CouldNotStart(f"there is no file {_shown(self.file)}")
+        for attempt in range(self.ATTEMPTS):
+            self.redis = RedisServer(self.scratch)
+            try:
+                self.redis.start()
+                break
+            except ServiceMissing as exc:
+                raise CouldNotStart(str(exc)) from None
+            except RuntimeError as exc:
+                if attempt == self.ATTEMPTS - 1:
+                    raise CouldNotStart(str(exc)) from None
+        assert self.redis is not None
+        env = {"REDIS_URL": self.redis.url}
+        for _ in range(self.processes):
+            app = AsgiServer(self.file, self.module, self.scratch, env)
+            self.apps.append(app)  # before start(): stop() must kill a half-started one
+            app.start()
+
+    def stop(self) -> None:
+        with contextlib.ExitStack() as stack:  # every callback runs, even if one raises
+            if self.redis is not None:
+                stack.callback(self.redis.stop)  # last: the copies go first
+            for app in self.apps:
+                stack.callback(app.stop)
+
+    def log(self) -> str:
+        if len(self.apps) == 1:
+            return self.apps[0].log()
+        return "\n".join(
+            f"--- process {chr(ord('A') + i)} ---\n{app.log()}" for i, app in enumerate(self.apps)
+        )
 
 
 def _shown(path: Path) -> str:

@@ -44,6 +44,9 @@ class Client(asyncio.Protocol):
         self.synced = False
         self.echo: asyncio.Event | None = None
         self.echo_prefix = b""
+        self.home = -1  # with several server processes: its process's letter, as a byte
+        self.witness = False
+        self.awaiting: set[int] = set()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)

@@ -2,13 +2,16 @@
 
 No timing is asserted: only that every server and N gets figures, that the slow-client
 section and the plot are written, that a broken submission is reported rather than
-crashing the run, and that no process is left behind.
+crashing the run, and that no process is left behind. Exercise scaleout adds the
+cross-process section (two processes of the app sharing a private redis-server, which
+inherits the probe variable like every other process the benchmark starts).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -21,6 +24,7 @@ from tests.conftest import ROOT, settles_without_leftovers
 SERVERS = {"student", "reference", "naive", "anchor"}
 PROBE = "KIT_TEST_PROBE"
 FIGURES = ("deliveries_per_s", "p50_ms", "p99_ms", "max_ms", "ratio_to_anchor")
+CROSS_FIGURES = (*FIGURES, "crossed_p50_ms", "crossed_p99_ms", "local_p50_ms", "local_p99_ms")
 
 
 def fanout(*args: str, token: str) -> subprocess.CompletedProcess[str]:
@@ -83,10 +87,63 @@ def test_a_submission_that_refuses_connections_is_reported_not_fatal(tmp_path: P
     assert "did not work" in done.stdout
 
 
+def is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+@pytest.mark.skipif(not shutil.which("redis-server"), reason="needs redis-server")
+def test_scaleout_gets_a_cross_process_section(tmp_path: Path) -> None:
+    done, out, png = run_tiny(
+        tmp_path,
+        *("--exercise", "scaleout", "--submission", "solutions/scaleout.py"),
+        *("--clients", "2,4", "--messages", "5"),
+    )
+    data = json.loads(out.read_text())
+    assert set(data["fanout"]) == SERVERS  # one process each, with its own Redis
+    for server in SERVERS:
+        for n, entry in data["fanout"][server].items():
+            assert entry["ok"], (server, n, entry["error"])
+    cross = data["cross_process"]
+    assert cross["processes"] == 2 and cross["clients"] == [2, 4]
+    assert set(cross["runs"]) == set(cross["redis_adds"]) == {"student", "reference"}
+    for server, runs in cross["runs"].items():
+        assert set(runs) == {"2", "4"}
+        for n, entry in runs.items():
+            assert entry["ok"], (server, n, entry["error"])
+            assert entry["processes"] == 2
+            assert entry["deliveries"] == entry["expected"] > 0
+            assert 0 < entry["crossed_deliveries"] < entry["deliveries"]  # half crossed
+            for key in CROSS_FIGURES:
+                assert is_number(entry[key]), (server, n, key, entry[key])
+            adds = cross["redis_adds"][server][n]
+            for kind in ("one_process", "broadcast"):
+                for key in ("p50_ms", "p99_ms", "throughput_ratio"):
+                    assert is_number(adds[kind][key]), (server, n, kind, key)
+            assert is_number(adds["crossed_minus_local"]["p50_ms"])
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "Cross-process" in done.stdout and "Latency Redis adds" in done.stdout
+
+
+@pytest.mark.skipif(not shutil.which("redis-server"), reason="needs redis-server")
+def test_a_broken_scaleout_starter_is_reported_in_the_cross_section(tmp_path: Path) -> None:
+    # The untouched starter: its lifespan raises NotImplementedError, so nothing serves.
+    done, out, _ = run_tiny(tmp_path, "--exercise", "scaleout", "--clients", "2", "--messages", "2")
+    cross = json.loads(out.read_text())["cross_process"]
+    student, reference = cross["runs"]["student"]["2"], cross["runs"]["reference"]["2"]
+    assert not student["ok"] and "NotImplementedError" in student["error"]
+    assert cross["redis_adds"]["student"]["2"]["one_process"]["p50_ms"] is None
+    assert reference["ok"] and is_number(reference["p50_ms"])
+    assert "did not work" in done.stdout
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["--exercise", "rooms"], "measures /ws/{client_id}"),
+        (
+            ["--exercise", "scaleout", "--clients", "2,4", "--cross-clients", "3"],
+            "--cross-clients must be among --clients",
+        ),
         (["--exercise", "nope"], "unknown exercise 'nope'"),
         (["--submission", "no/such/file.py"], "no such file or folder"),
     ],
