@@ -34,8 +34,11 @@ class ConnectionManager:
         self.active_connections: list[WebSocket] = []
         # A random id for this process: it tells our own publications from the others'.
         self.origin = uuid.uuid4().hex
-        # from_url() only prepares a pool; nothing connects until the first command.
-        self.redis = redis.from_url(url)
+        # Nothing connects until the first command. A blocking pool makes a burst of
+        # publishers (hundreds of clients joining at once) wait for a connection instead
+        # of failing with "Too many connections".
+        pool = redis.BlockingConnectionPool.from_url(url, max_connections=50, timeout=5)
+        self.redis = redis.Redis.from_pool(pool)
         self.listener: asyncio.Task[None] | None = None
 
     async def connect(self, websocket: WebSocket) -> None:
