@@ -64,7 +64,7 @@ def check(
 class Failure(Exception):
     """The student's server did not behave as the check requires."""
 
-    def __init__(self, rationale: str, *, help: str | None = None) -> None:  # noqa: A002
+    def __init__(self, rationale: str, *, help: str | None = None) -> None:
         super().__init__(rationale)
         self.rationale = rationale
         self.help = help
@@ -77,7 +77,7 @@ class Mismatch(Failure):
 
     def __init__(
         self, rationale: str, expected: str, actual: str, *, help: str | None = None
-    ) -> None:  # noqa: A002
+    ) -> None:
         super().__init__(rationale, help=help)
         self.expected = expected
         self.actual = actual

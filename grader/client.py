@@ -94,7 +94,7 @@ class Client:
         self.transcript.append(f"{self.name} received {show(frame)}")
         return frame
 
-    async def expect(self, text: str, *, within: float = WITHIN, help: str | None = None) -> None:  # noqa: A002
+    async def expect(self, text: str, *, within: float = WITHIN, help: str | None = None) -> None:
         """The next frame this client receives must be exactly `text`."""
         try:
             frame = await self.receive(within)
