@@ -71,6 +71,8 @@ def _run_checks(
         str(scratch),
         "-p",
         "grader.plugin",
+        # checks/x.py and checks/hidden/x.py share a name: import by path, not by module.
+        "--import-mode=importlib",
         "-p",
         "no:cacheprovider",
         "-p",
@@ -145,6 +147,12 @@ def _assemble(
             )
         checks.append(result)
     error = next((r for r in records if r["kind"] == "error"), None)
+    if error is None and len(done) < len(collected) and not timed_out:
+        error = {
+            "message": "the checks stopped unexpectedly (a bug in the kit: please tell "
+            "your instructor)",
+            "detail": "\n".join(output.splitlines()[-40:]),
+        }
     return _result(
         exercise,
         started,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import watchfiles
 from rich.console import Console
 from rich.text import Text
@@ -18,18 +16,15 @@ def _next(kit: Kit, after: Exercise, progress: Progress) -> Exercise | None:
     return next((e for e in later if e.id not in progress.done), None)
 
 
-def watch(
-    kit: Kit,
-    console: Console,
-    exercise: Exercise | None,
-    wait_for_change: Callable[[Kit], None] | None = None,
-) -> int:
+def watch(kit: Kit, console: Console, exercise: Exercise | None) -> int:
     """Loop until every exercise passes or the student presses Ctrl-C."""
-    wait = wait_for_change or _wait_for_save
     progress = Progress.load(kit)
     exercise = exercise or progress.current(kit)
+    # One watcher for the whole session: a save made while grading is not missed.
+    saves = watchfiles.watch(kit.root / "starter", watch_filter=watchfiles.PythonFilter())
     try:
         while exercise is not None:
+            graded = kit.starter(exercise).read_bytes()
             result = runner.grade(kit, exercise, kit.starter(exercise))
             progress.record(exercise, result.passed)
             progress.save(kit)
@@ -49,14 +44,10 @@ def watch(
                     "dim",
                 )
             )
-            wait(kit)
+            if kit.starter(exercise).read_bytes() == graded:  # else: saved while grading
+                next(saves)
     except KeyboardInterrupt:
         console.print("\nStopped watching.")
         return 0
     console.print(Text("\nEvery exercise passes. Well done!", "bold green"))
     return 0
-
-
-def _wait_for_save(kit: Kit) -> None:
-    for _ in watchfiles.watch(kit.root / "starter", watch_filter=watchfiles.PythonFilter()):
-        return

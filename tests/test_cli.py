@@ -15,9 +15,11 @@ def test_solution_passes_with_status_0_and_writes_gradescope_json(tmp_path: Path
     out = tmp_path / "results.json"
     done = grader("check", "-e", "broadcast", "--submission", "solutions", "--json", str(out))
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "8/8 checks passed" in done.stdout
+    assert "9/9 checks passed" in done.stdout  # 8 visible checks and 1 hidden
     results = json.loads(out.read_text())
-    assert results["score"] == results["max_score"] == 8
+    assert results["score"] == results["max_score"] == 9
+    hidden = [t for t in results["tests"] if t["visibility"] == "after_published"]
+    assert len(hidden) == 1 and hidden[0]["name"].startswith("broadcast: Client ids")
     assert {"score", "max_score", "execution_time", "tests"} <= results.keys()
     test = results["tests"][0]
     assert test.keys() == {"name", "score", "max_score", "status", "output", "visibility"}

@@ -62,7 +62,8 @@ def test_watch_regrades_on_save_moves_on_and_stops_cleanly_on_ctrl_c(course: Pat
             env=env,
         )
     try:
-        wait_for(log, "0/8 checks passed")
+        wait_for(log, "0/9 checks passed")
+        wait_for(log, "Watching starter/broadcast.py")
         shutil.copy(course / "solutions" / "broadcast.py", course / "starter" / "broadcast.py")
         wait_for(log, "On to direct")
         wait_for(log, "Watching starter/direct.py")
