@@ -107,7 +107,10 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     processes.become_subreaper()
     # Imported once here so that every forked server shares them instead of importing.
-    for name in ["uvicorn", *filter(None, config.getoption("grader_preload").split(","))]:
+    preload = ["uvicorn", *filter(None, config.getoption("grader_preload").split(","))]
+    if processes.will_drop_privileges():
+        preload += processes.STDLIB_PRELOAD
+    for name in preload:
         importlib.import_module(name)
     config.stash[_KEY] = Grading(config)
 

@@ -42,13 +42,30 @@ def limit_resources(memory_bytes: int, output_bytes: int) -> None:
             pass  # macOS refuses some limits; the timeouts still bound the run.
 
 
+# Standard modules a submission may plausibly import. When servers drop to `nobody`
+# they may be unable to read the interpreter's files (a Python under /root), so these
+# are imported before the fork; a submission importing anything rarer is told why it
+# failed.
+STDLIB_PRELOAD = (
+    "abc asyncio base64 bisect collections concurrent.futures contextlib copy csv dataclasses "
+    "datetime decimal enum fractions functools hashlib heapq hmac html http ipaddress "
+    "itertools json logging math operator os pathlib queue random re secrets signal socket "
+    "statistics string struct textwrap threading time traceback types typing unicodedata "
+    "urllib.parse uuid warnings weakref zlib zoneinfo"
+).split()
+
+
+def will_drop_privileges() -> bool:
+    return os.geteuid() == 0
+
+
 def drop_privileges(processes_limit: int = 256) -> None:
     """When running as root (CI, a grading server), become `nobody`.
 
     Then a submission cannot write to the instructor's files, and the process limit
     binds, which stops a fork bomb. An ordinary user has nothing to drop.
     """
-    if os.geteuid() != 0:
+    if not will_drop_privileges():
         return
     try:
         user = pwd.getpwnam("nobody")

@@ -241,6 +241,18 @@ def import_app(spec: AppSpec) -> object:  # pragma: no cover - runs in a sandbox
         ) from None
     except SystemExit as exc:
         raise CouldNotStart(f"{name} called exit({exc.code!r}) while being imported") from None
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] in sys.stdlib_module_names:
+            raise CouldNotStart(
+                f"{name} imports {exc.name}, which the grader cannot load here",
+                "Submissions run as a restricted user who cannot read this Python's files; "
+                f"tell your instructor to add {exc.name!r} to STDLIB_PRELOAD in "
+                "grader/processes.py.",
+            ) from None
+        raise CouldNotStart(
+            f"importing {name} raised ModuleNotFoundError: {exc}",
+            student_traceback(exc, spec.file),
+        ) from None
     except MemoryError:
         raise CouldNotStart(
             f"{name} used more than {MEMORY_LIMIT >> 30} GiB of memory while being imported"
