@@ -7,6 +7,7 @@ that hangs or crashes costs its own time bound and becomes a result; the batch g
 from __future__ import annotations
 
 import os
+import traceback
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -36,7 +37,16 @@ def grade_many(
         }
         for future in as_completed(futures):
             key = futures[future]
-            results[key] = future.result()
+            try:
+                results[key] = future.result()
+            except Exception:  # noqa: BLE001 - one job's failure must not lose the batch
+                exercise = next(ex for k, ex, _, _ in jobs if k == key)
+                results[key] = ExerciseResult(
+                    exercise=exercise.id,
+                    title=exercise.title,
+                    error="the grader failed on this submission (a bug in the kit)",
+                    error_detail=traceback.format_exc(),
+                )
             on_done(key, results[key])
     return results
 

@@ -35,6 +35,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
+        scale = os.environ.get("GRADER_TIME_SCALE", "1")
+        if not scale.replace(".", "", 1).isdigit() or float(scale) <= 0:
+            raise UsageError(f"GRADER_TIME_SCALE must be a positive number, not {scale!r}")
         kit = Kit.load(Path(args.root).resolve())
         return args.command(kit, args)
     except GraderError as exc:

@@ -20,8 +20,17 @@ from websockets.frames import CloseCode
 from grader.checks import Failure, Mismatch, Missing
 from grader.server import AppServer
 
+
 # Scale every wait on a slow machine without touching the checks: GRADER_TIME_SCALE=3.
-TIME_SCALE = float(os.environ.get("GRADER_TIME_SCALE", "1"))
+def _time_scale() -> float:
+    try:
+        scale = float(os.environ.get("GRADER_TIME_SCALE", "1"))
+    except ValueError:
+        return 1.0  # the command line refuses a bad value before the checks run
+    return scale if scale > 0 else 1.0
+
+
+TIME_SCALE = _time_scale()
 WITHIN = 2.0 * TIME_SCALE
 CONNECT_WITHIN = 3.0 * TIME_SCALE
 
@@ -178,9 +187,9 @@ async def open_client(
         f"{name} connected to {path_of(url)}{where}" + ("" if reading else " (and never reads)")
     )
     options: dict = {}
-    if not reading:
-        options = {"sock": _tiny_buffer_socket(url), "max_queue": 1}
     try:
+        if not reading:
+            options = {"sock": _tiny_buffer_socket(url), "max_queue": 1}
         ws = await asyncio.wait_for(
             connect(
                 url,
@@ -243,6 +252,8 @@ async def expect_refused(url: str, transcript: Transcript, status: int = 403) ->
             f"HTTP {status}",
             f"no answer within {CONNECT_WITHIN:g} s",
         ) from None
+    except (InvalidHandshake, OSError, ConnectionClosed) as exc:  # after TimeoutError, an OSError
+        raise Failure(f"could not connect to {path}: {exc}") from None
     await ws.close()
     raise Mismatch(
         f"the handshake at {path} should have been refused",
@@ -289,7 +300,7 @@ class LiveServer:
         def fetch() -> tuple[int, str]:
             try:
                 with urllib.request.urlopen(self.app.url(path, "http"), timeout=WITHIN) as resp:
-                    return resp.status, resp.read().decode()
+                    return resp.status, resp.read().decode(errors="replace")
             except urllib.error.HTTPError as exc:
                 return exc.code, exc.read().decode(errors="replace")
             except OSError as exc:

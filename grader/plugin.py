@@ -164,6 +164,22 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             pytest.skip(f"skipped until “{grading.descriptions.get(parent, parent)}” passes")
 
 
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _KEY in config.stash:
+        processes.kill_descendants()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Any:
+    result = yield
+    # Every server and service of the check is stopped by now. Anything still below
+    # us is an orphan a submission left (adopted as subreaper), even one that cleared
+    # its environment and so escaped the token sweep.
+    if _KEY in item.config.stash:
+        processes.kill_descendants()
+    return result
+
+
 @pytest.fixture
 def launch(request: pytest.FixtureRequest) -> Iterator[Launcher]:
     """Start copies of the student's app: `launch()`, or `launch(env={...}, label="A")`."""

@@ -115,6 +115,21 @@ def kill_tagged(var: str, token: str) -> int:
     return killed
 
 
+def kill_descendants() -> None:
+    """Kill every process below this one (in the checks process: what checks left)."""
+    try:
+        procs = psutil.Process().children(recursive=True)
+    except psutil.Error:
+        return
+    for proc in procs:
+        try:
+            proc.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(procs, timeout=2)
+    reap_orphans()
+
+
 def reap_orphans() -> None:
     """Collect the exit status of adopted orphans so they do not linger as zombies."""
     for child in psutil.Process().children():

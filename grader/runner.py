@@ -37,21 +37,20 @@ def grade(kit: Kit, exercise: Exercise, file: Path, refuse: str | None = None) -
         sandbox.mkdir()
         # Servers may run as `nobody` (see processes.drop_privileges): let them in.
         scratch.chmod(0o755)
-        sandbox.chmod(0o777)
+        sandbox.chmod(0o1777)  # sticky: a server may add files, not replace the copy
         # The server imports a copy, so nothing it does can change the student's file.
         student = sandbox / exercise.file
-        missing = refuse
-        if refuse:
-            pass
-        elif file.is_file():
+        # Without a file the checks still run, so the result lists each with its points.
+        missing = refuse or (
+            None if file.is_file() else f"there is no {exercise.file} in {file.parent}"
+        )
+        if missing is None:
             shutil.copyfile(file, student)
             student.chmod(0o644)
-        else:  # still run the checks, so the result lists them all, each worth its points
-            missing = f"there is no {exercise.file} in {file.parent}"
         results = scratch / "results.jsonl"
         results.touch()
         timed_out, output = _run_checks(kit, exercise, student, scratch, results, missing)
-        records = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
+        records = _records(results)
     return _assemble(exercise, records, timed_out, output, started)
 
 
@@ -113,6 +112,18 @@ def _run_checks(
             proc.wait()
             processes.kill_tagged(RUN_VAR, token)
     return timed_out, log.read_text(errors="replace")[-20000:]
+
+
+def _records(results: Path) -> list[dict]:
+    records = []
+    for line in results.read_text(errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and "kind" in record:
+            records.append(record)
+    return records
 
 
 def _assemble(

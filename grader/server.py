@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import resource
 import select
 import signal
 import socket
@@ -146,8 +147,8 @@ class AppServer:
         """Kill the server and everything it started; safe to call twice."""
         if not self.pid:
             return
-        processes.kill_group(self.pid)
-        if self._status is None:
+        if self._status is None:  # once reaped, the pid (and its group id) may be reused
+            processes.kill_group(self.pid)
             try:
                 _, self._status = os.waitpid(self.pid, 0)
             except ChildProcessError:
@@ -166,6 +167,11 @@ def describe_exit(status: int) -> str:
     return f"exited with code {os.WEXITSTATUS(status)}"
 
 
+def _max_fd() -> int:
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return soft if 0 < soft < 1 << 20 else 65536
+
+
 def _read_report(fd: int, timeout: float) -> dict | None:
     """The child's one-line report; {} if it died first, None if it said nothing in time.
 
@@ -181,7 +187,11 @@ def _read_report(fd: int, timeout: float) -> dict | None:
         if not chunk:
             return {}
         data += chunk
-    return json.loads(data)
+    try:  # student code runs while the pipe is open: trust nothing that comes through
+        report = json.loads(data)
+    except ValueError:
+        return {"error": "the app wrote something unexpected to the grader's pipe"}
+    return report if isinstance(report, dict) and report else {}
 
 
 def _serve_in_child(
@@ -199,6 +209,11 @@ def _serve_in_child(
     os.dup2(null_fd, 0)
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)
+    # Nothing else the checks process had open (its results file above all) may reach
+    # student code: keep only the listening socket and the report pipe.
+    keep = sorted({sock.fileno(), report_fd})
+    for low, high in zip([2, *keep], [*keep, _max_fd()], strict=True):
+        os.closerange(low + 1, high)
     sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
     sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
     processes.limit_resources(MEMORY_LIMIT, OUTPUT_LIMIT)
