@@ -108,9 +108,6 @@ class AppServer:
             self.stop()
             raise CouldNotStart(report["error"], report.get("detail", ""))
 
-    def alive(self) -> bool:
-        return self.exit_reason() is None
-
     def exit_reason(self) -> str | None:
         """None while the server runs; otherwise how it ended, in words."""
         if self._status is None and self.pid:

@@ -108,19 +108,3 @@ class RedisServer:
                 return reply.split(b"\r\n", 1)[0].decode()
         except OSError:
             return None
-
-    def subscribers(self, channel: str) -> int:
-        """How many connections are subscribed to `channel` (PUBSUB NUMSUB)."""
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
-                sock.sendall(f"PUBSUB NUMSUB {channel}\r\n".encode())
-                reply = b""
-                while reply.count(b"\r\n") < 5:
-                    chunk = sock.recv(65536)
-                    if not chunk:
-                        break
-                    reply += chunk
-        except OSError:
-            return 0
-        lines = reply.split(b"\r\n")
-        return int(lines[4][1:]) if len(lines) > 4 and lines[4].startswith(b":") else 0
