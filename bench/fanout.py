@@ -101,7 +101,6 @@ from rich.markup import escape  # noqa: E402
 from bench import report  # noqa: E402
 from bench.measure import Load, Outcome, measure  # noqa: E402
 from bench.servers import AnchorServer, AsgiServer, BenchServer, BrokeredServer  # noqa: E402
-from grader import processes  # noqa: E402
 from grader.errors import UsageError  # noqa: E402
 from grader.manifest import Kit  # noqa: E402
 from grader.submission import resolve  # noqa: E402
@@ -348,15 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parse_args(argv)
         with tempfile.TemporaryDirectory(prefix="fanout-") as scratch:
-            os.chmod(scratch, 0o755)  # a sandboxed server may run as `nobody`
             lineup = contenders(args, Path(scratch))
-            processes.become_subreaper()  # orphans of a server come back to us to be killed
-            import fastapi  # noqa: F401 - loaded once, before the ASGI servers are forked
-            import uvicorn  # noqa: F401
-
-            if lineup.cross:
-                import redis.asyncio  # noqa: F401 - the scaleout app's client, likewise
-
             console.print(
                 f"[bold]Fan-out benchmark[/], exercise {lineup.exercise}: N = {args.clients}, "
                 f"{args.senders} senders (at most N), M = {_per_n(args, args.clients)} "
@@ -375,8 +366,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("fanout: interrupted", file=sys.stderr)
         return 130
-    finally:
-        processes.reap_orphans()
     results.exercise = lineup.exercise
     results.labels = {s.name: s.label for s in lineup.servers}
     results.settings = {

@@ -2,18 +2,18 @@
 
 Each listens on a socket bound on 127.0.0.1 before its process starts, so clients can
 connect at once, and each is killed with everything it started by `stop()`. An ASGI app
-(the student's, the reference, the lesson's naive manager) runs in the grader's own
-sandbox (`grader.server.AppServer`); the anchor is `python -m bench.anchor --fd N`.
-An app that needs Redis (exercise scaleout) is a `BrokeredServer`: a private
-redis-server and one or more copies of the app, each on a port of its own, all given
-its address in REDIS_URL. Start servers outside a running event loop: the ASGI ones are
-forked.
+(the student's, the reference, the lesson's naive manager) is started by a zygote of
+its own, as the grader starts servers (`grader.server.AppServer`); the anchor is
+`python -m bench.anchor --fd N`. An app that needs Redis (exercise scaleout) is a
+`BrokeredServer`: a private redis-server and one or more copies of the app, each on a
+port of its own, all given its address in REDIS_URL.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -22,8 +22,11 @@ import uuid
 from pathlib import Path
 from typing import Protocol
 
-from grader.server import AppServer, AppSpec, CouldNotStart
+from grader.caps import JobCaps
+from grader.sandbox import Sandbox
+from grader.server import AppServer, CouldNotStart
 from grader.services import RedisServer, ServiceMissing
+from grader.zygote import Zygote
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -51,19 +54,26 @@ class BenchServer(Protocol):
 
 
 class AsgiServer:
-    """An exercise's app file served by uvicorn in the grader's sandbox."""
+    """An exercise's app file served by uvicorn, started by a zygote of its own.
+
+    The benchmark measures the app, not the sandbox: the zygote runs as a plain
+    process (see grader/sandbox.py), with the per-process caps of a graded server.
+    """
 
     def __init__(
         self, file: Path, module: str, scratch: Path, env: dict[str, str] | None = None
     ) -> None:
         self.file = file
-        spec = AppSpec(file=file, module=module, workdir=file.parent, env=dict(env or {}))
-        self._server = AppServer(spec, scratch / f"server-{uuid.uuid4().hex[:8]}.log")
+        self.module = module
+        self.env = dict(env or {})
+        self.folder = scratch / f"server-{uuid.uuid4().hex[:8]}"
+        self._zygote: Zygote | None = None
+        self._server: AppServer | None = None
         self.port = 0
 
     @property
     def pid(self) -> int:
-        return self._server.pid
+        return self._server.host_pid if self._server else 0
 
     @property
     def ports(self) -> list[int]:
@@ -78,14 +88,24 @@ class AsgiServer:
     def start(self) -> None:
         if not self.file.is_file():
             raise CouldNotStart(f"there is no file {_shown(self.file)}")
+        (self.folder / "submission").mkdir(parents=True)
+        shutil.copyfile(self.file, self.folder / "submission" / self.file.name)
+        sandbox = Sandbox(self.folder, JobCaps(), isolated=False)
+        self._zygote = Zygote.start(sandbox, self.file.name, self.module, "fastapi,redis.asyncio")
+        self._server = AppServer(
+            self._zygote, self.folder / "server.log", file_name=self.file.name, env=self.env
+        )
         self._server.start()
         self.port = self._server.port
 
     def stop(self) -> None:
-        self._server.stop()
+        if self._server is not None:
+            self._server.stop()
+        if self._zygote is not None:
+            self._zygote.close()
 
     def log(self) -> str:
-        return self._server.log()
+        return self._server.log() if self._server else ""
 
 
 def tcp_socket() -> socket.socket:
@@ -189,7 +209,7 @@ class BrokeredServer:
         if not self.file.is_file():
             raise CouldNotStart(f"there is no file {_shown(self.file)}")
         for attempt in range(self.ATTEMPTS):
-            self.redis = RedisServer(self.scratch)
+            self.redis = RedisServer(Sandbox(self.scratch, JobCaps(), isolated=False))
             try:
                 self.redis.start()
                 break

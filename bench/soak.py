@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grader import runner  # noqa: E402
+from grader import runner, sandbox  # noqa: E402
 from grader.manifest import Kit  # noqa: E402
 
 
@@ -49,7 +49,7 @@ def main() -> int:
     try:
         for run in range(args.runs):
             for exercise, path in targets:
-                result = runner.grade(kit, exercise, path)
+                result = runner.grade(kit, exercise, path, isolated=sandbox.probe().works)
                 count += 1
                 if not result.passed:
                     bad = [

@@ -108,7 +108,7 @@ def holds_subscription(server: LiveServer, ports: set[int], redis_port: int) -> 
     process subscribes on two connections, or has not subscribed yet while another has.
     """
     try:
-        connections = psutil.Process(server.app.pid).net_connections(kind="tcp")
+        connections = psutil.Process(server.app.host_pid).net_connections(kind="tcp")
     except psutil.Error:
         return None
     return any(

@@ -2,14 +2,16 @@
 
 Each (student, exercise) pair is one job for runner.grade, run in parallel. A job
 that hangs or crashes costs its own time bound and becomes a result; the batch goes on.
+Ctrl-C ends the running jobs within a second and returns what is done.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import traceback
 from collections.abc import Callable, Hashable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,34 +23,68 @@ from grader.results import ExerciseResult
 Job = tuple[Hashable, Exercise, Path, str | None]
 """(key, exercise, file, refusal): a refusal grades the file as unrunnable, for that reason."""
 
+# How much of a student's folder is looked at to say what it holds instead.
+LOOK_AT_MOST = 2000
+
+
+@dataclass
+class Batch:
+    """The results so far; `interrupted` if Ctrl-C ended the batch before every job ran."""
+
+    results: dict[Hashable, ExerciseResult] = field(default_factory=dict)
+    interrupted: bool = False
+
 
 def grade_many(
     kit: Kit,
     jobs: list[Job],
+    *,
+    isolated: bool,
     workers: int | None = None,
     on_done: Callable[[Hashable, ExerciseResult], None] = lambda key, result: None,
-) -> dict[Hashable, ExerciseResult]:
+) -> Batch:
     """Grade every job; results keyed as the jobs are."""
-    results: dict[Hashable, ExerciseResult] = {}
-    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 2) as pool:
-        futures = {
-            pool.submit(runner.grade, kit, ex, file, refusal): key
-            for key, ex, file, refusal in jobs
-        }
-        for future in as_completed(futures):
-            key = futures[future]
-            try:
-                results[key] = future.result()
-            except Exception:  # noqa: BLE001 - one job's failure must not lose the batch
-                exercise = next(ex for k, ex, _, _ in jobs if k == key)
-                results[key] = ExerciseResult(
-                    exercise=exercise.id,
-                    title=exercise.title,
-                    error="the grader failed on this submission (a bug in the kit)",
-                    error_detail=traceback.format_exc(),
-                )
-            on_done(key, results[key])
-    return results
+    batch = Batch()
+    cancel = threading.Event()
+    exercises = {key: exercise for key, exercise, _, _ in jobs}
+    pool = ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 2)
+    futures: dict[Future[ExerciseResult], Hashable] = {
+        pool.submit(runner.grade, kit, ex, file, refusal, isolated=isolated, cancel=cancel): key
+        for key, ex, file, refusal in jobs
+    }
+    pending = set(futures)
+    try:
+        while pending:
+            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            for future in done:
+                key = futures[future]
+                result = _result_of(future, exercises[key])
+                if result is not None:
+                    batch.results[key] = result
+                    on_done(key, result)
+    except KeyboardInterrupt:
+        batch.interrupted = True
+        cancel.set()  # running jobs end theirs within a tenth of a second
+        for future in pending:
+            future.cancel()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return batch
+
+
+def _result_of(future: Future[ExerciseResult], exercise: Exercise) -> ExerciseResult | None:
+    """The job's result; None for a job cut short by Ctrl-C (it has no grade)."""
+    try:
+        return future.result()
+    except runner.Cancelled:
+        return None
+    except Exception:  # noqa: BLE001 - one job's failure must not lose the batch
+        return ExerciseResult(
+            exercise=exercise.id,
+            title=exercise.title,
+            error="the grader failed on this submission (a bug in the kit)",
+            error_detail=traceback.format_exc(),
+        )
 
 
 @dataclass(frozen=True)
@@ -56,6 +92,7 @@ class Student:
     """One entry of a submissions folder, and the file it offers for each exercise."""
 
     name: str
+    entry: Path
     files: dict[str, Path] = field(default_factory=dict)
     problem: str | None = None
     """Why this entry cannot be graded at all (a clear, per-student verdict)."""
@@ -64,22 +101,37 @@ class Student:
 def discover(
     kit: Kit, folder: Path, exercises: tuple[Exercise, ...], one_exercise: bool
 ) -> list[Student]:
-    """Read a submissions folder: a folder per student, or `<student>.py` with one exercise."""
+    """Read a submissions folder: a folder per student, or `<student>.py` with one exercise.
+
+    Every entry gets a row, whatever its name; two entries that would share a name
+    (`bob/` and `bob.py`) keep their full names instead.
+    """
     if not folder.is_dir():
         raise UsageError(f"no such folder: {folder}")
-    entries = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+    entries = sorted(folder.iterdir())
     if not entries:
         raise UsageError(f"{folder} is empty: put one folder (or .py file) per student in it")
-    return [_student(entry, folder, exercises, one_exercise) for entry in entries]
+    stems = [_stem(entry) for entry in entries]
+    names = [
+        stem if stems.count(stem) == 1 else entry.name
+        for stem, entry in zip(stems, entries, strict=True)
+    ]
+    return [
+        _student(name, entry, folder, exercises, one_exercise)
+        for name, entry in zip(names, entries, strict=True)
+    ]
+
+
+def _stem(entry: Path) -> str:
+    return entry.stem if entry.suffix == ".py" and not entry.is_dir() else entry.name
 
 
 def _student(
-    entry: Path, folder: Path, exercises: tuple[Exercise, ...], one_exercise: bool
+    name: str, entry: Path, folder: Path, exercises: tuple[Exercise, ...], one_exercise: bool
 ) -> Student:
-    name = entry.stem if entry.is_file() and entry.suffix == ".py" else entry.name
     if entry.is_symlink() and not _inside(entry, folder):
         return Student(
-            name, problem="a link pointing outside the submissions folder (not followed)"
+            name, entry, problem="a link pointing outside the submissions folder (not followed)"
         )
     if entry.is_dir():
         files: dict[str, Path] = {}
@@ -88,22 +140,50 @@ def _student(
             if file.is_symlink() and not _inside(file, entry):
                 return Student(
                     name,
+                    entry,
                     problem=f"{exercise.file} is a link pointing outside the "
                     "submission (not followed)",
                 )
             if file.is_file():
                 files[exercise.id] = file
         if not files:
-            found = sorted(p.name for p in entry.rglob("*") if p.is_file())
+            found = _some_files(entry)
             wanted = ", ".join(e.file for e in exercises)
             seen = ", ".join(found[:5]) + (" …" if len(found) > 5 else "") if found else "no files"
-            return Student(name, problem=f"none of the expected files ({wanted}); found: {seen}")
-        return Student(name, files)
+            return Student(
+                name, entry, problem=f"none of the expected files ({wanted}); found: {seen}"
+            )
+        return Student(name, entry, files)
     if entry.suffix == ".py" and entry.is_file():
         if not one_exercise:
-            return Student(name, problem=f"{entry.name} is a lone file: grade it with EX=<id>")
-        return Student(name, {exercises[0].id: entry})
-    return Student(name, problem=f"{entry.name} is neither a folder nor a .py file")
+            return Student(
+                name, entry, problem=f"{entry.name} is a lone file: grade it with EX=<id>"
+            )
+        return Student(name, entry, {exercises[0].id: entry})
+    return Student(name, entry, problem=f"{entry.name} is neither a folder nor a .py file")
+
+
+def _some_files(folder: Path) -> list[str]:
+    """Names of files below `folder`, breadth first, looking at a bounded number of entries
+    (a folder nested a thousand deep, or a million files, costs no more than a small one)."""
+    found: list[str] = []
+    queue = [folder]
+    looked = 0
+    while queue and looked < LOOK_AT_MOST:
+        current = queue.pop(0)
+        try:
+            with os.scandir(current) as entries:
+                for entry in entries:
+                    looked += 1
+                    if entry.is_dir(follow_symlinks=False):
+                        queue.append(Path(entry.path))
+                    elif entry.is_file(follow_symlinks=False):
+                        found.append(entry.name)
+                    if looked >= LOOK_AT_MOST:
+                        break
+        except OSError:
+            continue
+    return sorted(found)
 
 
 def _inside(path: Path, folder: Path) -> bool:

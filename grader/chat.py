@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from grader.server import AppSpec, CouldNotStart, import_app
+from grader.serving import AppSpec, CouldNotStart, import_app
 
 PAGE = Path(__file__).with_name("static") / "chat.html"
 ENV_FILE, ENV_MODULE, ENV_ENDPOINT, ENV_TITLE = (

@@ -9,6 +9,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,12 +21,26 @@ from pathlib import Path
 from rich.console import Console
 from rich.markdown import Markdown
 from rich.progress import MofNCompleteColumn, Progress
+from rich.text import Text
 
-from grader import batch, chat, compare, dist, exports, report, runner, submission, watch
+from grader import (
+    batch,
+    caps,
+    chat,
+    compare,
+    dist,
+    exports,
+    report,
+    runner,
+    sandbox,
+    submission,
+    watch,
+)
 from grader.errors import GraderError, UsageError
 from grader.manifest import Exercise, Kit
 from grader.progress import Progress as StudentProgress
 from grader.results import ExerciseResult
+from grader.sandbox import Sandbox
 from grader.services import RedisServer, ServiceMissing
 
 console = Console(highlight=False)
@@ -41,7 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         kit = Kit.load(Path(args.root).resolve())
         return args.command(kit, args)
     except GraderError as exc:
-        Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {exc}")
+        Console(stderr=True, highlight=False, soft_wrap=True).print(
+            Text("error: ", "bold red") + report.plain(str(exc))
+        )
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
@@ -65,10 +82,12 @@ def _parser() -> argparse.ArgumentParser:
         "--submission", type=Path, help="a folder laid out like starter/, or one .py file"
     )
     check.add_argument("--json", type=Path, help="also write Gradescope results.json here")
+    _sandbox_arg(check)
     check.set_defaults(command=cmd_check)
 
     verify = sub.add_parser("verify", help="prove the kit: solutions pass, starters fail")
     _exercise_arg(verify)
+    _sandbox_arg(verify)
     verify.set_defaults(command=cmd_verify)
 
     grade = sub.add_parser("grade", help="grade a folder of submissions, one per student")
@@ -76,12 +95,17 @@ def _parser() -> argparse.ArgumentParser:
     _exercise_arg(grade)
     grade.add_argument("--out", type=Path, default=Path("grades"), help="where to write grades")
     grade.add_argument("--jobs", type=int, default=None, help="parallel jobs (default: cores)")
+    _sandbox_arg(grade)
     grade.set_defaults(command=cmd_grade)
 
     compare = sub.add_parser("compare", help="a submission beside the reference solution")
     compare.add_argument("--exercise", "-e", required=True, help="exercise id")
     compare.add_argument("--submission", type=Path, required=True, help="folder or .py file")
+    _sandbox_arg(compare)
     compare.set_defaults(command=cmd_compare)
+
+    doctor = sub.add_parser("doctor", help="which isolation this machine gives submissions")
+    doctor.set_defaults(command=cmd_doctor)
 
     dist_ = sub.add_parser(
         "dist", help="build the student edition (no solutions, no hidden checks)"
@@ -120,8 +144,44 @@ def _exercise_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--exercise", "-e", default=None, help="exercise id (default: all)")
 
 
+def _sandbox_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="run submissions without bubblewrap (only where it cannot work; see doctor)",
+    )
+
+
+def _isolation(args: argparse.Namespace, *, trusted: bool) -> bool:
+    """Whether to sandbox: always for someone else's code, refusing to go on without it
+    unless --no-sandbox; the kit's own references run as they are where no sandbox is
+    to be had. Prints the isolation in force as the first line."""
+    probe = sandbox.probe()
+    isolated = probe.works and not args.no_sandbox
+    if not isolated and not trusted and not args.no_sandbox:
+        raise UsageError(
+            f"refusing to run a submission without isolation: {probe.reason}. "
+            "Grade it anyway with --no-sandbox (make … NO_SANDBOX=1)"
+        )
+    console.print(report.plain(f"isolation: {_isolation_words(isolated)}", "dim"))
+    return isolated
+
+
+def _isolation_words(isolated: bool) -> str:
+    job = caps.for_job()
+    try:
+        limits = job.describe()
+    finally:
+        job.close()
+    if isolated:
+        return f"bubblewrap sandbox per submission; {limits}"
+    return f"none (plain processes); {limits}"
+
+
 def cmd_check(kit: Kit, args: argparse.Namespace) -> int:
     targets = submission.resolve(kit, args.exercise, args.submission)
+    # A student's own files run as they are: no sandbox can fail an honest student.
+    isolated = False if args.submission is None else _isolation(args, trusted=False)
     # A student's own run stops at the first exercise that does not pass yet, as the
     # later ones build on it; grading someone's submission grades everything.
     stop_early = args.submission is None and args.exercise is None
@@ -129,7 +189,7 @@ def cmd_check(kit: Kit, args: argparse.Namespace) -> int:
     with console.status("grading…") as status:
         for exercise, file in targets:
             status.update(f"grading {exercise.id}…")
-            results.append(runner.grade(kit, exercise, file))
+            results.append(runner.grade(kit, exercise, file, isolated=isolated))
             if stop_early and not results[-1].passed:
                 break
     if args.submission is None:  # the student's own files: remember what passes
@@ -187,13 +247,17 @@ def cmd_verify(kit: Kit, args: argparse.Namespace) -> int:
         for path in (kit.starter(exercise), kit.solution(exercise), kit.lesson(exercise)):
             if not path.is_file():
                 raise GraderError(f"{exercise.id}: {path.relative_to(kit.root)} is missing")
+    isolated = _isolation(args, trusted=True)
     jobs = [
         ((e.id, role), e, path(e), None)
         for e in exercises
         for role, path in (("solution", kit.solution), ("starter", kit.starter))
     ]
     with _progress(len(jobs), "verifying") as advance:
-        results = batch.grade_many(kit, jobs, on_done=advance)
+        done = batch.grade_many(kit, jobs, isolated=isolated, on_done=advance)
+    if done.interrupted:
+        return 130
+    results = done.results
     rows = [(e, results[(e.id, "solution")], results[(e.id, "starter")]) for e in exercises]
     console.print(report.verify_table(rows))
     surprises = [
@@ -210,29 +274,44 @@ def cmd_verify(kit: Kit, args: argparse.Namespace) -> int:
 def cmd_grade(kit: Kit, args: argparse.Namespace) -> int:
     exercises = kit.select(args.exercise)
     students = batch.discover(kit, args.submissions, exercises, one_exercise=bool(args.exercise))
+    isolated = _isolation(args, trusted=False)
     jobs = [
-        ((s.name, e.id), e, s.files.get(e.id, args.submissions / s.name / e.file), s.problem)
+        ((s.name, e.id), e, s.files.get(e.id, s.entry / e.file), s.problem)
         for s in students
         for e in exercises
     ]
     with _progress(len(jobs), f"grading {len(students)} submissions") as advance:
-        results = batch.grade_many(kit, jobs, workers=args.jobs, on_done=advance)
-    grades = {s.name: [results[(s.name, e.id)] for e in exercises] for s in students}
-    _write_grades(args.out, grades, [e.id for e in exercises])
-    console.print(report.grades_table(grades, [e.id for e in exercises]))
+        done = batch.grade_many(kit, jobs, isolated=isolated, workers=args.jobs, on_done=advance)
+    ids = [e.id for e in exercises]
+    grades = {
+        s.name: [done.results[(s.name, i)] for i in ids]
+        for s in students
+        if all((s.name, i) in done.results for i in ids)
+    }
+    _write_grades(args.out, grades, ids)
+    console.print(report.grades_table(grades, ids))
     console.print(
-        f"Grades written to {args.out}/ (gradebook.csv, and per student results.json and junit.xml)"
+        report.plain(
+            f"Grades written to {args.out}/: gradebook.csv, and students/<name>/ "
+            "(results.json, junit.xml)"
+        )
     )
+    if done.interrupted:
+        console.print(
+            f"Interrupted: {len(grades)} of {len(students)} students graded.", style="bold"
+        )
+        return 130
     return 0 if all(r.passed for rs in grades.values() for r in rs) else 1
 
 
 def _write_grades(out: Path, grades: dict[str, list[ExerciseResult]], ids: list[str]) -> None:
-    out.mkdir(parents=True, exist_ok=True)
+    # Students live in a folder of their own: no name can collide with the gradebook.
     for student, results in grades.items():
-        folder = out / student
-        folder.mkdir(exist_ok=True)
+        folder = out / "students" / student
+        folder.mkdir(parents=True, exist_ok=True)
         (folder / "results.json").write_text(json.dumps(exports.gradescope(results), indent=2))
         (folder / "junit.xml").write_text(exports.junit_xml(student, results))
+    out.mkdir(parents=True, exist_ok=True)
     (out / "gradebook.csv").write_text(exports.gradebook_csv(grades, ids))
 
 
@@ -250,13 +329,56 @@ def cmd_compare(kit: Kit, args: argparse.Namespace) -> int:
     reference_file = kit.solution(exercise)
     if not reference_file.is_file():
         raise GraderError(f"this edition has no solutions/ (looked for {reference_file})")
+    isolated = _isolation(args, trusted=False)
     jobs = [("reference", exercise, reference_file, None), ("submission", exercise, file, None)]
     with _progress(2, "running both") as advance:
-        results = batch.grade_many(kit, jobs, on_done=advance)
+        done = batch.grade_many(kit, jobs, isolated=isolated, on_done=advance)
+    if done.interrupted:
+        return 130
+    results = done.results
     text = file.read_text(errors="replace") if file.is_file() else ""
     console.print(compare.source_diff(reference_file.read_text(), text))
     console.print(compare.behaviour(results["reference"], results["submission"]))
     return 0 if results["submission"].passed else 1
+
+
+def cmd_doctor(kit: Kit, args: argparse.Namespace) -> int:
+    probe = sandbox.probe()
+    job = caps.for_job()
+    try:
+        limits = job.describe()
+    finally:
+        job.close()
+    redis = shutil.which("redis-server")
+    rows = [
+        ("bubblewrap", probe.version or "not found", probe.works),
+        (
+            "namespaces",
+            "each submission gets its own user, pid, network, ipc and mount namespaces"
+            if probe.works
+            else probe.reason,
+            probe.works,
+        ),
+        ("caps", limits, isinstance(job, caps.CgroupCaps)),
+        (
+            "redis-server",
+            redis or "not found (exercises with services = redis need it)",
+            bool(redis),
+        ),
+        ("python", f"{sys.version.split()[0]} at {sys.executable}", True),
+    ]
+    console.print(report.doctor_table(rows))
+    if probe.works:
+        console.print("Submissions you grade run in the sandbox.", style="green")
+        return 0
+    console.print(
+        report.plain(
+            "No sandbox here: grading someone else's submission is refused unless you add "
+            "--no-sandbox (NO_SANDBOX=1). Students' own make check is not affected."
+        ),
+        style="yellow",
+    )
+    return 1
 
 
 def cmd_dist(kit: Kit, args: argparse.Namespace) -> int:
@@ -287,7 +409,8 @@ def cmd_serve(kit: Kit, args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with contextlib.ExitStack() as stack:
         if "redis" in exercise.services:
-            redis = RedisServer(Path(stack.enter_context(tempfile.TemporaryDirectory())))
+            scratch = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+            redis = RedisServer(Sandbox(scratch, caps.JobCaps(), isolated=False))
             try:
                 redis.start()
             except ServiceMissing as exc:

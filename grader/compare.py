@@ -13,7 +13,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from grader.report import MARKS
+from grader.report import MARKS, plain
 from grader.results import CheckResult, ExerciseResult
 
 
@@ -32,19 +32,19 @@ def source_diff(reference: str, submission: str) -> Table:
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal" and i2 - i1 > 6:  # fold long unchanged stretches
             for i, j in ((i1, j1), (i1 + 1, j1 + 1)):
-                table.add_row(str(i + 1), left[i], str(j + 1), right[j])
+                table.add_row(str(i + 1), plain(left[i]), str(j + 1), plain(right[j]))
             table.add_row("", Text(f"… {i2 - i1 - 4} identical lines", "dim"), "", "")
             for i, j in ((i2 - 2, j2 - 2), (i2 - 1, j2 - 1)):
-                table.add_row(str(i + 1), left[i], str(j + 1), right[j])
+                table.add_row(str(i + 1), plain(left[i]), str(j + 1), plain(right[j]))
             continue
         style = {"equal": None, "replace": "yellow", "delete": "red", "insert": "green"}[tag]
         for k in range(max(i2 - i1, j2 - j1)):
             i, j = i1 + k, j1 + k
             table.add_row(
                 str(i + 1) if i < i2 else "",
-                Text(left[i], style) if i < i2 else "",
+                plain(left[i], style) if i < i2 else "",
                 str(j + 1) if j < j2 else "",
-                Text(right[j], style) if j < j2 else "",
+                plain(right[j], style) if j < j2 else "",
             )
     return table
 
@@ -58,12 +58,12 @@ def behaviour(reference: ExerciseResult, submission: ExerciseResult) -> Renderab
     first: tuple[CheckResult, CheckResult] | None = None
     for ours in reference.checks:
         other = theirs.get(ours.name)
-        outcomes.add_row(ours.description, _mark(ours), _mark(other) if other else "–")
+        outcomes.add_row(Text(ours.description), _mark(ours), _mark(other) if other else "–")
         if first is None and other and ours.outcome != other.outcome:
             first = (ours, other)
     parts: list[RenderableType] = [outcomes]
     if submission.error:
-        parts.append(Text(f"The submission could not run: {submission.error}", "red"))
+        parts.append(plain(f"The submission could not run: {submission.error}", "red"))
     if first:
         parts.append(transcripts(*first))
     elif not submission.error:
@@ -88,12 +88,12 @@ def transcripts(ours: CheckResult, theirs: CheckResult) -> Table:
         right = steps[n] if n < len(steps) else ""
         if not diverged and left != right:
             diverged = True
-            table.add_row(f"{n + 1} ▶", Text(left, "bold green"), Text(right, "bold red"))
+            table.add_row(f"{n + 1} ▶", plain(left, "bold green"), plain(right, "bold red"))
             continue
         table.add_row(
             str(n + 1),
-            Text(left, "dim" if diverged else ""),
-            Text(right, "dim" if diverged else ""),
+            plain(left, "dim" if diverged else ""),
+            plain(right, "dim" if diverged else ""),
         )
     return table
 

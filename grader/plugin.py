@@ -1,30 +1,35 @@
 """The pytest plugin that grades: it runs in the checks process, never in the grader's.
 
-It collects `@check` functions, starts a fresh copy of the student's app for each
-one, runs the async check body, skips checks whose prerequisites failed, and writes
-one JSON line per result so that a run killed half-way still reports what it did.
+It collects `@check` functions, has the zygote start a fresh copy of the student's app
+for each one, runs the async check body, skips checks whose prerequisites failed, and
+writes each result to the results channel at once, so that a run killed half-way still
+reports what it did.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
-import importlib
 import inspect
-import json
+import sys
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
-from grader import diagnosis, processes
+from grader import caps, channel, diagnosis
 from grader.checks import CheckSpec, Failure
 from grader.client import LiveServer, Transcript
 from grader.results import CheckResult, Outcome
-from grader.server import AppServer, AppSpec, CouldNotStart
+from grader.sandbox import Sandbox
+from grader.server import AppServer, CouldNotStart
 from grader.services import RedisServer, ServiceMissing
+from grader.serving import PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, prctl
+from grader.zygote import SandboxGone, Zygote
 
 _KEY = pytest.StashKey["Grading"]()
 
@@ -38,28 +43,43 @@ class Grading:
 
     def __init__(self, config: pytest.Config) -> None:
         option = config.getoption
-        self.workdir = Path(option("grader_workdir"))
-        self.spec = AppSpec(
-            file=Path(option("grader_submission")),
-            module=option("grader_module"),
-            workdir=self.workdir,
-        )
-        self.results = Path(option("grader_results")).open("a", encoding="utf-8")  # noqa: SIM115
+        scratch = Path(option("grader_scratch"))
+        self.scratch = scratch
+        self.file_name: str = option("grader_file")
+        folders = [Path(f) for f in option("grader_cgroups").split(",") if f]
+        job_caps = caps.CgroupCaps("cgroup", folders) if folders else caps.JobCaps()
+        self.sandbox = Sandbox(scratch, job_caps, isolated=option("grader_isolated"))
+        self.student_file = str(self.sandbox.submission(self.file_name))
+        """The file's path as tracebacks from the server show it."""
+        key = sys.stdin.buffer.read(channel.KEY_BYTES)
+        self.results = channel.Writer(Path(option("grader_results")), key)
         self.outcomes: dict[str, Outcome] = {}
         self.descriptions: dict[str, str] = {}
         self.could_not_start: CouldNotStart | None = None
         self._count = 0
-
-    def write(self, record: dict[str, Any]) -> None:
-        self.results.write(json.dumps(record) + "\n")
-        self.results.flush()
+        self.zygote = Zygote.start(
+            self.sandbox, self.file_name, option("grader_module"), option("grader_preload")
+        )
 
     def new_server(
         self, overrides: dict[str, Any] | None = None, env: dict[str, str] | None = None
     ) -> AppServer:
         self._count += 1
-        spec = dataclasses.replace(self.spec, overrides=overrides or {}, env=env or {})
-        return AppServer(spec, self.workdir / f"server-{self._count}.log")
+        return AppServer(
+            self.zygote,
+            self.scratch / f"server-{self._count}.log",
+            file_name=self.file_name,
+            overrides=overrides,
+            env=env,
+            job_caps=self.sandbox.caps,
+        )
+
+    def reset(self) -> None:
+        """Kill everything the last check's servers started."""
+        try:
+            self.zygote.request("reset")
+        except SandboxGone:
+            pass
 
 
 class Launcher:
@@ -94,24 +114,23 @@ class Launcher:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("grader")
-    group.addoption("--grader-submission", help="the student's file to serve")
+    group.addoption("--grader-scratch", help="the job's folder (submission/ holds the file)")
+    group.addoption("--grader-file", help="the student's file name")
     group.addoption("--grader-module", help="the module name to import it as")
-    group.addoption("--grader-workdir", help="a scratch directory for the servers")
-    group.addoption("--grader-results", help="where to append JSON lines of results")
-    group.addoption("--grader-preload", default="", help="modules to import before forking")
+    group.addoption("--grader-results", help="where to append the results channel")
+    group.addoption("--grader-preload", default="", help="modules the zygote imports once")
     group.addoption("--grader-missing", default="", help="why there is no file to grade")
+    group.addoption("--grader-isolated", action="store_true", help="run servers in bwrap")
+    group.addoption("--grader-cgroups", default="", help="the job's cgroup folders")
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if not config.getoption("grader_submission"):
+    if not config.getoption("grader_scratch"):
         return
-    processes.become_subreaper()
-    # Imported once here so that every forked server shares them instead of importing.
-    preload = ["uvicorn", *filter(None, config.getoption("grader_preload").split(","))]
-    if processes.will_drop_privileges():
-        preload += processes.STDLIB_PRELOAD
-    for name in preload:
-        importlib.import_module(name)
+    # Nothing of this process (the results key above all) may be read by another
+    # process of the same user, nor may anything below us escape when it is orphaned.
+    prctl(PR_SET_DUMPABLE, 0)
+    prctl(PR_SET_CHILD_SUBREAPER, 1)
     config.stash[_KEY] = Grading(config)
 
 
@@ -136,7 +155,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         return
     specs = [_spec(item) for item in session.items]
     grading.descriptions = {s.name: s.description for s in specs}
-    grading.write({"kind": "collected", "checks": [s.__dict__ for s in specs]})
+    grading.results.write(
+        channel.Collected(
+            tuple(channel.CheckInfo(s.name, s.description, s.points, s.hidden) for s in specs)
+        )
+    )
     missing = session.config.getoption("grader_missing")
     if missing:
         grading.could_not_start = CouldNotStart(missing)
@@ -150,7 +173,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             trial.stop()
     if grading.could_not_start:
         exc = grading.could_not_start
-        grading.write({"kind": "error", "message": exc.message, "detail": exc.detail})
+        grading.results.write(channel.RunError(exc.message, exc.detail))
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -165,19 +188,33 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if _KEY in config.stash:
-        processes.kill_descendants()
+    grading = config.stash.get(_KEY, None)
+    if grading is not None:
+        grading.zygote.close()
+        _kill_descendants()
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item: pytest.Item) -> Any:
     result = yield
-    # Every server and service of the check is stopped by now. Anything still below
-    # us is an orphan a submission left (adopted as subreaper), even one that cleared
-    # its environment and so escaped the token sweep.
-    if _KEY in item.config.stash:
-        processes.kill_descendants()
+    # Every server and service of the check is stopped by now; whatever they started
+    # goes too, so the next check starts clean.
+    grading = item.config.stash.get(_KEY, None)
+    if grading is not None:
+        grading.reset()
     return result
+
+
+def _kill_descendants() -> None:
+    """What a submission left below us (its zygote gone, its orphans came to us)."""
+    try:
+        procs = psutil.Process().children(recursive=True)
+    except psutil.Error:
+        return
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    psutil.wait_procs(procs, timeout=2)
 
 
 @pytest.fixture
@@ -199,7 +236,7 @@ def server(launch: Launcher) -> LiveServer:
 @pytest.fixture
 def redis_server(request: pytest.FixtureRequest) -> Iterator[RedisServer]:
     """A private redis-server on a free loopback port (stop() and start() it at will)."""
-    redis = RedisServer(request.config.stash[_KEY].workdir)
+    redis = RedisServer(request.config.stash[_KEY].sandbox)
     try:
         redis.start()
     except ServiceMissing as exc:
@@ -245,7 +282,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.when == "call" or (report.when == "setup" and not report.passed):
         result = _result(item, call, report, grading)
         grading.outcomes[result.name] = result.outcome
-        grading.write({"kind": "result", **result.to_dict()})
+        grading.results.write(channel.Result(result))
     return report
 
 
@@ -308,7 +345,7 @@ def _server_context(launcher: Launcher | None, grading: Grading) -> dict[str, An
     outputs, parts = [], []
     for live, output, died in launcher.outputs:
         outputs.append(output)
-        trimmed = diagnosis.trim(output, str(grading.spec.file))
+        trimmed = diagnosis.trim(output, grading.student_file)
         if died:
             trimmed = (trimmed + "\n" if trimmed else "") + f"(the server {died})"
         if trimmed and len(launcher.servers) > 1:

@@ -1,6 +1,12 @@
-"""Render results for a student with rich: pure functions from results to renderables."""
+"""Render results for a student with rich: pure functions from results to renderables.
+
+Whatever came from a submission (frames, server output, names of files and folders) is
+rendered with `plain`: its control characters escaped, its brackets never read as markup.
+"""
 
 from __future__ import annotations
+
+import re
 
 from rich.console import Group, RenderableType
 from rich.padding import Padding
@@ -19,6 +25,21 @@ MARKS = {
     Outcome.ERRORED: ("!", "red"),
     Outcome.SKIPPED: ("–", "dim"),
 }
+
+
+# Control characters (but newline and tab), and the bidirectional overrides that can make
+# text read differently from what it is.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def escape_controls(text: str) -> str:
+    """`text` with every terminal control sequence made visible (ESC shows as \\x1b)."""
+    return _UNSAFE.sub(lambda m: repr(m.group())[1:-1], text)
+
+
+def plain(text: str, style: str = "") -> Text:
+    """Untrusted text, safe for the terminal: no markup, no control characters."""
+    return Text(escape_controls(text), style)
 
 
 def visible_whitespace(expected: str, actual: str) -> tuple[str, str]:
@@ -54,16 +75,16 @@ def _explain(result: CheckResult) -> RenderableType:
         shown = result.steps[-SHOWN_STEPS:]
         earlier = len(result.steps) - len(shown)
         lines = ([f"… {earlier} earlier steps"] if earlier else []) + list(shown)
-        grid.add_row("what happened", Text("\n".join(lines)))
-    grid.add_row("problem", Text(result.rationale, "red"))
+        grid.add_row("what happened", plain("\n".join(lines)))
+    grid.add_row("problem", plain(result.rationale, "red"))
     if result.expected is not None and result.actual is not None:
         expected, actual = visible_whitespace(result.expected, result.actual)
-        grid.add_row("expected", Text(expected, "green"))
-        grid.add_row("arrived", Text(actual, "yellow"))
+        grid.add_row("expected", plain(expected, "green"))
+        grid.add_row("arrived", plain(actual, "yellow"))
     if result.server_output:
-        grid.add_row("server said", Text(result.server_output, "dim"))
+        grid.add_row("server said", plain(result.server_output, "dim"))
     if result.help:
-        grid.add_row("hint", Text(result.help, "cyan"))
+        grid.add_row("hint", plain(result.help, "cyan"))
     return grid
 
 
@@ -78,9 +99,9 @@ def exercise_report(result: ExerciseResult, *, details: bool = True) -> Renderab
     )
     parts: list[RenderableType] = [header]
     if result.error:
-        parts.append(Text(f" ! {result.error}", "bold red"))
+        parts.append(plain(f" ! {result.error}", "bold red"))
         if result.error_detail:
-            parts.append(Padding(Text(result.error_detail, "dim"), (0, 0, 0, 5)))
+            parts.append(Padding(plain(result.error_detail, "dim"), (0, 0, 0, 5)))
         parts.append(Text("   Fix this first: no check can run until the app starts.", "cyan"))
         return Group(*parts)
     parts.extend(check_line(c, details=details) for c in result.checks)
@@ -107,7 +128,7 @@ def progress_report(exercises: list[Exercise], results: list[ExerciseResult]) ->
         else:
             state = Text("· not started", "dim")
         score = f"{sum(c.passed for c in result.checks)}/{len(result.checks)}" if result else ""
-        table.add_row(state, Text(exercise.id, "bold"), exercise.title, score)
+        table.add_row(state, Text(exercise.id, "bold"), Text(exercise.title), score)
     done = sum(r.passed for r in results)
     bar = Group(
         ProgressBar(total=len(exercises), completed=done, width=40),
@@ -184,16 +205,29 @@ def grades_table(grades: dict[str, list[ExerciseResult]], ids: list[str]) -> Tab
         errors = [f"{r.exercise}: {r.error}" for r in results if r.error]
         failed = sum(not c.passed for r in results for c in r.checks)
         if errors:
-            verdict = Text("; ".join(errors), "red")
+            verdict = plain("; ".join(errors), "red")
         elif failed:
             verdict = Text(f"{failed} checks did not pass", "yellow")
         else:
             verdict = Text("passed", "green")
         table.add_row(
-            student,
+            plain(student),
             *(f"{r.score:g}/{r.max_score:g}" for r in results),
             f"{total:g}/{most:g}",
             f"{sum(r.duration for r in results):.1f} s",
             verdict,
+        )
+    return table
+
+
+def doctor_table(rows: list[tuple[str, str, bool]]) -> Table:
+    """What the machine offers for isolating submissions: one row per part."""
+    table = Table(title="grader doctor", show_header=False)
+    table.add_column()
+    table.add_column()
+    table.add_column()
+    for name, words, good in rows:
+        table.add_row(
+            Text("✓", "green") if good else Text("✗", "yellow"), Text(name, "bold"), plain(words)
         )
     return table

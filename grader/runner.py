@@ -1,66 +1,93 @@
-"""Grade one submission of one exercise: run its checks in a child pytest process.
+"""Grade one submission of one exercise: one job, run in a checks process of its own.
 
-The grader's own process never imports student code. The checks process and every
-server it forks carry a run token in their environment; when the run ends, or its time
-bound is reached, everything carrying the token is killed.
+The grader's own process never imports student code. Per job it makes a scratch folder
+(private to the grader) with a copy of the submission, a cgroup where the machine
+allows, and a key for the results channel; it starts the checks process (in the job's
+own network namespace when `isolated`), waits for it within the exercise's time bound,
+then ends everything the job started and reads the results that verify.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-import uuid
 from pathlib import Path
 
-from grader import processes
+from grader import caps, channel, sandbox
 from grader.manifest import Exercise, Kit
 from grader.results import CheckResult, ExerciseResult, Outcome
 
-RUN_VAR = "GRADER_RUN"
+
+class Cancelled(Exception):
+    """The job was ended early on request: it has no result."""
 
 
-def grade(kit: Kit, exercise: Exercise, file: Path, refuse: str | None = None) -> ExerciseResult:
+# What the checks process may see of the grader's environment: nothing secret.
+CHECKS_ENV = ("PATH", "LANG", "LC_ALL", "GRADER_TIME_SCALE", "SYSTEMROOT")
+
+
+def grade(
+    kit: Kit,
+    exercise: Exercise,
+    file: Path,
+    refuse: str | None = None,
+    *,
+    isolated: bool,
+    cancel: threading.Event | None = None,
+) -> ExerciseResult:
     """Run every check of `exercise` against the student's `file`; never raises for bad code.
 
     With `refuse`, the file is not run at all: every check is skipped for that reason
     (a malformed submission still gets a result listing every check and its points).
+    `isolated` runs the submission in the sandbox; `cancel` ends the job early, and
+    then it raises Cancelled.
     """
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="grader-") as tmp:
         scratch = Path(tmp)
-        sandbox = scratch / "sandbox"
-        sandbox.mkdir()
-        # Servers may run as `nobody` (see processes.drop_privileges): let them in.
-        scratch.chmod(0o755)
-        sandbox.chmod(0o1777)  # sticky: a server may add files, not replace the copy
-        # The server imports a copy, so nothing it does can change the student's file.
-        student = sandbox / exercise.file
+        (scratch / "submission").mkdir()
         # Without a file the checks still run, so the result lists each with its points.
         missing = refuse or (
             None if file.is_file() else f"there is no {exercise.file} in {file.parent}"
         )
         if missing is None:
-            shutil.copyfile(file, student)
-            student.chmod(0o644)
-        results = scratch / "results.jsonl"
-        results.touch()
-        timed_out, output = _run_checks(kit, exercise, student, scratch, results, missing)
-        records = _records(results)
+            # A copy: nothing the server does can change the student's file.
+            shutil.copyfile(file, scratch / "submission" / exercise.file)
+        key = channel.new_key()
+        job_caps = caps.for_job()
+        try:
+            timed_out, output = _run_checks(
+                kit, exercise, scratch, key, missing, isolated, job_caps, cancel
+            )
+        finally:
+            job_caps.close()
+        records = channel.read(scratch / "results", key)
     return _assemble(exercise, records, timed_out, output, started)
 
 
 def _run_checks(
-    kit: Kit, exercise: Exercise, student: Path, scratch: Path, results: Path, missing: str | None
+    kit: Kit,
+    exercise: Exercise,
+    scratch: Path,
+    key: bytes,
+    missing: str | None,
+    isolated: bool,
+    job_caps: caps.JobCaps,
+    cancel: threading.Event | None,
 ) -> tuple[bool, str]:
     ini = scratch / "pytest.ini"
     ini.write_text("[pytest]\n")
+    folders = job_caps.folders if isinstance(job_caps, caps.CgroupCaps) else []
     command = [
         sys.executable,
+        "-P",  # the scratch folder it starts in is no place to import from
         "-m",
         "pytest",
         *map(str, kit.check_files(exercise)),
@@ -81,22 +108,26 @@ def _run_checks(
         "--no-header",
         "-W",
         "ignore::DeprecationWarning",
-        f"--grader-submission={student}",
+        f"--grader-scratch={scratch}",
+        f"--grader-file={exercise.file}",
         f"--grader-module={exercise.module}",
-        f"--grader-workdir={student.parent}",
-        f"--grader-results={results}",
+        f"--grader-results={scratch / 'results'}",
         f"--grader-preload={','.join(exercise.preload)}",
+        f"--grader-cgroups={','.join(map(str, folders))}",
+        *(["--grader-isolated"] if isolated else []),
         *([f"--grader-missing={missing}"] if missing else []),
     ]
-    token = uuid.uuid4().hex
-    env = {**os.environ, RUN_VAR: token, "PYTHONDONTWRITEBYTECODE": "1"}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(kit.root), env.get("PYTHONPATH")]))
+    if isolated:
+        command = sandbox.network(command)
+    env = {name: os.environ[name] for name in CHECKS_ENV if name in os.environ}
+    env["PYTHONPATH"] = str(kit.root)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
     log = scratch / "checks.log"
     timed_out = False
     with log.open("wb") as out:
         proc = subprocess.Popen(
             command,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd=scratch,
@@ -104,43 +135,45 @@ def _run_checks(
             start_new_session=True,
         )
         try:
-            proc.wait(timeout=exercise.timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
+            assert proc.stdin is not None
+            with contextlib.suppress(BrokenPipeError):
+                proc.stdin.write(key)
+                proc.stdin.close()
+            timed_out = not _wait(proc, exercise.timeout, cancel)
         finally:
-            processes.kill_group(proc.pid)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-            processes.kill_tagged(RUN_VAR, token)
+    if timed_out and cancel is not None and cancel.is_set():
+        raise Cancelled
     return timed_out, log.read_text(errors="replace")[-20000:]
 
 
-def _records(results: Path) -> list[dict]:
-    records = []
-    for line in results.read_text(errors="replace").splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict) and "kind" in record:
-            records.append(record)
-    return records
+def _wait(proc: subprocess.Popen[bytes], timeout: float, cancel: threading.Event | None) -> bool:
+    """Whether `proc` ended by itself within `timeout` s (and before `cancel` was set)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cancel is not None and cancel.is_set():
+            return False
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=0.1)
+            return True
+    return False
 
 
 def _assemble(
-    exercise: Exercise, records: list[dict], timed_out: bool, output: str, started: float
+    exercise: Exercise, records: channel.Records, timed_out: bool, output: str, started: float
 ) -> ExerciseResult:
-    collected = next((r["checks"] for r in records if r["kind"] == "collected"), None)
-    if collected is None:
+    if records.collected is None:
         return _result(
             exercise,
             started,
             error="the checks could not be loaded (a bug in the kit: please tell your instructor)",
             detail=output,
         )
-    done = {r["name"]: CheckResult.from_dict(r) for r in records if r["kind"] == "result"}
     checks = []
-    for spec in collected:
-        result = done.get(spec["name"])
+    for info in records.collected.checks:
+        result = records.results.get(info.name)
         if result is None:
             why = (
                 f"grading stopped: the exercise took longer than {exercise.timeout:g} s"
@@ -148,28 +181,27 @@ def _assemble(
                 else "the checks process ended before this check ran"
             )
             result = CheckResult(
-                name=spec["name"],
-                description=spec["description"],
-                points=spec["points"],
-                hidden=spec["hidden"],
+                name=info.name,
+                description=info.description,
+                points=info.points,
+                hidden=info.hidden,
                 outcome=Outcome.TIMED_OUT if timed_out else Outcome.ERRORED,
                 rationale=why,
                 detail="" if timed_out else output,
             )
         checks.append(result)
-    error = next((r for r in records if r["kind"] == "error"), None)
-    if error is None and len(done) < len(collected) and not timed_out:
-        error = {
-            "message": "the checks stopped unexpectedly (a bug in the kit: please tell "
-            "your instructor)",
-            "detail": "\n".join(output.splitlines()[-40:]),
-        }
+    error = records.error
+    if error is None and len(records.results) < len(checks) and not timed_out:
+        error = channel.RunError(
+            "the checks stopped unexpectedly (a bug in the kit: please tell your instructor)",
+            "\n".join(output.splitlines()[-40:]),
+        )
     return _result(
         exercise,
         started,
         checks=tuple(checks),
-        error=error and error["message"],
-        detail=error["detail"] if error else "",
+        error=error.message if error else None,
+        detail=error.detail if error else "",
     )
 
 
@@ -184,7 +216,7 @@ def _result(
     return ExerciseResult(
         exercise=exercise.id,
         title=exercise.title,
-        checks=checks,
+        checks=tuple(checks),
         error=error,
         error_detail=detail,
         duration=round(time.monotonic() - started, 3),

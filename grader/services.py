@@ -1,11 +1,13 @@
 """Real backing services that checks need beside the student's app (a Redis broker).
 
 Each service is a private process on a free loopback port, started and stopped by
-the check that uses it; it never relies on one already running on the machine.
+the check that uses it; it never relies on one already running on the machine. The
+submission talks to it, so it runs in the job's sandbox like the submission itself.
 """
 
 from __future__ import annotations
 
+import contextlib
 import random
 import shutil
 import socket
@@ -13,9 +15,20 @@ import subprocess
 import time
 from pathlib import Path
 
+import psutil
+
+from grader.sandbox import Sandbox
+
 
 class ServiceMissing(Exception):
     """A program the checks need is not installed; the message says how to get it."""
+
+
+def _alive(proc: psutil.Process) -> bool:
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def free_port() -> int:
@@ -45,8 +58,8 @@ def free_port() -> int:
 class RedisServer:
     """A throwaway redis-server: no persistence, loopback only, stoppable and restartable."""
 
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -62,20 +75,26 @@ class RedisServer:
                 "redis-server is not installed: `make setup` installs it on Debian/Ubuntu when "
                 "run as root; otherwise `sudo apt-get install redis-server` or `brew install redis`"
             )
+        command = [
+            exe,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(self.sandbox.workdir),
+            # A client may not rewrite the server's files, even outside a sandbox.
+            "--rename-command",
+            "CONFIG",
+            "",
+        ]
         self.proc = subprocess.Popen(
-            [
-                exe,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.workdir),
-            ],
+            self.sandbox.command(command),
+            env=self.sandbox.env(),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -88,11 +107,26 @@ class RedisServer:
             time.sleep(0.02)
 
     def stop(self) -> None:
-        """Kill it at once, as a crash or a network partition would."""
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait()
-            self.proc = None
+        """Kill it at once, as a crash or a network partition would.
+
+        In a sandbox, redis-server is below the process we started: it is killed itself,
+        and waited for, so that it serves nothing once stop() has returned.
+        """
+        if self.proc is None:
+            return
+        try:
+            tree = [psutil.Process(self.proc.pid)]
+            tree += tree[0].children(recursive=True)
+        except psutil.Error:
+            tree = []
+        for proc in reversed(tree):
+            with contextlib.suppress(psutil.Error):
+                proc.kill()
+        deadline = time.monotonic() + 5
+        while any(_alive(p) for p in tree) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        self.proc.wait()
+        self.proc = None
 
     def command(self, *words: str) -> str | None:
         """Send one inline command; the first line of the reply, or None if unreachable."""

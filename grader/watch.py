@@ -25,7 +25,7 @@ def watch(kit: Kit, console: Console, exercise: Exercise | None) -> int:
     try:
         while exercise is not None:
             graded = kit.starter(exercise).read_bytes()
-            result = runner.grade(kit, exercise, kit.starter(exercise))
+            result = runner.grade(kit, exercise, kit.starter(exercise), isolated=False)
             progress.record(exercise, result.passed)
             progress.save(kit)
             console.clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -11,6 +12,7 @@ import psutil
 import pytest
 
 from grader.manifest import Kit
+from grader.serving import PR_SET_CHILD_SUBREAPER, prctl
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(__file__).resolve().parent / "corpus"
@@ -21,22 +23,29 @@ def kit() -> Kit:
     return Kit.load(ROOT)
 
 
-def leftovers(var: str, token: str) -> list[int]:
-    """Live processes whose environment has `var=token`."""
+# Every test process adopts the orphans of what it starts (Linux's child subreaper): a
+# process that outlives a grading run, wherever it hid, ends up below the test.
+prctl(PR_SET_CHILD_SUBREAPER, 1)
+
+
+def leftovers() -> list[psutil.Process]:
+    """Live processes below this test process (orphans come here: see above)."""
     found = []
-    for proc in psutil.process_iter():
+    for proc in psutil.Process().children(recursive=True):
         try:
-            if proc.environ().get(var) == token and proc.status() != psutil.STATUS_ZOMBIE:
-                found.append(proc.pid)
-        except psutil.Error:
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                os.waitpid(proc.pid, os.WNOHANG)
+            else:
+                found.append(proc)
+        except (psutil.Error, ChildProcessError):
             continue
     return found
 
 
-def settles_without_leftovers(var: str, token: str, within: float = 5.0) -> bool:
-    """Whether every tagged process is gone within `within` s (exit takes a moment)."""
+def settles_without_leftovers(within: float = 5.0) -> bool:
+    """Whether every process below this one is gone within `within` s (exit takes a moment)."""
     deadline = time.monotonic() + within
-    while leftovers(var, token):
+    while leftovers():
         if time.monotonic() > deadline:
             return False
         time.sleep(0.05)

@@ -2,9 +2,9 @@
 
 No timing is asserted: only that every server and N gets figures, that the slow-client
 section and the plot are written, that a broken submission is reported rather than
-crashing the run, and that no process is left behind. Exercise scaleout adds the
-cross-process section (two processes of the app sharing a private redis-server, which
-inherits the probe variable like every other process the benchmark starts).
+crashing the run, and that no process is left behind (the test adopts orphans: see
+conftest). Exercise scaleout adds the cross-process section (two processes of the app
+sharing a private redis-server).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import os
 import shutil
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
@@ -22,31 +21,27 @@ import pytest
 from tests.conftest import ROOT, settles_without_leftovers
 
 SERVERS = {"student", "reference", "naive", "anchor"}
-PROBE = "KIT_TEST_PROBE"
 FIGURES = ("deliveries_per_s", "p50_ms", "p99_ms", "max_ms", "ratio_to_anchor")
 CROSS_FIGURES = (*FIGURES, "crossed_p50_ms", "crossed_p99_ms", "local_p50_ms", "local_p99_ms")
 
 
-def fanout(*args: str, token: str) -> subprocess.CompletedProcess[str]:
+def fanout(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "bench/fanout.py", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=120,
-        env={**os.environ, PROBE: token, "COLUMNS": "120"},
+        env={**os.environ, "COLUMNS": "120"},
     )
 
 
 def run_tiny(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], Path, Path]:
-    token = uuid.uuid4().hex
     out, png = tmp_path / "fanout.json", tmp_path / "fanout.png"
     try:
-        done = fanout(
-            *args, "--stall-after", "2", "--json", str(out), "--plot", str(png), token=token
-        )
+        done = fanout(*args, "--stall-after", "2", "--json", str(out), "--plot", str(png))
     finally:
-        assert settles_without_leftovers(PROBE, token), "the benchmark left processes behind"
+        assert settles_without_leftovers(), "the benchmark left processes behind"
     assert done.returncode == 0, done.stdout + done.stderr
     return done, out, png
 
@@ -149,7 +144,7 @@ def test_a_broken_scaleout_starter_is_reported_in_the_cross_section(tmp_path: Pa
     ],
 )
 def test_usage_errors_exit_2_with_one_line(args: list[str], message: str) -> None:
-    done = fanout(*args, token=uuid.uuid4().hex)
+    done = fanout(*args)
     assert done.returncode == 2
     assert message in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1

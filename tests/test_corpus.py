@@ -7,25 +7,21 @@ time and leave no process behind.
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from grader import runner
 from grader.manifest import Kit
 from grader.results import Outcome
-from tests.conftest import leftovers
+from tests.conftest import leftovers, settles_without_leftovers
 from tests.labels import Case, cases
 
 FAILING = {Outcome.FAILED, Outcome.TIMED_OUT}
 
 
-def grade_case(kit: Kit, case: Case, monkeypatch: pytest.MonkeyPatch):
-    """Grade a corpus file, then prove nothing it started is still running."""
-    token = uuid.uuid4().hex
-    monkeypatch.setenv("KIT_TEST_PROBE", token)  # inherited by everything the run starts
-    result = runner.grade(kit, kit.get(case.exercise), case.path)
-    assert leftovers("KIT_TEST_PROBE", token) == [], "grading left processes running"
+def grade_case(kit: Kit, case: Case):
+    """Grade a corpus file in the sandbox, then prove nothing it started is still running."""
+    result = runner.grade(kit, kit.get(case.exercise), case.path, isolated=True)
+    assert settles_without_leftovers(), f"grading left processes running: {leftovers()}"
     return result
 
 
@@ -36,14 +32,14 @@ def summary(result) -> str:
 
 
 @pytest.mark.parametrize("case", cases("right"), ids=lambda c: c.id)
-def test_alternative_correct_implementation_passes(kit: Kit, case: Case, monkeypatch) -> None:
-    result = grade_case(kit, case, monkeypatch)
+def test_alternative_correct_implementation_passes(kit: Kit, case: Case) -> None:
+    result = grade_case(kit, case)
     assert result.passed, summary(result)
 
 
 @pytest.mark.parametrize("case", cases("wrong") + cases("broken"), ids=lambda c: c.id)
-def test_mistake_gets_the_verdict_it_is_labelled_with(kit: Kit, case: Case, monkeypatch) -> None:
-    result = grade_case(kit, case, monkeypatch)
+def test_mistake_gets_the_verdict_it_is_labelled_with(kit: Kit, case: Case) -> None:
+    result = grade_case(kit, case)
     assert not result.passed
     assert result.duration < kit.get(case.exercise).timeout + 10, "verdict took too long"
     if case.kind == "error":

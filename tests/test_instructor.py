@@ -80,9 +80,9 @@ def test_grading_a_class_writes_every_export_with_a_verdict_per_student(
         ("empty", "found: no files"),
         ("linker", "pointing outside"),
     ]:
-        results = json.loads((out / student / "results.json").read_text())
+        results = json.loads((out / "students" / student / "results.json").read_text())
         assert needle in results["tests"][0]["output"], student
-        ET.parse(out / student / "junit.xml")  # well-formed, even for binary input
+        ET.parse(out / "students" / student / "junit.xml")  # well-formed, even for binary input
     # The submission that tried to write outside its folder could not.
     assert not (ROOT / "GRADING-WAS-HERE").exists()
     assert not (classroom / "ada" / "x.txt").exists()

@@ -8,13 +8,12 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 
 from grader.manifest import Kit
-from tests.conftest import ROOT, leftovers, run_grader
+from tests.conftest import ROOT, leftovers, run_grader, settles_without_leftovers
 
 
 def grader(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -52,8 +51,7 @@ def test_lesson_renders_markdown_without_a_pager_when_not_a_terminal(course: Pat
 
 def test_watch_regrades_on_save_moves_on_and_stops_cleanly_on_ctrl_c(course: Path) -> None:
     log = course / "watch.log"
-    probe = uuid.uuid4().hex
-    env = {"COLUMNS": "200", "PATH": "/usr/bin:/bin", "KIT_TEST_PROBE": probe}
+    env = {"COLUMNS": "200", "PATH": "/usr/bin:/bin"}
     with log.open("w") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "grader", "--root", str(course), "watch"],
@@ -72,7 +70,7 @@ def test_watch_regrades_on_save_moves_on_and_stops_cleanly_on_ctrl_c(course: Pat
     finally:
         proc.kill()
     assert "Stopped watching." in log.read_text()
-    assert leftovers("KIT_TEST_PROBE", probe) == []
+    assert settles_without_leftovers(), leftovers()
 
 
 def wait_for(log: Path, text: str, within: float = 60) -> None:

@@ -1,0 +1,134 @@
+"""The results channel: how the checks process tells the grader what happened.
+
+One writer (the checks process) appends records to a file; one reader (the runner)
+reads them when the run is over, however it ended. Every line carries a sequence number
+and an HMAC under a key only the two ends hold (the runner hands it to the checks
+process on its stdin), so whatever else can reach the file can neither add, change,
+reorder nor replay a record: the reader stops at the first line that does not verify,
+and every check whose result is missing is then graded as not passed.
+
+    Collected    the checks, in order, with their points: sent first
+    Result       one check's result
+    RunError     why no check could run (the app could not start)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from grader.results import CheckResult
+
+KEY_BYTES = 32
+
+
+@dataclass(frozen=True)
+class CheckInfo:
+    name: str
+    description: str
+    points: float = 1.0
+    hidden: bool = False
+
+
+@dataclass(frozen=True)
+class Collected:
+    checks: tuple[CheckInfo, ...]
+
+
+@dataclass(frozen=True)
+class Result:
+    result: CheckResult
+
+
+@dataclass(frozen=True)
+class RunError:
+    message: str
+    detail: str = ""
+
+
+Record = Collected | Result | RunError
+
+
+def new_key() -> bytes:
+    return os.urandom(KEY_BYTES)
+
+
+def _mac(key: bytes, seq: int, payload: str) -> str:
+    return hmac.new(key, f"{seq}\n{payload}".encode(), hashlib.sha256).hexdigest()
+
+
+def _encode(record: Record) -> dict[str, Any]:
+    if isinstance(record, Collected):
+        return {"kind": "collected", "checks": [asdict(c) for c in record.checks]}
+    if isinstance(record, Result):
+        return {"kind": "result", **record.result.to_dict()}
+    return {"kind": "error", "message": record.message, "detail": record.detail}
+
+
+def _decode(data: dict[str, Any]) -> Record:
+    kind = data.pop("kind")
+    if kind == "collected":
+        return Collected(tuple(CheckInfo(**c) for c in data["checks"]))
+    if kind == "result":
+        return Result(CheckResult.from_dict(data))
+    return RunError(data["message"], data.get("detail", ""))
+
+
+class Writer:
+    """Appends authenticated records; each is flushed at once, so a killed run still reports."""
+
+    def __init__(self, path: Path, key: bytes) -> None:
+        self._file: IO[str] = path.open("a", encoding="utf-8")
+        self._key = key
+        self._seq = 0
+
+    def write(self, record: Record) -> None:
+        payload = json.dumps(_encode(record), sort_keys=True)
+        line = {"seq": self._seq, "mac": _mac(self._key, self._seq, payload), "record": payload}
+        self._file.write(json.dumps(line) + "\n")
+        self._file.flush()
+        self._seq += 1
+
+
+@dataclass
+class Records:
+    """What the reader verified, in order; `intact` is False if anything else was found."""
+
+    collected: Collected | None = None
+    results: dict[str, CheckResult] = field(default_factory=dict)
+    error: RunError | None = None
+    intact: bool = True
+
+
+def read(path: Path, key: bytes) -> Records:
+    """Every record up to the first line that is not the next authentic one."""
+    records = Records()
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return Records(intact=False)
+    for seq, line in enumerate(lines):
+        try:
+            wrapper = json.loads(line)
+            payload = wrapper["record"]
+            genuine = wrapper["seq"] == seq and hmac.compare_digest(
+                str(wrapper["mac"]), _mac(key, seq, payload)
+            )
+        except (ValueError, KeyError, TypeError):
+            genuine = False
+        if not genuine:
+            records.intact = False
+            break
+        record = _decode(json.loads(payload))
+        if isinstance(record, Collected):
+            records.collected = record
+        elif isinstance(record, Result):
+            records.results[record.result.name] = record.result
+        else:
+            records.error = record
+    return records

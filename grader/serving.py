@@ -1,0 +1,154 @@
+"""Serving the student's app: what runs in a server process, forked by the zygote.
+
+The process imports the student's module, reports on a pipe whether that worked, then
+serves the app with uvicorn on a listening socket it was handed. Its output goes to a
+log the checks read; it may keep nothing else of its parent's open files.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.util
+import json
+import os
+import resource
+import signal
+import socket
+import sys
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader import caps
+
+PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
+
+
+class CouldNotStart(Exception):
+    """The student's module could not be imported or served; the message says why."""
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+
+@dataclass
+class AppSpec:
+    """What to serve: the student's file, imported under `module`, exposing `attribute`."""
+
+    file: Path
+    module: str
+    workdir: Path
+    attribute: str = "app"
+    env: dict[str, str] = field(default_factory=dict)
+    overrides: dict[str, object] = field(default_factory=dict)
+    """Module-level names to set after import (constants a check wants small)."""
+    processes: int | None = None
+    """An RLIMIT_NPROC where no cgroup caps the job's processes."""
+
+
+def run(spec: AppSpec, sock: socket.socket, report_fd: int, log_fd: int) -> None:
+    """Become the server; never returns."""  # pragma: no cover - runs in a forked child
+    os.setsid()
+    # SIGPIPE stays ignored, as Python sets it: a write to a vanished client must raise,
+    # not kill the server.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGXFSZ, signal.SIGCHLD):
+        signal.signal(sig, signal.SIG_DFL)
+    null_fd = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null_fd, 0)
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    keep = sorted({sock.fileno(), report_fd})
+    for low, high in zip([2, *keep], [*keep, _max_fd()], strict=True):
+        os.closerange(low + 1, high)
+    sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+    # The zygote hides itself from its servers; a server need not hide from the checks.
+    prctl(PR_SET_DUMPABLE, 1)
+    caps.limit_process(spec.processes)
+    os.environ.update(spec.env)
+    os.chdir(spec.workdir)
+    sys.path.insert(0, str(spec.file.parent))
+
+    def report(payload: dict[str, object]) -> None:
+        os.write(report_fd, json.dumps(payload).encode() + b"\n")
+        os.close(report_fd)
+
+    try:
+        app = import_app(spec)
+    except CouldNotStart as exc:
+        report({"error": exc.message, "detail": exc.detail})
+        os._exit(1)
+    report({"ok": True})
+
+    import uvicorn
+
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="auto")
+    uvicorn.Server(config).run(sockets=[sock])
+    sys.stdout.flush()
+    os._exit(0)
+
+
+def prctl(option: int, value: int) -> None:
+    """Linux's prctl(2); nothing elsewhere."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+
+
+def _max_fd() -> int:
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return soft if 0 < soft < 1 << 20 else 65536
+
+
+def import_app(spec: AppSpec) -> object:  # pragma: no cover - runs in a sandboxed child
+    name = spec.file.name
+    module_spec = importlib.util.spec_from_file_location(spec.module, spec.file)
+    assert module_spec is not None and module_spec.loader is not None
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[spec.module] = module
+    try:
+        module_spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        where = f" at line {exc.lineno}" if exc.lineno else ""
+        raise CouldNotStart(
+            f"{name} has a syntax error{where}: {exc.msg}",
+            (exc.text or "").rstrip(),
+        ) from None
+    except SystemExit as exc:
+        raise CouldNotStart(f"{name} called exit({exc.code!r}) while being imported") from None
+    except MemoryError:
+        raise CouldNotStart(
+            f"{name} used more than {caps.size(caps.MEMORY_PER_PROCESS)} of memory while "
+            "being imported"
+        ) from None
+    except BaseException as exc:  # noqa: BLE001 - any failure is the student's to see
+        raise CouldNotStart(
+            f"importing {name} raised {type(exc).__name__}: {exc}",
+            student_traceback(exc, spec.file),
+        ) from None
+    for setting, value in spec.overrides.items():
+        setattr(module, setting, value)
+    app = getattr(module, spec.attribute, None)
+    if app is None:
+        raise CouldNotStart(
+            f"{name} has no variable named `{spec.attribute}`",
+            f"Define `{spec.attribute} = FastAPI()` at the top level of the module.",
+        )
+    if not callable(app):
+        raise CouldNotStart(
+            f"`{spec.attribute}` in {name} is a {type(app).__name__}, not an ASGI app",
+            f"`{spec.attribute}` should be the FastAPI() instance.",
+        )
+    return app
+
+
+def student_traceback(exc: BaseException, file: Path) -> str:
+    """The traceback cut down to the frames in the student's own file."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(file)]
+    lines = [f"  line {f.lineno}, in {f.name}: {(f.line or '').strip()}" for f in frames]
+    return "\n".join(lines)
