@@ -13,13 +13,16 @@ EX_ARG   = $(if $(EX),--exercise $(EX))
 SUB_ARG  = $(if $(SUBMISSION),--submission "$(SUBMISSION)")
 PORT    ?= 8000
 JSON_ARG = $(if $(JSON),--json "$(JSON)")
+# Grading someone else's work runs it in a bubblewrap sandbox; NO_SANDBOX=1 opts out.
+SANDBOX_ARG = $(if $(NO_SANDBOX),--no-sandbox)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system-packages check watch hint lesson serve verify grade compare dist gradescope bench test lint clean
+.PHONY: help setup system-packages sandbox check watch hint lesson serve verify grade compare doctor dist gradescope bench test lint clean
 
 help: ## list the commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo "  options: EX=<exercise id>  SUBMISSION=<folder or .py file>  JSON=<results.json>"
+	@echo "           NO_SANDBOX=1 (grade without bubblewrap where it cannot work; see make doctor)"
 
 setup: $(STAMP) ## create .venv and install the pinned dependencies
 
@@ -37,8 +40,8 @@ $(DEV_STAMP): $(STAMP)
 	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $@
 
-check: $(STAMP) ## grade your work (EX=<id> for one exercise, SUBMISSION=… for someone else's)
-	@$(GRADER) check $(EX_ARG) $(SUB_ARG) $(JSON_ARG)
+check: $(STAMP) $(if $(SUBMISSION),sandbox) ## grade your work (EX=<id> for one exercise, SUBMISSION=… for someone else's)
+	@$(GRADER) check $(EX_ARG) $(SUB_ARG) $(JSON_ARG) $(if $(SUBMISSION),$(SANDBOX_ARG))
 
 watch: $(STAMP) ## re-check the exercise you are on every time you save
 	@$(GRADER) watch $(EX_ARG)
@@ -52,16 +55,19 @@ lesson: $(STAMP) ## read the lesson for the exercise you are on (EX=<id> for ano
 serve: $(STAMP) ## run your app with auto-reload and a chat page at / [PORT=8000]
 	@$(GRADER) serve $(EX_ARG) $(SUB_ARG) --port $(PORT)
 
-verify: $(STAMP) ## instructors: prove every solution passes and every starter fails
-	@$(GRADER) verify $(EX_ARG)
+verify: $(STAMP) sandbox ## instructors: prove every solution passes and every starter fails
+	@$(GRADER) verify $(EX_ARG) $(SANDBOX_ARG)
 
-grade: $(STAMP) ## instructors: grade a folder, SUBMISSIONS=<dir> [EX=<id>] [OUT=grades]
+grade: $(STAMP) sandbox ## instructors: grade a folder, SUBMISSIONS=<dir> [EX=<id>] [OUT=grades]
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=<folder> [EX=<id>] [OUT=<folder>]"; exit 2; }
-	@$(GRADER) grade --submissions "$(SUBMISSIONS)" $(EX_ARG) --out "$(or $(OUT),grades)"
+	@$(GRADER) grade --submissions "$(SUBMISSIONS)" $(EX_ARG) --out "$(or $(OUT),grades)" $(SANDBOX_ARG)
 
-compare: $(STAMP) ## instructors: a submission beside the solution, EX=<id> SUBMISSION=<file>
+compare: $(STAMP) sandbox ## instructors: a submission beside the solution, EX=<id> SUBMISSION=<file>
 	@test -n "$(EX)" -a -n "$(SUBMISSION)" || { echo "usage: make compare EX=<id> SUBMISSION=<folder or .py>"; exit 2; }
-	@$(GRADER) compare --exercise $(EX) --submission "$(SUBMISSION)"
+	@$(GRADER) compare --exercise $(EX) --submission "$(SUBMISSION)" $(SANDBOX_ARG)
+
+doctor: $(STAMP) sandbox ## instructors: which isolation submissions get on this machine
+	@$(GRADER) doctor
 
 dist: $(STAMP) ## instructors: build the student edition in dist/ (no solutions, no hidden checks)
 	@$(GRADER) dist --out dist
@@ -72,9 +78,9 @@ gradescope: $(STAMP) ## instructors: build dist/gradescope-autograder.zip
 bench: $(DEV_STAMP) ## fan-out benchmark [EX=<id>] [SUBMISSION=…] [CLIENTS=10,100,500] [JSON=file]
 	@$(PY) bench/fanout.py $(EX_ARG) $(SUB_ARG) $(if $(CLIENTS),--clients $(CLIENTS)) $(JSON_ARG)
 
-# Debian packages the kit's own tests use: a browser for the chat page test, a Redis
-# server for scaleout. Installed with apt-get when missing and we may (root).
-SYSTEM_PACKAGES := chromium:chromium redis-server:redis-server
+# Debian packages, installed with apt-get when missing and we may (root): a browser
+# for the chat page test, a Redis server for scaleout, bubblewrap for the sandbox.
+SYSTEM_PACKAGES := chromium:chromium redis-server:redis-server bwrap:bubblewrap
 system-packages:
 	@for pair in $(SYSTEM_PACKAGES); do \
 	  cmd=$${pair%%:*}; pkg=$${pair##*:}; \
@@ -83,8 +89,12 @@ system-packages:
 	    echo "Installing $$pkg (apt-get)…"; \
 	    { [ -n "$$APT_UPDATED" ] || apt-get update -qq; } && APT_UPDATED=1 && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkg >/dev/null; \
-	  else echo "note: $$pkg is not installed; the tests that need it will be skipped"; fi; \
+	  else echo "note: $$pkg is not installed; what needs it will say so"; fi; \
 	done
+
+# What grading someone else's submission needs: bubblewrap.
+sandbox:
+	@$(MAKE) -s system-packages SYSTEM_PACKAGES=bwrap:bubblewrap
 
 test: $(DEV_STAMP) system-packages ## run the kit's own test suite (what CI runs)
 	@$(PY) -m ruff check .

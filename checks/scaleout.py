@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import random
 import socket
+import string
 from typing import TYPE_CHECKING
 
 import psutil
@@ -307,6 +308,25 @@ async def messages_cross(launch: Launcher, redis_server: RedisServer) -> None:
     for text in ['Zoë: "héllo" 👋 {"origin": 1}', "a:b:c", "  spaced  ", "x" * 3000]:
         await say(alice, text, alice, bob, help="Publish the text intact (JSON keeps it so).")
         await say(bob, text, bob, alice, help="Publish the text intact (JSON keeps it so).")
+
+
+@check(depends=messages_cross)
+async def crosses_through_redis(launch: Launcher, redis_server: RedisServer) -> None:
+    """Messages reach the other process through Redis: Redis receives every byte of them."""
+    a, b = await two_processes(launch, redis_server)
+    alice, bob = await pair(a, b)
+    text = "through Redis " + "".join(random.choices(string.ascii_letters, k=60_000))
+    before = redis_server.received()
+    await say(alice, text, alice, bob)
+    took = redis_server.received() - before
+    a.transcript.append(f"meanwhile, Redis received {took} bytes from its clients")
+    if took < len(text):
+        raise Failure(
+            f"bob on process B received alice's {len(text)}-character message, but Redis "
+            f"received only {took} bytes meanwhile: it crossed some other way",
+            help="Publish each event to Redis and let every process's subscriber deliver it: "
+            "that is what lets the processes run on different machines.",
+        )
 
 
 @check(depends=messages_cross)

@@ -103,27 +103,43 @@ def discover(
 ) -> list[Student]:
     """Read a submissions folder: a folder per student, or `<student>.py` with one exercise.
 
-    Every entry gets a row, whatever its name; two entries that would share a name
-    (`bob/` and `bob.py`) keep their full names instead.
+    Every entry gets a row of its own, whatever its name: see `names`.
     """
     if not folder.is_dir():
         raise UsageError(f"no such folder: {folder}")
     entries = sorted(folder.iterdir())
     if not entries:
         raise UsageError(f"{folder} is empty: put one folder (or .py file) per student in it")
-    stems = [_stem(entry) for entry in entries]
-    names = [
-        stem if stems.count(stem) == 1 else entry.name
-        for stem, entry in zip(stems, entries, strict=True)
-    ]
     return [
         _student(name, entry, folder, exercises, one_exercise)
-        for name, entry in zip(names, entries, strict=True)
+        for name, entry in zip(names(entries), entries, strict=True)
     ]
 
 
-def _stem(entry: Path) -> str:
-    return entry.stem if entry.suffix == ".py" and not entry.is_dir() else entry.name
+def names(entries: list[Path]) -> list[str]:
+    """A distinct, printable name for each entry: `carol.py` is "carol", unless that
+    would be another's name too (`bob/` beside `bob.py`): then both keep their full
+    names, and a name that still repeats gets a number."""
+
+    def printable(name: str) -> str:
+        text = name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+    full = [printable(e.name) for e in entries]
+    short = [
+        printable(e.stem) if e.suffix == ".py" and not e.is_dir() else name
+        for e, name in zip(entries, full, strict=True)
+    ]
+    chosen = [
+        s if short.count(s) == 1 and full.count(s) == (s == f) else f
+        for s, f in zip(short, full, strict=True)
+    ]
+    seen: dict[str, int] = {}
+    unique = []
+    for name in chosen:
+        seen[name] = seen.get(name, 0) + 1
+        unique.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+    return unique
 
 
 def _student(

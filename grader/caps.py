@@ -21,6 +21,7 @@ from pathlib import Path
 
 MEMORY_PER_JOB = 1 << 30  # everything the submission runs, together
 PROCESSES_PER_JOB = 256  # processes and threads, together
+CPUS_PER_JOB = 1  # so that a busy submission cannot slow its neighbours down
 MEMORY_PER_PROCESS = 1 << 30  # address space of one server process
 OUTPUT_PER_PROCESS = 16 << 20  # what one server may write to its log
 
@@ -52,6 +53,21 @@ class Events:
 
     out_of_memory: int = 0
     forks_refused: int = 0
+
+    def since(self, before: Events) -> list[str]:
+        """What the caps stopped between `before` and these, in words."""
+        said = []
+        if self.out_of_memory > before.out_of_memory:
+            said.append(
+                f"the submission went over its memory cap of {size(MEMORY_PER_JOB)}: "
+                "the kernel killed one of its processes"
+            )
+        if self.forks_refused > before.forks_refused:
+            said.append(
+                f"the submission reached its cap of {PROCESSES_PER_JOB} processes and threads: "
+                "starting another was refused"
+            )
+        return said
 
 
 class JobCaps:
@@ -88,9 +104,10 @@ class JobCaps:
 class CgroupCaps(JobCaps):
     """A fresh cgroup (one folder per controller hierarchy) for one job."""
 
-    def __init__(self, kind: str, folders: list[Path]) -> None:
+    def __init__(self, kind: str, folders: list[Path], cpus: int | None = None) -> None:
         self.kind = kind
         self.folders = folders
+        self.cpus = cpus
 
     def enter(self, argv: list[str]) -> list[str]:
         # The shell joins the cgroup, then becomes the command: nothing it starts can
@@ -130,8 +147,9 @@ class CgroupCaps(JobCaps):
                     time.sleep(0.02)
 
     def describe(self) -> str:
+        cpus = f", {self.cpus} CPU" if self.cpus else ""
         return (
-            f"{self.kind}: {size(MEMORY_PER_JOB)} and {PROCESSES_PER_JOB} processes per job, "
+            f"{self.kind}: {size(MEMORY_PER_JOB)}, {PROCESSES_PER_JOB} processes{cpus} per job, "
             f"{size(MEMORY_PER_PROCESS)} per process"
         )
 
@@ -147,6 +165,13 @@ def for_job() -> JobCaps:
     return JobCaps()
 
 
+def probe() -> JobCaps:
+    """The caps a job gets here, made and removed again (so it is known they work)."""
+    job = for_job()
+    job.close()
+    return job
+
+
 def _cgroup_v2(name: str) -> CgroupCaps | None:
     if not (CGROUP_ROOT / "cgroup.controllers").exists():
         return None
@@ -154,7 +179,8 @@ def _cgroup_v2(name: str) -> CgroupCaps | None:
     # Our own cgroup if we may divide it (a container's root), else the machine's (root).
     for parent in dict.fromkeys([CGROUP_ROOT / own.lstrip("/"), CGROUP_ROOT]):
         wanted = {"memory", "pids"}
-        if not wanted <= set((parent / "cgroup.controllers").read_text().split()):
+        available = set((parent / "cgroup.controllers").read_text().split())
+        if not wanted <= available:
             continue
         enabled = set((parent / "cgroup.subtree_control").read_text().split())
         if not wanted <= enabled:
@@ -162,6 +188,9 @@ def _cgroup_v2(name: str) -> CgroupCaps | None:
                 (parent / "cgroup.subtree_control").write_text("+memory +pids")
             except OSError:
                 continue
+        if "cpu" in available and "cpu" not in enabled:
+            with contextlib.suppress(OSError):
+                (parent / "cgroup.subtree_control").write_text("+cpu")
         folder = parent / name
         try:
             folder.mkdir()
@@ -172,6 +201,9 @@ def _cgroup_v2(name: str) -> CgroupCaps | None:
             (folder / "memory.max").write_text(str(MEMORY_PER_JOB))
             with contextlib.suppress(OSError):
                 (folder / "memory.swap.max").write_text("0")
+            with contextlib.suppress(OSError):  # where the cpu controller is delegated too
+                (folder / "cpu.max").write_text(f"{CPUS_PER_JOB * 100000} 100000")
+                caps.cpus = CPUS_PER_JOB
             (folder / "pids.max").write_text(str(PROCESSES_PER_JOB))
         except OSError:
             caps.close()
@@ -183,23 +215,28 @@ def _cgroup_v2(name: str) -> CgroupCaps | None:
 def _cgroup_v1(name: str) -> CgroupCaps | None:
     folders: list[Path] = []
     try:
-        for controller in ("memory", "pids"):
+        for controller in ("memory", "pids", "cpu"):
             mount = CGROUP_ROOT / controller
             own = _own_cgroup(controller)
             if own is None or not (mount / "cgroup.procs").exists():
+                if controller == "cpu":
+                    break  # a CPU cap is a courtesy to neighbours, not a safety cap
                 return None
             folder = mount / own.lstrip("/") / name
             folder.mkdir()
             folders.append(folder)
-        memory, pids = folders
+        memory, pids = folders[:2]
         (memory / "memory.limit_in_bytes").write_text(str(MEMORY_PER_JOB))
         with contextlib.suppress(OSError):  # only where swap is accounted
             (memory / "memory.memsw.limit_in_bytes").write_text(str(MEMORY_PER_JOB))
         (pids / "pids.max").write_text(str(PROCESSES_PER_JOB))
+        for cpu in folders[2:]:
+            (cpu / "cpu.cfs_period_us").write_text("100000")
+            (cpu / "cpu.cfs_quota_us").write_text(str(CPUS_PER_JOB * 100000))
     except OSError:
         CgroupCaps("cgroup v1", folders).close()
         return None
-    return CgroupCaps("cgroup v1", folders)
+    return CgroupCaps("cgroup v1", folders, CPUS_PER_JOB if len(folders) == 3 else None)
 
 
 def _own_cgroup(controller: str) -> str | None:

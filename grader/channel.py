@@ -4,7 +4,7 @@ One writer (the checks process) appends records to a file; one reader (the runne
 reads them when the run is over, however it ended. Every line carries a sequence number
 and an HMAC under a key only the two ends hold (the runner hands it to the checks
 process on its stdin), so whatever else can reach the file can neither add, change,
-reorder nor replay a record: the reader stops at the first line that does not verify,
+reorder nor replay a record: the reader keeps only the lines that verify, in sequence,
 and every check whose result is missing is then graded as not passed.
 
     Collected    the checks, in order, with their points: sent first
@@ -106,13 +106,19 @@ class Records:
 
 
 def read(path: Path, key: bytes) -> Records:
-    """Every record up to the first line that is not the next authentic one."""
+    """Every authentic record, in order; any other line is passed over.
+
+    A line counts only if it is the next in sequence and its HMAC verifies: a forged
+    line, a copy of an earlier one or garbage in between cannot take a genuine
+    record's place, nor hide the ones after it.
+    """
     records = Records()
     try:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return Records(intact=False)
-    for seq, line in enumerate(lines):
+    seq = 0
+    for line in lines:
         try:
             wrapper = json.loads(line)
             payload = wrapper["record"]
@@ -123,7 +129,8 @@ def read(path: Path, key: bytes) -> Records:
             genuine = False
         if not genuine:
             records.intact = False
-            break
+            continue
+        seq += 1
         record = _decode(json.loads(payload))
         if isinstance(record, Collected):
             records.collected = record

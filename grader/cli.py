@@ -168,11 +168,7 @@ def _isolation(args: argparse.Namespace, *, trusted: bool) -> bool:
 
 
 def _isolation_words(isolated: bool) -> str:
-    job = caps.for_job()
-    try:
-        limits = job.describe()
-    finally:
-        job.close()
+    limits = caps.probe().describe()
     if isolated:
         return f"bubblewrap sandbox per submission; {limits}"
     return f"none (plain processes); {limits}"
@@ -344,11 +340,8 @@ def cmd_compare(kit: Kit, args: argparse.Namespace) -> int:
 
 def cmd_doctor(kit: Kit, args: argparse.Namespace) -> int:
     probe = sandbox.probe()
-    job = caps.for_job()
-    try:
-        limits = job.describe()
-    finally:
-        job.close()
+    job = caps.probe()
+    limits = job.describe()
     redis = shutil.which("redis-server")
     rows = [
         ("bubblewrap", probe.version or "not found", probe.works),

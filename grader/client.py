@@ -33,6 +33,7 @@ def _time_scale() -> float:
 TIME_SCALE = _time_scale()
 WITHIN = 2.0 * TIME_SCALE
 CONNECT_WITHIN = 3.0 * TIME_SCALE
+MAX_FRAME = 4 << 20
 
 
 REFUSALS = {
@@ -163,6 +164,12 @@ class Client:
         self.ws.transport.abort()
 
     def _closed_failure(self, exc: ConnectionClosed, doing: str) -> Failure:
+        if exc.sent and exc.sent.code == CloseCode.MESSAGE_TOO_BIG:
+            self.transcript.append(f"{self.name} closed the connection: the frame was too big")
+            return Failure(
+                f"the server sent {self.name} a frame larger than {MAX_FRAME >> 20} MiB",
+                help="Every frame this exercise sends is a short chat line.",
+            )
         code = exc.rcvd.code if exc.rcvd else None
         how = f"closed it with code {code}" if code else "dropped it without a close handshake"
         self.transcript.append(f"{self.name}'s connection was closed by the server")
@@ -195,7 +202,9 @@ async def open_client(
                 url,
                 open_timeout=None,
                 close_timeout=1,
-                max_size=None,
+                # Checks send at most 64 KiB; a server must not make the checks process
+                # (which no job cap bounds) hold gigabytes.
+                max_size=MAX_FRAME,
                 ping_interval=None,
                 # No permessage-deflate: checks push megabytes, and compressing them
                 # would cost seconds of CPU on a busy machine and test nothing.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 MAX_LINES = 24
+MAX_LINE = 400  # characters of one line: a server may print a megabyte on one
 
 HINTS: tuple[tuple[str, str], ...] = (
     (
@@ -94,7 +95,7 @@ def trim(output: str, student_file: str) -> str:
         i += 1
     if repeats:
         kept.append(f"(the same error happened {repeats} more times)")
-    kept = _dedupe_consecutive(kept)
+    kept = [_cut(line) for line in _dedupe_consecutive(kept)]
     if len(kept) > MAX_LINES:
         skipped = len(kept) - MAX_LINES
         kept = [f"… {skipped} earlier lines not shown"] + kept[-MAX_LINES:]
@@ -129,6 +130,12 @@ def _fold_traceback(lines: list[str], i: int, student_file: str) -> tuple[int, l
         block.append(lines[i])
         i += 1
     return i, block
+
+
+def _cut(line: str) -> str:
+    if len(line) <= MAX_LINE:
+        return line
+    return f"{line[:MAX_LINE]}… ({len(line) - MAX_LINE} more characters)"
 
 
 def _short(path: str) -> str:

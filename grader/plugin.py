@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import dataclasses
 import inspect
+import json
 import sys
 import traceback
 from collections.abc import Iterator
@@ -56,6 +57,7 @@ class Grading:
         self.outcomes: dict[str, Outcome] = {}
         self.descriptions: dict[str, str] = {}
         self.could_not_start: CouldNotStart | None = None
+        self.env: dict[str, str] = json.loads(option("grader_env"))
         self._count = 0
         self.zygote = Zygote.start(
             self.sandbox, self.file_name, option("grader_module"), option("grader_preload")
@@ -70,7 +72,7 @@ class Grading:
             self.scratch / f"server-{self._count}.log",
             file_name=self.file_name,
             overrides=overrides,
-            env=env,
+            env={**self.env, **(env or {})},
             job_caps=self.sandbox.caps,
         )
 
@@ -92,6 +94,8 @@ class Launcher:
         self.servers: list[LiveServer] = []
         self.outputs: list[tuple[LiveServer, str, str | None]] = []
         """(server, output, how it ended) as the check ended, before clients were dropped."""
+        self.events = grading.sandbox.caps.events()
+        """What the job's caps had stopped before this check."""
 
     def __call__(self, env: dict[str, str] | None = None, label: str | None = None) -> LiveServer:
         """A running copy of the app; `env` adds environment variables (say REDIS_URL)."""
@@ -122,6 +126,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--grader-missing", default="", help="why there is no file to grade")
     group.addoption("--grader-isolated", action="store_true", help="run servers in bwrap")
     group.addoption("--grader-cgroups", default="", help="the job's cgroup folders")
+    group.addoption("--grader-env", default="{}", help="what every server gets (JSON)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -351,6 +356,7 @@ def _server_context(launcher: Launcher | None, grading: Grading) -> dict[str, An
         if trimmed and len(launcher.servers) > 1:
             trimmed = f"[server {live.label}]\n{trimmed}"
         parts.append(trimmed)
+    parts += [f"({words})" for words in grading.sandbox.caps.events().since(launcher.events)]
     return {
         "steps": tuple(launcher.transcript[-60:]),
         "server_output": "\n".join(p for p in parts if p),

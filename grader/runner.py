@@ -10,6 +10,7 @@ then ends everything the job started and reads the results that verify.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -113,6 +114,7 @@ def _run_checks(
         f"--grader-module={exercise.module}",
         f"--grader-results={scratch / 'results'}",
         f"--grader-preload={','.join(exercise.preload)}",
+        f"--grader-env={json.dumps(dict(exercise.env))}",
         f"--grader-cgroups={','.join(map(str, folders))}",
         *(["--grader-isolated"] if isolated else []),
         *([f"--grader-missing={missing}"] if missing else []),

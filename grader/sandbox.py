@@ -33,6 +33,7 @@ from pathlib import Path
 from grader.caps import JobCaps
 
 TMP_SIZE = 64 << 20
+SHM_SIZE = 16 << 20
 INSIDE_UID = 1000
 ROOT_LINKS = ("bin", "sbin", "lib", "lib64", "lib32", "libx32")
 ETC_FILES = (
@@ -49,7 +50,7 @@ ETC_FILES = (
     "alternatives",
 )
 ETC_OWN = {
-    "hosts": "127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n",
+    "hosts": "127.0.0.1 localhost sandbox\n::1 localhost ip6-localhost ip6-loopback\n",
     "passwd": f"student:x:{INSIDE_UID}:{INSIDE_UID}:student:/tmp:/bin/sh\n",
     "group": f"student:x:{INSIDE_UID}:\n",
     "hostname": "sandbox\n",
@@ -186,6 +187,14 @@ def confine(
         "/proc",
         "--dev",
         "/dev",
+        "--size",
+        str(SHM_SIZE),
+        "--tmpfs",
+        "/dev/shm",
+        # The root bwrap builds is a tmpfs too: only /tmp and /dev/shm stay writable,
+        # each with a size, so no file can grow without bound.
+        "--remount-ro",
+        "/",
         "--chdir",
         chdir,
         "--",

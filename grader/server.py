@@ -66,7 +66,14 @@ class AppServer:
         sock.listen(512)
         self.port = sock.getsockname()[1]
         read_end, write_end = os.pipe()
-        log_fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # A new file, never one found in its place (a link planted to redirect the log).
+        try:
+            log_fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW)
+        except OSError as exc:
+            os.close(read_end)
+            os.close(write_end)
+            sock.close()
+            raise CouldNotStart(f"could not create the server's log: {exc}") from None
         try:
             answer = self.zygote.request(
                 "serve",

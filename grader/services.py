@@ -128,8 +128,17 @@ class RedisServer:
         self.proc.wait()
         self.proc = None
 
+    def received(self) -> int:
+        """How many bytes Redis has received from its clients since it started."""
+        reply = self.command("INFO", "stats") or ""
+        for line in reply.splitlines():
+            if line.startswith("total_net_input_bytes:"):
+                return int(line.split(":", 1)[1])
+        return 0
+
     def command(self, *words: str) -> str | None:
-        """Send one inline command; the first line of the reply, or None if unreachable."""
+        """Send one inline command; the reply's first line, or the whole of a bulk reply
+        (INFO's), or None if Redis is unreachable."""
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
                 sock.sendall(" ".join(words).encode() + b"\r\n")
@@ -139,6 +148,14 @@ class RedisServer:
                     if not chunk:
                         break
                     reply += chunk
-                return reply.split(b"\r\n", 1)[0].decode()
-        except OSError:
+                head, _, body = reply.partition(b"\r\n")
+                if not head.startswith(b"$") or int(head[1:]) < 0:
+                    return head.decode()
+                while len(body) < int(head[1:]):
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        break
+                    body += chunk
+                return body[: int(head[1:])].decode(errors="replace")
+        except (OSError, ValueError):
             return None

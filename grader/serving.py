@@ -7,9 +7,12 @@ log the checks read; it may keep nothing else of its parent's open files.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import fcntl
 import importlib.util
 import json
+import logging
 import os
 import resource
 import signal
@@ -18,6 +21,7 @@ import sys
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from grader import caps
 
@@ -85,10 +89,41 @@ def run(spec: AppSpec, sock: socket.socket, report_fd: int, log_fd: int) -> None
 
     import uvicorn
 
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="auto")
+    # The grader's own copy of the log: errors are reported on it even when the app
+    # silences its stderr, so that "logs no unhandled exception" cannot be faked.
+    witness_fd = fcntl.fcntl(1, fcntl.F_DUPFD_CLOEXEC, 256)
+    config = uvicorn.Config(
+        witnessed(app, witness_fd), log_level="warning", access_log=False, lifespan="auto"
+    )
+    logging.getLogger("uvicorn.error").addFilter(_not_reported_twice)
     uvicorn.Server(config).run(sockets=[sock])
     sys.stdout.flush()
     os._exit(0)
+
+
+ASGI_ERROR = "Exception in ASGI application"
+
+
+def witnessed(app: Any, fd: int) -> Any:
+    """The app, with every exception that escapes it written to `fd` as uvicorn logs it."""
+    from uvicorn.protocols.utils import ClientDisconnected
+
+    async def asgi(scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await app(scope, receive, send)
+        except ClientDisconnected:
+            raise  # uvicorn does not log these either
+        except BaseException:
+            text = f"ERROR:    {ASGI_ERROR}\n\n{traceback.format_exc()}"
+            with contextlib.suppress(OSError):
+                os.write(fd, text.encode(errors="replace"))
+            raise
+
+    return asgi
+
+
+def _not_reported_twice(record: logging.LogRecord) -> bool:
+    return not record.getMessage().startswith(ASGI_ERROR)
 
 
 def prctl(option: int, value: int) -> None:
@@ -127,8 +162,9 @@ def import_app(spec: AppSpec) -> object:  # pragma: no cover - runs in a sandbox
             "being imported"
         ) from None
     except BaseException as exc:  # noqa: BLE001 - any failure is the student's to see
+        said = str(exc) if len(str(exc)) <= 300 else f"{str(exc)[:300]}…"
         raise CouldNotStart(
-            f"importing {name} raised {type(exc).__name__}: {exc}",
+            f"importing {name} raised {type(exc).__name__}: {said}",
             student_traceback(exc, spec.file),
         ) from None
     for setting, value in spec.overrides.items():

@@ -55,10 +55,13 @@ def settles_without_leftovers(within: float = 5.0) -> bool:
 def run_grader(
     *args: str, root: Path = ROOT, timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
-    """The grader's command line, as a script calls it, in a plain environment."""
+    """The grader's command line, as a script calls it, in a plain environment.
+
+    It runs in the kit's folder: a copy that has its own grader/ is graded by it.
+    """
     return subprocess.run(
         [sys.executable, "-m", "grader", "--root", str(root), *args],
-        cwd=ROOT,
+        cwd=root,
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -1,0 +1,361 @@
+"""The sandbox's guarantees, each proved by attacking it (tests/corpus/attacks/).
+
+Where it is safe, the same attack is also graded without the sandbox (the control):
+there it must succeed, which shows the attack is real and the test can fail.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import site
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from grader import batch, caps, runner, sandbox
+from grader.manifest import Kit
+from grader.results import ExerciseResult, Outcome
+from tests.conftest import ROOT, leftovers, run_grader, settles_without_leftovers
+
+ATTACKS = ROOT / "tests" / "corpus" / "attacks"
+BROKEN = ROOT / "tests" / "corpus" / "broken"
+
+pytestmark = pytest.mark.skipif(not sandbox.probe().works, reason=sandbox.probe().reason)
+
+
+def grade(kit: Kit, file: Path, *, isolated: bool, exercise: str = "broadcast") -> ExerciseResult:
+    result = runner.grade(kit, kit.get(exercise), file, isolated=isolated)
+    assert settles_without_leftovers(), f"grading left processes running: {leftovers()}"
+    return result
+
+
+def passed(result: ExerciseResult) -> list[str]:
+    return [c.name for c in result.checks if c.outcome is Outcome.PASSED]
+
+
+@pytest.fixture
+def course(tmp_path: Path) -> Kit:
+    """A copy of the kit, grader included, for attacks that write to it."""
+    for part in ("lessons", "starter", "solutions", "checks", "grader"):
+        shutil.copytree(ROOT / part, tmp_path / part, ignore=shutil.ignore_patterns("__pycache__"))
+    return Kit.load(tmp_path)
+
+
+def kit_files(kit: Kit) -> dict[Path, bytes]:
+    return {p: p.read_bytes() for p in kit.root.rglob("*.py")}
+
+
+@pytest.mark.parametrize(
+    "attack", ["reads_solution", "reads_hidden_checks", "reads_process_memory", "reads_secrets"]
+)
+def test_what_an_attack_reads_in_the_sandbox_earns_it_nothing(kit: Kit, attack: str) -> None:
+    """Each attack serves the reference behaviour only if it found what it looked for."""
+    file = ATTACKS / f"{attack}.py"
+    sandboxed = grade(kit, file, isolated=True)
+    assert sandboxed.score == 0 and not passed(sandboxed), passed(sandboxed)
+    if os.geteuid() == 0:  # the control reads what only root may
+        control = grade(kit, file, isolated=False)
+        assert control.passed, "the attack does not work even without the sandbox"
+
+
+def test_the_instructors_environment_is_out_of_reach(tmp_path: Path) -> None:
+    secret = "the instructor's API token 7f3a"
+    env = {"PATH": os.environ["PATH"], "COLUMNS": "250", "KIT_TEST_SECRET": secret}
+    command = [sys.executable, "-m", "grader", "--root", str(ROOT), "check", "-e", "broadcast"]
+    command += ["--submission", str(ATTACKS / "reads_environment.py")]
+    out = tmp_path / "results.json"
+    sandboxed = subprocess.run(
+        [*command, "--json", str(out)], capture_output=True, text=True, env=env
+    )
+    assert sandboxed.returncode == 1 and "0/9 checks passed" in sandboxed.stdout
+    assert "7f3a" not in sandboxed.stdout + out.read_text()
+    if os.geteuid() == 0:  # the control reads the grader's /proc/<pid>/environ
+        control = subprocess.run(
+            [*command, "--no-sandbox"], capture_output=True, text=True, env=env
+        )
+        assert "9/9 checks passed" in control.stdout, control.stdout
+
+
+def test_memory_backed_folders_cannot_take_the_machines_memory(kit: Kit) -> None:
+    file = ATTACKS / "fills_memory_disks.py"
+    assert grade(kit, file, isolated=True).score == 0
+    assert grade(kit, file, isolated=False).passed, "the control should have written 100 MiB"
+
+
+def test_a_submission_that_silences_its_errors_is_still_seen_to_raise(kit: Kit) -> None:
+    hidden = grade(kit, ATTACKS / "hides_its_errors.py", isolated=True)
+    control = grade(kit, ROOT / "tests/corpus/broadcast/wrong/disconnect_twice.py", isolated=True)
+    assert hidden.score == control.score < control.max_score
+    assert "no_server_errors" not in passed(hidden)
+
+
+def test_a_huge_frame_is_refused_at_its_header(kit: Kit) -> None:
+    result = grade(kit, ATTACKS / "sends_huge_frame.py", isolated=True)
+    first = result.checks[0]
+    assert first.outcome is Outcome.FAILED
+    assert "a frame larger than 4 MiB" in first.rationale, first.rationale
+
+
+@pytest.mark.parametrize("isolated", [True, False], ids=["sandbox", "no sandbox"])
+def test_forged_replayed_or_orphaned_results_never_count(kit: Kit, isolated: bool) -> None:
+    result = grade(kit, ATTACKS / "forge_results.py", isolated=isolated)
+    assert result.score == 0 and not passed(result)
+
+
+@pytest.mark.parametrize("isolated", [True, False], ids=["sandbox", "no sandbox"])
+def test_planted_links_never_redirect_what_the_grader_writes(course: Kit, isolated: bool) -> None:
+    before = kit_files(course)
+    result = grade(course, ATTACKS / "plants_links.py", isolated=isolated)
+    assert result.score == 0
+    assert kit_files(course) == before
+
+
+def test_a_submission_cannot_write_to_the_kit(course: Kit) -> None:
+    before = kit_files(course)
+    result = grade(course, ATTACKS / "writes_kit.py", isolated=True)
+    assert result.passed, "the attack must cost the honest behaviour nothing"
+    assert kit_files(course) == before
+    grade(course, ATTACKS / "writes_kit.py", isolated=False)
+    assert kit_files(course) != before, "the control should have written to the kit"
+
+
+def test_daemons_that_escape_every_usual_way_do_not_outlive_the_grading(kit: Kit) -> None:
+    result = grade(kit, ATTACKS / "daemon_escapes.py", isolated=True)
+    assert result.passed
+
+
+def test_a_run_cut_at_its_time_bound_leaves_nothing_behind(course: Kit) -> None:
+    manifest = course.root / "lessons" / "exercises.toml"
+    manifest.write_text(manifest.read_text().replace("timeout = 45", "timeout = 3", 1))
+    kit = Kit.load(course.root)
+    result = grade(kit, ATTACKS / "outlives_time_bound.py", isolated=True)
+    assert result.duration < 3 + 10
+    assert {c.outcome for c in result.checks} == {Outcome.TIMED_OUT}
+
+
+def litter() -> list[Path]:
+    return [p for d in ("/tmp", "/var/tmp", "/dev/shm") for p in Path(d).glob("kit-litter-*")]
+
+
+def test_nothing_is_left_in_shared_temporary_folders(kit: Kit) -> None:
+    for path in litter():
+        path.unlink()
+    result = grade(kit, ATTACKS / "litters.py", isolated=True)
+    assert result.passed
+    assert litter() == []
+    try:
+        grade(kit, ATTACKS / "litters.py", isolated=False)
+        assert litter(), "the control should have left files behind"
+    finally:
+        for path in litter():
+            path.unlink()
+
+
+@pytest.mark.parametrize(
+    ("attack", "exercise"),
+    [
+        ("kills_neighbours", "broadcast"),
+        ("injects_frames", "broadcast"),
+        ("starves_ports", "broadcast"),
+        ("publishes_to_redis", "scaleout"),
+    ],
+)
+def test_a_submission_cannot_harm_another_in_the_same_batch(
+    kit: Kit, attack: str, exercise: str
+) -> None:
+    if exercise == "scaleout" and not shutil.which("redis-server"):
+        pytest.skip("redis-server is not installed")
+    ex = kit.get(exercise)
+    honest = kit.solution(ex)
+    control = grade(kit, honest, isolated=True, exercise=exercise)
+    jobs = [("attacker", ex, ATTACKS / f"{attack}.py", None), ("honest", ex, honest, None)]
+    done = batch.grade_many(kit, jobs, isolated=True, workers=2)
+    assert settles_without_leftovers(), leftovers()
+    assert done.results["honest"].score == control.score == control.max_score
+
+
+def test_terminal_escapes_from_a_submission_are_shown_escaped() -> None:
+    done = run_grader(
+        "check", "-e", "broadcast", "--submission", str(ATTACKS / "prints_escapes.py")
+    )
+    assert done.returncode == 1
+    assert "\x1b" not in done.stdout + done.stderr
+    assert "\\x1b]0;pwned" in done.stdout
+
+
+def test_odd_entries_in_a_class_each_get_a_row_and_nothing_breaks(tmp_path: Path) -> None:
+    classroom = tmp_path / "class"
+    solution = (ROOT / "solutions" / "broadcast.py").read_text()
+    names = ["gradebook.csv", "bob", ".carol", "[reverse]mallory[blink]", "eve\x1b]0;pwned\x07"]
+    for name in names:
+        (classroom / name).mkdir(parents=True)
+        (classroom / name / "broadcast.py").write_text(solution)
+    (classroom / "bob.py").write_text(solution)
+    deep = classroom / "deep"
+    for _ in range(700):
+        deep = deep / "d"
+    deep.mkdir(parents=True)
+    (deep / "notes.txt").write_text("nothing to grade")
+    out = tmp_path / "grades"
+    done = run_grader(
+        "grade", "--submissions", str(classroom), "-e", "broadcast", "--out", str(out)
+    )
+    assert done.returncode == 1, done.stdout + done.stderr  # "deep" cannot be graded
+    assert "\x1b" not in done.stdout + done.stderr
+    assert "[reverse]mallory[blink]" in done.stdout  # shown as written, not as markup
+    rows = (out / "gradebook.csv").read_text().splitlines()[1:]
+    assert len(rows) == len(names) + 2  # bob.py and deep too
+    shown = [*names[:-1], "eve\\x1b]0;pwned\\x07", "bob.py"]  # control characters escaped
+    for name in shown:
+        assert (out / "students" / name / "results.json").is_file(), name
+
+
+@pytest.mark.skipif(not isinstance(caps.probe(), caps.CgroupCaps), reason="no cgroup here")
+@pytest.mark.parametrize(
+    ("file", "words"),
+    [("fork_bomb.py", "cap of 256 processes"), ("memory_hog_processes.py", "memory cap of 1 GiB")],
+)
+def test_the_job_caps_end_a_runaway_submission_with_a_clear_verdict(
+    kit: Kit, file: str, words: str
+) -> None:
+    result = grade(kit, BROKEN / file, isolated=True)
+    failed = next(c for c in result.checks if c.outcome is not Outcome.PASSED)
+    assert failed.outcome is Outcome.FAILED
+    assert words in failed.server_output, failed.server_output
+
+
+def test_ctrl_c_ends_a_batch_within_seconds_and_keeps_what_is_done(kit: Kit) -> None:
+    ex = kit.get("broadcast")
+    slow = ATTACKS / "outlives_time_bound.py"  # 30 s of import, then 45 s of bound
+    jobs = [("done", ex, kit.solution(ex), None), ("slow", ex, slow, None)]
+    finished = threading.Event()
+
+    def on_done(key: object, result: ExerciseResult) -> None:
+        if key == "done":
+            finished.set()
+
+    def interrupt() -> None:
+        finished.wait(60)
+        import _thread
+
+        _thread.interrupt_main()
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    done = batch.grade_many(kit, jobs, isolated=True, workers=2, on_done=on_done)
+    assert done.interrupted
+    assert set(done.results) == {"done"} and done.results["done"].passed
+    assert settles_without_leftovers(), leftovers()
+
+
+def test_a_correct_solution_passes_in_a_kit_only_root_can_enter(tmp_path: Path) -> None:
+    """As root, in a folder nobody else may enter (a container's /root/kit, mktemp -d)."""
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    clone = private / "kit"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+    shutil.copy(ROOT / "solutions" / "broadcast.py", clone / "starter" / "broadcast.py")
+    own = run_grader("check", "-e", "broadcast", root=clone)
+    assert own.returncode == 0, own.stdout
+    graded = run_grader(
+        "check", "-e", "broadcast", "--submission", str(clone / "solutions"), root=clone
+    )
+    assert graded.returncode == 0, graded.stdout
+    assert "isolation: bubblewrap" in graded.stdout
+
+
+def test_without_a_sandbox_grading_someone_else_is_refused_in_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    env = {"PATH": "/nonexistent", "COLUMNS": "250"}  # no bwrap to be found
+    command = [sys.executable, "-m", "grader", "--root", str(ROOT), "check", "-e", "broadcast"]
+    refused = subprocess.run(
+        [*command, "--submission", "solutions"], capture_output=True, text=True, env=env
+    )
+    assert refused.returncode == 2
+    assert "refusing to run a submission without isolation" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    allowed = subprocess.run(
+        [*command, "--submission", "solutions", "--no-sandbox"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+    assert "isolation: none" in allowed.stdout
+
+
+UID = 54321  # an ordinary user without an entry in /etc/passwd
+
+
+@pytest.fixture
+def instructor() -> Iterator[Path]:
+    """A home folder for an ordinary user, holding a copy of the kit and a secret, and a
+    Python that user may run (the system's, seeing this kit's installed packages)."""
+    system = Path("/usr/bin/python3")
+    if os.geteuid() != 0 or not shutil.which("setpriv") or not system.exists():
+        pytest.skip("needs root, setpriv and /usr/bin/python3")
+    version = subprocess.run(
+        [str(system), "-c", "import sys; print(sys.version_info[:2])"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    if version != str(sys.version_info[:2]):
+        pytest.skip(f"/usr/bin/python3 is {version}, the kit's is {sys.version_info[:2]}")
+    packages = Path(site.getsitepackages()[0])
+    home = Path(tempfile.mkdtemp(prefix="kit-instructor-", dir="/tmp"))
+    try:
+        subprocess.run([str(system), "-m", "venv", "--without-pip", str(home / "venv")], check=True)
+        lib = home / "venv" / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
+        (lib / "site-packages" / "kit.pth").write_text(f"{packages}\n")
+        for part in ("lessons", "starter", "solutions", "checks", "grader"):
+            shutil.copytree(
+                ROOT / part, home / "kit" / part, ignore=shutil.ignore_patterns("__pycache__")
+            )
+        for name in ("reads_secrets.py", "forge_results.py", "writes_home.py", "writes_kit.py"):
+            shutil.copy(ATTACKS / name, home / name)
+        (home / "secret.txt").write_text("the instructor's secret")
+        (home / ".bashrc").write_text("# the instructor's shell\n")
+        subprocess.run(["chown", "-R", f"{UID}:{UID}", str(home)], check=True)
+        yield home
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def as_instructor(home: Path, attack: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    command = [str(home / "venv" / "bin" / "python"), "-m", "grader", "--root", str(home / "kit")]
+    command += ["check", "-e", "broadcast", "--submission", str(home / attack), *extra]
+    return subprocess.run(
+        ["setpriv", f"--reuid={UID}", f"--regid={UID}", "--clear-groups", *command],
+        capture_output=True,
+        text=True,
+        cwd=home / "kit",
+        env={"HOME": str(home), "PATH": "/usr/bin:/bin", "COLUMNS": "200"},
+        timeout=300,
+    )
+
+
+def test_an_ordinary_user_grading_is_protected_as_well(instructor: Path) -> None:
+    home = instructor
+    files = {p: p.read_bytes() for p in (home / "kit").rglob("*.py")}
+    files[home / ".bashrc"] = (home / ".bashrc").read_bytes()
+    attacks = ("reads_secrets.py", "forge_results.py", "writes_home.py", "writes_kit.py")
+    sandboxed = {attack: as_instructor(home, attack) for attack in attacks}
+    for done in sandboxed.values():
+        assert "isolation: bubblewrap" in done.stdout, done.stdout + done.stderr
+    assert "0/9 checks passed" in sandboxed["reads_secrets.py"].stdout
+    assert "0/9 checks passed" in sandboxed["forge_results.py"].stdout
+    assert "9/9 checks passed" in sandboxed["writes_home.py"].stdout
+    assert "9/9 checks passed" in sandboxed["writes_kit.py"].stdout
+    assert {p: p.read_bytes() for p in files} == files
+    # The controls: without the sandbox the same user's files are in reach...
+    assert "9/9 checks passed" in as_instructor(home, "reads_secrets.py", "--no-sandbox").stdout
+    as_instructor(home, "writes_home.py", "--no-sandbox")
+    assert (home / ".bashrc").read_bytes() != files[home / ".bashrc"]
+    # ...but the results channel is not.
+    assert "0/9 checks passed" in as_instructor(home, "forge_results.py", "--no-sandbox").stdout
