@@ -3,8 +3,8 @@
 It imports the heavy libraries (uvicorn, the exercise's preloads) once, then forks a
 server per request, so a fresh server costs milliseconds. It never imports check code,
 so a server finds nothing in its memory that the student may not see. The checks
-process drives it over a socket pair: one JSON request per message, the server's
-listening socket, log and report pipe passed alongside (SCM_RIGHTS).
+process drives it over a socket pair: one JSON request per message (`send`, `receive`),
+the server's listening socket, log and report pipe passed alongside (SCM_RIGHTS).
 
     serve    fork a server                          → {"pid": …}
     signal   send a signal to a server              → {}
@@ -39,7 +39,36 @@ from grader.serving import PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, AppSpec, prc
 if TYPE_CHECKING:
     from grader.sandbox import Sandbox
 
-MAX_MESSAGE = 1 << 16
+MAX_MESSAGE = 1 << 20
+
+
+def send(sock: socket.socket, payload: dict[str, Any], fds: tuple[int, ...] = ()) -> None:
+    """One message: its length, then JSON; the descriptors travel with its first bytes."""
+    data = json.dumps(payload).encode()
+    data = len(data).to_bytes(4, "big") + data
+    sent = socket.send_fds(sock, [data], list(fds))
+    if sent < len(data):
+        sock.sendall(data[sent:])
+
+
+def receive(sock: socket.socket) -> tuple[dict[str, Any], list[int]] | None:
+    """The next message and the descriptors that came with it; None at the end."""
+    head, fds, _, _ = socket.recv_fds(sock, 4, 8)
+    while head and len(head) < 4:
+        head += sock.recv(4 - len(head))
+    if len(head) < 4:
+        return None
+    size = int.from_bytes(head, "big")
+    if size > MAX_MESSAGE:
+        return None
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    payload: dict[str, Any] = json.loads(data)
+    return payload, fds
 ANSWER_WITHIN = 15.0
 
 
@@ -82,7 +111,7 @@ class Zygote:
         )
 
     def __init__(self, command: list[str], log: Path, env: dict[str, str] | None = None) -> None:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self._socket = ours
         self._lock = threading.Lock()
         self.log = log
@@ -98,18 +127,16 @@ class Zygote:
         theirs.close()
 
     def request(self, op: str, fds: tuple[int, ...] = (), **fields: Any) -> dict[str, Any]:
-        message = json.dumps({"op": op, **fields}).encode()
         with self._lock:
             try:
-                socket.send_fds(self._socket, [message], list(fds))
                 self._socket.settimeout(ANSWER_WITHIN)
-                answer = self._socket.recv(MAX_MESSAGE)
-            except (OSError, TimeoutError):
-                answer = b""
-        if not answer:
+                send(self._socket, {"op": op, **fields}, fds)
+                answer = receive(self._socket)
+            except (OSError, ValueError):
+                answer = None
+        if answer is None:
             raise SandboxGone(self._why_gone())
-        reply: dict[str, Any] = json.loads(answer)
-        return reply
+        return answer[0]
 
     def _why_gone(self) -> str:
         status = self.process.poll()
@@ -236,17 +263,17 @@ def main(argv: list[str] | None = None) -> None:
     control = socket.socket(fileno=args.control)
     while True:
         try:
-            data, fds, _, _ = socket.recv_fds(control, MAX_MESSAGE, 8)
-        except OSError:
+            message = receive(control)
+        except (OSError, ValueError):
             break
-        if not data:
+        if message is None:
             break
         try:
-            reply = host.handle(json.loads(data), fds)
+            reply = host.handle(*message)
         except Exception as exc:  # noqa: BLE001 - a bad request must not end the sandbox
             reply = {"error": f"{type(exc).__name__}: {exc}"}
         try:
-            control.send(json.dumps(reply).encode())
+            send(control, reply)
         except OSError:
             break
     host.kill_all()
