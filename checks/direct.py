@@ -154,15 +154,17 @@ async def messages_self(server: LiveServer) -> None:
 
 @check(depends=private_stays_private)
 async def treats_other_messages_as_public(server: LiveServer) -> None:
-    """Messages not of the form "@target text", such as "@bob", "@bob " or "@ hi", are public."""
+    """Messages not of the form "@target text", such as "@bob", "@bob " or "@ hi", are
+    public, and so is a mention inside a message: "ping @bob later"."""
     alice, bob, carol = await join(server, "alice", "bob", "carol")
-    for data in ["@bob", "@bob ", "@ hi", "hi @bob", "@"]:
+    for data in ["@bob", "@bob ", "@ hi", "hi @bob", "@", "ping @bob later", "to bob@home: hi"]:
         await alice.send(data)
         for client in (alice, bob, carol):
             await client.expect(
                 f"Client #alice: {data}",
-                help="Only `@target text` with a non-empty target and a non-empty text is "
-                "private; everything else is an ordinary public message, relayed as is.",
+                help="Only a message that starts with `@target text`, with a non-empty "
+                "target and a non-empty text, is private; everything else is an ordinary "
+                "public message, relayed as is.",
             )
 
 

@@ -224,6 +224,25 @@ async def turns_away_when_full(server: LiveServer) -> None:
     )
 
 
+CROWD = {f"guest{n}": f"k3y-guest-{n:04}" for n in range(12)}
+
+
+@check(depends=chats_as_before, settings={"TOKENS": {**TOKENS, **CROWD}})
+async def admits_a_crowd_by_default(server: LiveServer) -> None:
+    """With the module's own MAX_CONNECTIONS (100, as the lesson says), a dozen clients
+    are all admitted."""
+    clients: list[Client] = []
+    for name, token in CROWD.items():
+        client = await server.connect(f"/ws/{name}?token={token}", name)
+        for seen_by in [client, *clients]:
+            await seen_by.expect(
+                f"Client #{name} joined",
+                help="Every client within the limit is admitted: keep MAX_CONNECTIONS = 100, "
+                "the default the lesson gives (the checks change it only where they say so).",
+            )
+        clients.append(client)
+
+
 @check(depends=turns_away_when_full, settings={"TOKENS": TOKENS, "MAX_CONNECTIONS": 2})
 async def admits_again_after_leave(server: LiveServer) -> None:
     """When a client leaves a full server, the next newcomer is admitted again."""

@@ -1,8 +1,8 @@
 """Exercise 6 — scaleout: one chat across two processes of the app, joined by Redis.
 
 Each check gets a private redis-server and fresh copies of the app (processes A and B)
-given its address in REDIS_URL. Before any client connects, a check waits (bounded)
-until Redis itself reports that both processes hold a subscription: a message
+given its address in REDIS_URL. Before a message has to cross, a check waits (bounded)
+until Redis itself reports that the receiving process holds a subscription: a message
 published earlier would be lost to a process not yet subscribed, and that is
 at-most-once delivery working as designed, not a bug. For the same reason the first
 client on B may or may not hear about the client that joined A just before it (see
@@ -117,11 +117,13 @@ def holds_subscription(server: LiveServer, ports: set[int], redis_port: int) -> 
     )
 
 
-async def until_subscribed(redis_server: RedisServer, *servers: LiveServer) -> None:
+async def until_subscribed(
+    redis_server: RedisServer, *servers: LiveServer, since: str = "starting"
+) -> None:
     """Wait (bounded) until every one of `servers` holds a subscription on the test Redis.
 
     Never assume a fixed delay: a message published before a process has subscribed is
-    lost to it, so every cross-process check starts only once Redis confirms both.
+    lost to it, so a cross-process exchange starts only once Redis confirms it.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + READY_WITHIN
@@ -144,7 +146,7 @@ async def until_subscribed(redis_server: RedisServer, *servers: LiveServer) -> N
             who = " and ".join(f"server {s.label}" for s in late)
             raise Failure(
                 f"{who} should have subscribed to a channel on the Redis server at REDIS_URL "
-                f"within {READY_WITHIN:g} s of starting",
+                f"within {READY_WITHIN:g} s of {since}",
                 help="Read the address with os.environ.get('REDIS_URL', "
                 "'redis://localhost:6379/0') (the checks' Redis is on another port), and "
                 "start the subscriber in the app's lifespan, before the first client comes.",
@@ -153,12 +155,10 @@ async def until_subscribed(redis_server: RedisServer, *servers: LiveServer) -> N
 
 
 async def two_processes(launch: Launcher, redis_server: RedisServer) -> tuple:
-    """Processes A and B of the app, sharing the test Redis, both subscribed."""
+    """Processes A and B of the app, sharing the test Redis."""
     a = launch(env=redis_env(redis_server), label="A")
     b = launch(env=redis_env(redis_server), label="B")
     a.transcript.append(f"servers A and B started with REDIS_URL={redis_server.url}")
-    await until_subscribed(redis_server, a, b)
-    a.transcript.append("both servers had subscribed")
     return a, b
 
 
@@ -175,19 +175,24 @@ async def arrive(
     return client
 
 
-async def pair(a: LiveServer, b: LiveServer) -> tuple[Client, Client]:
+async def pair(a: LiveServer, b: LiveServer, redis_server: RedisServer) -> tuple[Client, Client]:
     """alice on A and bob on B, each having heard the other arrive and alice's first word.
 
+    A process subscribes on startup or, like encode/broadcaster, when its first client
+    comes: each exchange waits until Redis confirms the subscription it relies on.
     alice's "joined" is published just after it is delivered to her, so it may still be
     on its way when bob connects: bob may hear it or not (either is right). alice's first
     message is published after it (one handler, in order), so once bob has that message
     the question is settled, and from then on every event reaches every client.
     """
     alice = await arrive(a, "alice")
+    await until_subscribed(redis_server, a, since="its first client's arrival")
     bob = await b.connect("/ws/bob")
     maybe = {"Client #alice joined"}
     await expect_allowing(bob, "Client #bob joined", maybe, help=JOIN_HELP)
     await alice.expect("Client #bob joined", help=JOIN_HELP)
+    await until_subscribed(redis_server, b, since="its first client's arrival")
+    a.transcript.append("both servers had subscribed")
     await alice.send("hi bob")
     await alice.expect("Client #alice: hi bob", help=ONCE_HELP)
     await expect_allowing(bob, "Client #alice: hi bob", maybe, help=CROSS_HELP)
@@ -270,14 +275,14 @@ async def subscribes_on_startup(launch: Launcher, redis_server: RedisServer) -> 
     await until_subscribed(redis_server, a, b)
 
 
-@check(depends=subscribes_on_startup)
+@check()
 async def local_chat(launch: Launcher, redis_server: RedisServer) -> None:
     """On one process, clients hear each other's joined, messages and left, exactly once."""
     a = launch(env=redis_env(redis_server), label="A")
     a.transcript.append(f"server A started with REDIS_URL={redis_server.url}")
-    await until_subscribed(redis_server, a)
-    a.transcript.append("server A had subscribed")
     alice = await arrive(a, "alice", help=SAME_PROCESS_HELP)
+    # Subscribed, a process hears its own publications come back: they must not repeat.
+    await until_subscribed(redis_server, a, since="its first client's arrival")
     bob = await arrive(a, "bob", alice, help=SAME_PROCESS_HELP)
     await say(alice, "hello", alice, bob, help=SAME_PROCESS_HELP)
     await say(bob, "hi alice", alice, bob, help=SAME_PROCESS_HELP)
@@ -288,11 +293,11 @@ async def local_chat(launch: Launcher, redis_server: RedisServer) -> None:
     await say(alice, "marker", alice, bob, help=SAME_PROCESS_HELP)
 
 
-@check(depends=subscribes_on_startup)
+@check(depends=local_chat)
 async def joined_crosses(launch: Launcher, redis_server: RedisServer) -> None:
     """When bob joins on process B, alice on A receives "Client #bob joined", bob once."""
     a, b = await two_processes(launch, redis_server)
-    alice, bob = await pair(a, b)
+    alice, bob = await pair(a, b, redis_server)
     # carol's arrival travels through B's subscription, behind any echo of bob's own.
     carol = await arrive(a, "carol", alice, bob)
     await arrive(b, "dave", alice, bob, carol)
@@ -302,7 +307,7 @@ async def joined_crosses(launch: Launcher, redis_server: RedisServer) -> None:
 async def messages_cross(launch: Launcher, redis_server: RedisServer) -> None:
     """A message sent on A reaches the clients on B, and one sent on B those on A."""
     a, b = await two_processes(launch, redis_server)
-    alice, bob = await pair(a, b)
+    alice, bob = await pair(a, b, redis_server)
     await say(alice, "hello from A", alice, bob)
     await say(bob, "hello from B", bob, alice)
     for text in ['Zoë: "héllo" 👋 {"origin": 1}', "a:b:c", "  spaced  ", "x" * 3000]:
@@ -314,7 +319,7 @@ async def messages_cross(launch: Launcher, redis_server: RedisServer) -> None:
 async def crosses_through_redis(launch: Launcher, redis_server: RedisServer) -> None:
     """Messages reach the other process through Redis: Redis receives every byte of them."""
     a, b = await two_processes(launch, redis_server)
-    alice, bob = await pair(a, b)
+    alice, bob = await pair(a, b, redis_server)
     text = "through Redis " + "".join(random.choices(string.ascii_letters, k=60_000))
     before = redis_server.received()
     await say(alice, text, alice, bob)
@@ -333,7 +338,7 @@ async def crosses_through_redis(launch: Launcher, redis_server: RedisServer) -> 
 async def exactly_once(launch: Launcher, redis_server: RedisServer) -> None:
     """With two clients on each process, every client receives every message exactly once."""
     a, b = await two_processes(launch, redis_server)
-    alice, bob = await pair(a, b)
+    alice, bob = await pair(a, b, redis_server)
     carol = await arrive(a, "carol", alice, bob)
     dave = await arrive(b, "dave", alice, bob, carol)
     everyone = (alice, bob, carol, dave)
@@ -347,14 +352,22 @@ async def exactly_once(launch: Launcher, redis_server: RedisServer) -> None:
 
 @check(depends=joined_crosses)
 async def left_crosses(launch: Launcher, redis_server: RedisServer) -> None:
-    """When alice leaves process A, the clients on both processes receive "Client #alice left"."""
+    """When alice leaves process A, the clients on both processes receive "Client #alice left",
+    and the chat keeps crossing both ways."""
     a, b = await two_processes(launch, redis_server)
-    alice, bob = await pair(a, b)
+    alice, bob = await pair(a, b, redis_server)
     carol = await arrive(a, "carol", alice, bob)
     help_ = "On WebSocketDisconnect, disconnect() first, then broadcast() 'left': publish it too."
     await alice.close()
     for client in (carol, bob):
         await client.expect("Client #alice left", help=help_)
+    # Over the next half second (longer than any pause to subscribe again), messages
+    # must keep crossing: a leave is no reason to touch the shared subscription.
+    keep = "A client leaving changes nothing about the process's subscription: keep it."
+    for n in range(6):
+        await say(bob, f"still here {n}", bob, carol, help=keep)
+        await say(carol, f"me too {n}", carol, bob, help=keep)
+        await asyncio.sleep(0.1 * TIME_SCALE)  # spreads the probes over the half second
     await bob.close()
     await carol.expect("Client #bob left", help=help_)
     await say(carol, "anyone?", carol)
@@ -364,10 +377,9 @@ async def left_crosses(launch: Launcher, redis_server: RedisServer) -> None:
 async def keeps_order(launch: Launcher, redis_server: RedisServer) -> None:
     """100 messages sent quickly by one client reach both processes in the order sent."""
     a, b = await two_processes(launch, redis_server)
-    alice, bob = await pair(a, b)
+    alice, bob = await pair(a, b, redis_server)
     texts = [f"message {n}" for n in range(1, 101)]
-    for text in texts:
-        await alice.send(text)
+    await alice.send_at_once(texts)
     help_ = (
         "Await each publish in the handler (or hand them to one publisher task through a "
         "queue): publishes fired off in separate tasks race each other."
@@ -414,7 +426,7 @@ async def starts_without_redis(launch: Launcher) -> None:
 async def survives_outage(launch: Launcher, redis_server: RedisServer) -> None:
     """When Redis goes down, each process keeps serving its own clients and logs a warning."""
     a, b = await two_processes(launch, redis_server)
-    alice, bob = await pair(a, b)
+    alice, bob = await pair(a, b, redis_server)
     logged = {server: len(server.output()) for server in (a, b)}
     outage(redis_server, a)
     await say(alice, "anyone there?", alice, help=LOCAL_HELP)
@@ -483,11 +495,11 @@ async def crosses_again(sender: Client, receiver: Client, deadline: float, lost:
     await say(sender, "marker", sender, receiver, help=ONCE_HELP)
 
 
-@check(depends=survives_outage, timeout=30)
+@check(depends=messages_cross, timeout=30)
 async def resumes_after_outage(launch: Launcher, redis_server: RedisServer) -> None:
     """Within 5 s of Redis coming back, messages cross both ways again, exactly once."""
     a, b = await two_processes(launch, redis_server)
-    alice, bob = await pair(a, b)
+    alice, bob = await pair(a, b, redis_server)
     outage(redis_server, a)
     # Sent while Redis is down: lost to the other process, unless a process replays them.
     await say(alice, "lost?", alice, help=LOCAL_HELP)
@@ -504,7 +516,7 @@ async def resumes_after_outage(launch: Launcher, redis_server: RedisServer) -> N
 async def shuts_down_cleanly(launch: Launcher, redis_server: RedisServer) -> None:
     """On SIGTERM a process exits within 5 s without a traceback, and the other keeps going."""
     a, b = await two_processes(launch, redis_server)
-    alice, bob = await pair(a, b)
+    alice, bob = await pair(a, b, redis_server)
     help_ = (
         "In the lifespan, after yield: cancel the subscriber task and await it (a loop that "
         "catches CancelledError, or BaseException, never ends), then close the Redis client."

@@ -70,6 +70,10 @@ class Failure(Exception):
         self.help = help
         self.expected: str | None = None
         self.actual: str | None = None
+        self.frames: tuple[str, str | bytes] | None = None
+        """The frame expected and the one that arrived, as they are (for the diagnosis)."""
+        self.path: str | None = None
+        """The path of the connection that failed, if one did (for the diagnosis)."""
 
 
 class Mismatch(Failure):

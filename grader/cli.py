@@ -193,10 +193,14 @@ def cmd_check(kit: Kit, args: argparse.Namespace) -> int:
         for (exercise, _), result in zip(targets, results, strict=False):
             progress.record(exercise, result.passed)
         progress.save(kit)
+    if args.submission is None:
+        reader = report.Reader(hints_seen=StudentProgress.load(kit).hints_seen)
+    else:  # someone grading someone else's work: everything, hidden checks included
+        reader = report.Reader(instructor=True)
     if len(targets) == 1:
-        console.print(report.exercise_report(results[0]))
+        console.print(report.exercise_report(results[0], reader=reader))
     else:
-        console.print(report.progress_report([e for e, _ in targets], results))
+        console.print(report.progress_report([e for e, _ in targets], results, reader))
     if args.json:
         args.json.write_text(json.dumps(exports.gradescope(results), indent=2) + "\n")
     return 0 if all(r.passed for r in results) else 1
@@ -263,7 +267,7 @@ def cmd_verify(kit: Kit, args: argparse.Namespace) -> int:
     ]
     for _, solution, _ in rows:
         if not solution.passed:
-            console.print(report.exercise_report(solution))
+            console.print(report.exercise_report(solution, reader=report.Reader(instructor=True)))
     return 1 if surprises else 0
 
 

@@ -15,7 +15,7 @@ import urllib.request
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
-from websockets.frames import CloseCode
+from websockets.frames import CloseCode, Frame, Opcode
 
 from grader.checks import Failure, Mismatch, Missing
 from grader.server import AppServer
@@ -91,6 +91,14 @@ class Client:
         except ConnectionClosed as exc:
             raise self._closed_failure(exc, f"send {show(text)}") from None
 
+    async def send_at_once(self, texts: list[str]) -> None:
+        """Send `texts` as text frames in one write: the server reads them all at once,
+        as it would a burst from a busy client, and handles them back to back."""
+        self.transcript.append(f"{self.name} sent {len(texts)} messages at once")
+        frames = [Frame(Opcode.TEXT, text.encode()).serialize(mask=True) for text in texts]
+        self.ws.transport.write(b"".join(frames))
+        await asyncio.sleep(0)  # let the write go out before the check reads
+
     async def receive(self, within: float = WITHIN) -> str | bytes:
         """The next frame; Missing if none arrives in time."""
         try:
@@ -121,9 +129,11 @@ class Client:
             raise
         if frame != text:
             expected, actual = show_difference(text, frame)
-            raise Mismatch(
+            mismatch = Mismatch(
                 f"{self.name} should have received {show(text)} next", expected, actual, help=help
             )
+            mismatch.frames = (text, frame)
+            raise mismatch
 
     async def expect_closed(self, code: int | None = None, *, within: float = WITHIN) -> str:
         """The server must close this connection (with `code`, if given) and send nothing first.
@@ -221,10 +231,12 @@ async def open_client(
         ) from None
     except InvalidStatus as exc:
         status = exc.response.status_code
-        raise Failure(
+        refused = Failure(
             f"{name}'s connection to {path_of(url)} was refused with HTTP {status}",
             help=REFUSALS.get(status, "See the server's output below."),
-        ) from None
+        )
+        refused.path = path_of(url)
+        raise refused from None
     except (InvalidHandshake, OSError, ConnectionClosed) as exc:
         raise Failure(f"could not connect to {url}: {exc}") from None
     return Client(name, ws, transcript)

@@ -41,6 +41,9 @@ class Exercise:
     """How many copies of the app `make serve` runs, on consecutive ports."""
     skip_check_unsolved: bool = False
     """Set when the untouched starter is allowed to pass some checks' file."""
+    points: tuple[tuple[str, float], ...] = ()
+    """What a check is worth, where not 1 (a `points` table: check name = points); a
+    check's own @check(points=…) is overridden by this."""
     env: tuple[tuple[str, str], ...] = ()
     """Environment variables every server of this exercise gets (a table in the manifest);
     a sandboxed server sees nothing else of the grader's environment."""
@@ -125,5 +128,6 @@ def _exercise(entry: dict, root: Path) -> Exercise:
         services=tuple(entry.get("services", ())),
         processes=int(entry.get("processes", 1)),
         env=tuple((str(k), str(v)) for k, v in entry.get("env", {}).items()),
+        points=tuple((str(k), float(v)) for k, v in entry.get("points", {}).items()),
         skip_check_unsolved=bool(entry.get("skip_check_unsolved", False)),
     )

@@ -22,7 +22,7 @@ from typing import Any
 import psutil
 import pytest
 
-from grader import caps, channel, diagnosis
+from grader import caps, channel, diagnosis, witness
 from grader.checks import CheckSpec, Failure
 from grader.client import LiveServer, Transcript
 from grader.results import CheckResult, Outcome
@@ -52,12 +52,17 @@ class Grading:
         self.sandbox = Sandbox(scratch, job_caps, isolated=option("grader_isolated"))
         self.student_file = str(self.sandbox.submission(self.file_name))
         """The file's path as tracebacks from the server show it."""
+        self.display: str = option("grader_display") or self.file_name
+        """The file's path as the student knows it."""
         key = sys.stdin.buffer.read(channel.KEY_BYTES)
         self.results = channel.Writer(Path(option("grader_results")), key)
         self.outcomes: dict[str, Outcome] = {}
         self.descriptions: dict[str, str] = {}
         self.could_not_start: CouldNotStart | None = None
         self.env: dict[str, str] = json.loads(option("grader_env"))
+        self.points: dict[str, float] = json.loads(option("grader_points"))
+        """What checks are worth, where the manifest says (by check name)."""
+        self.never_blocks = NEVER_BLOCKS
         self._count = 0
         self.zygote = Zygote.start(
             self.sandbox, self.file_name, option("grader_module"), option("grader_preload")
@@ -94,7 +99,9 @@ class Launcher:
         self.servers: list[LiveServer] = []
         self.outputs: list[tuple[LiveServer, str, str | None]] = []
         """(server, output, how it ended) as the check ended, before clients were dropped."""
-        self.events = grading.sandbox.caps.events()
+        self.events: list[dict[str, Any]] = []
+        """What the witnesses in the servers saw, as the check ended."""
+        self.caps_before = grading.sandbox.caps.events()
         """What the job's caps had stopped before this check."""
 
     def __call__(self, env: dict[str, str] | None = None, label: str | None = None) -> LiveServer:
@@ -105,9 +112,14 @@ class Launcher:
         app.start()
         return live
 
-    def finish(self) -> None:
-        """Note what every server said, then drop the clients (which may make more noise)."""
+    def finish(self, failed: bool = False) -> None:
+        """Note what every server said and saw, then drop the clients (which may make more
+        noise). If the check failed, first ask the servers where they are waiting."""
+        if failed:
+            for live in self.servers:
+                live.app.ask_where_waiting()
         self.outputs = [(live, live.output(), live.app.exit_reason()) for live in self.servers]
+        self.events = [event for live in self.servers for event in live.app.events()]
         for live in self.servers:
             live.abort_clients()
 
@@ -127,6 +139,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--grader-isolated", action="store_true", help="run servers in bwrap")
     group.addoption("--grader-cgroups", default="", help="the job's cgroup folders")
     group.addoption("--grader-env", default="{}", help="what every server gets (JSON)")
+    group.addoption("--grader-display", default="", help="the student's file, as they name it")
+    group.addoption("--grader-points", default="{}", help="points by check name (JSON)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -151,6 +165,9 @@ def _spec(item: pytest.Item) -> CheckSpec:
     # Everything in checks/hidden/ is hidden, whatever its decorator says.
     if item.path.parent.name == "hidden" and not spec.hidden:
         spec = dataclasses.replace(spec, hidden=True)
+    points = item.config.stash[_KEY].points if _KEY in item.config.stash else {}
+    if spec.name in points:  # the manifest has the last word on what a check is worth
+        spec = dataclasses.replace(spec, points=float(points[spec.name]))
     return spec
 
 
@@ -160,11 +177,12 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         return
     specs = [_spec(item) for item in session.items]
     grading.descriptions = {s.name: s.description for s in specs}
-    grading.results.write(
-        channel.Collected(
-            tuple(channel.CheckInfo(s.name, s.description, s.points, s.hidden) for s in specs)
-        )
+    checks = [channel.CheckInfo(s.name, s.description, s.points, s.hidden) for s in specs]
+    never_blocks = dataclasses.replace(
+        NEVER_BLOCKS, points=grading.points.get(NEVER_BLOCKS.name, NEVER_BLOCKS.points)
     )
+    grading.never_blocks = never_blocks
+    grading.results.write(channel.Collected((*checks, never_blocks)))
     missing = session.config.getoption("grader_missing")
     if missing:
         grading.could_not_start = CouldNotStart(missing)
@@ -190,6 +208,47 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     for parent in _spec(item).depends:
         if grading.outcomes.get(parent) is not Outcome.PASSED:
             pytest.skip(f"skipped until “{grading.descriptions.get(parent, parent)}” passes")
+
+
+# Every exercise has this check: it judges the whole run, from what the watchdog in each
+# server saw (see witness.py), once every other check is done.
+NEVER_BLOCKS = channel.CheckInfo(
+    "never_blocks_event_loop",
+    "The server never blocks its event loop: while it serves one client, the others are "
+    "not kept waiting (no time.sleep, no blocking call).",
+)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    grading = session.config.stash.get(_KEY, None)
+    if grading is not None:
+        grading.results.write(channel.Result(_never_blocks(grading)))
+
+
+def _never_blocks(grading: Grading) -> CheckResult:
+    info = grading.never_blocks
+    base = {"name": info.name, "description": info.description, "points": info.points}
+    if grading.could_not_start is not None:
+        return CheckResult(
+            outcome=Outcome.SKIPPED, rationale=grading.could_not_start.message, **base
+        )
+    blocks = witness.blocked(grading.scratch)
+    if blocks:
+        worst = max(blocks, key=lambda e: e.get("seconds", 0))
+        return CheckResult(
+            outcome=Outcome.FAILED,
+            rationale=diagnosis.blocked_words(worst, Path(grading.display).name)
+            + (f" (and {len(blocks) - 1} more times)" if len(blocks) > 1 else ""),
+            help=diagnosis.BLOCKED_ADVICE,
+            **base,
+        )
+    if Outcome.PASSED not in grading.outcomes.values():
+        return CheckResult(
+            outcome=Outcome.SKIPPED,
+            rationale="skipped until a check that puts the server to work passes",
+            **base,
+        )
+    return CheckResult(outcome=Outcome.PASSED, **base)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -265,17 +324,22 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
 
 
 async def _drive(fn: Any, kwargs: dict[str, Any], timeout: float, launcher: Any) -> None:
+    failed = False
     try:
         async with asyncio.timeout(timeout) as deadline:
             await fn(**kwargs)
+    except Failure:
+        failed = True
+        raise
     except TimeoutError:
+        failed = True
         if deadline.expired():
             raise CheckTimedOut(f"the check did not finish within {timeout:g} s") from None
         raise
     finally:
         # Inside the loop: after asyncio.run returns, the transports cannot be touched.
         if isinstance(launcher, Launcher):
-            launcher.finish()
+            launcher.finish(failed)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -319,20 +383,25 @@ def _result(
             detail=error.detail,
             **base,
         )
-    context = _server_context(launcher, grading)
-    hint = context.pop("hint")
+    context, advice = _server_context(launcher, grading, error)
     if isinstance(error, Failure):
         return CheckResult(
             outcome=Outcome.FAILED,
             rationale=error.rationale,
             expected=error.expected,
             actual=error.actual,
-            help=error.help or hint,
+            help=_help(advice, error.help),
             **context,
             **base,
         )
     if isinstance(error, CheckTimedOut):
-        return CheckResult(outcome=Outcome.TIMED_OUT, rationale=str(error), **context, **base)
+        return CheckResult(
+            outcome=Outcome.TIMED_OUT,
+            rationale=str(error),
+            help=_help(advice, None),
+            **context,
+            **base,
+        )
     detail = "".join(traceback.format_exception(error)) if error else str(report.longrepr)
     return CheckResult(
         outcome=Outcome.ERRORED,
@@ -344,21 +413,42 @@ def _result(
     )
 
 
-def _server_context(launcher: Launcher | None, grading: Grading) -> dict[str, Any]:
+def _server_context(
+    launcher: Launcher | None, grading: Grading, error: BaseException | None
+) -> tuple[dict[str, Any], diagnosis.Advice | None]:
+    """What the servers of a failed check said, trimmed, and advice from the evidence."""
     if launcher is None or not launcher.servers:
-        return {"hint": None}
+        return {}, None
     outputs, parts = [], []
     for live, output, died in launcher.outputs:
         outputs.append(output)
-        trimmed = diagnosis.trim(output, grading.student_file)
+        trimmed = diagnosis.trim(output, grading.student_file, grading.display)
         if died:
             trimmed = (trimmed + "\n" if trimmed else "") + f"(the server {died})"
         if trimmed and len(launcher.servers) > 1:
             trimmed = f"[server {live.label}]\n{trimmed}"
         parts.append(trimmed)
-    parts += [f"({words})" for words in grading.sandbox.caps.events().since(launcher.events)]
-    return {
+    caps_after = grading.sandbox.caps.events()
+    parts += [f"({words})" for words in caps_after.since(launcher.caps_before)]
+    frames = error.frames if isinstance(error, Failure) else None
+    evidence = diagnosis.Evidence(
+        events=launcher.events,
+        output="\n".join(outputs),
+        wanted=frames[0] if frames else None,
+        got=frames[1] if frames else None,
+        path=error.path if isinstance(error, Failure) else None,
+    )
+    context = {
         "steps": tuple(launcher.transcript[-60:]),
         "server_output": "\n".join(p for p in parts if p),
-        "hint": diagnosis.hint_for("\n".join(outputs)),
     }
+    return context, diagnosis.explain(evidence, Path(grading.display).name)
+
+
+def _help(advice: diagnosis.Advice | None, own: str | None) -> str | None:
+    """The evidence's advice first; the check's own help only where it adds to it."""
+    if advice is None:
+        return own
+    if advice.complete or not own:
+        return advice.text
+    return f"{advice.text} {own}"

@@ -7,6 +7,8 @@ rendered with `plain`: its control characters escaped, its brackets never read a
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from rich.console import Group, RenderableType
 from rich.padding import Padding
@@ -42,6 +44,16 @@ def plain(text: str, style: str = "") -> Text:
     return Text(escape_controls(text), style)
 
 
+@dataclass(frozen=True)
+class Reader:
+    """Who reads a report. A student sees hidden checks only counted, and the footer
+    shows the last hint they asked for; an instructor sees everything, hints aside."""
+
+    instructor: bool = False
+    hints_seen: Mapping[str, int] = field(default_factory=dict)
+    """How many hints of each exercise (by id) the student has asked for."""
+
+
 def visible_whitespace(expected: str, actual: str) -> tuple[str, str]:
     """When two strings differ only in spaces, show the spaces as '·' in both."""
     if expected != actual and expected.split() == actual.split():
@@ -49,9 +61,16 @@ def visible_whitespace(expected: str, actual: str) -> tuple[str, str]:
     return expected, actual
 
 
-def check_line(result: CheckResult, *, details: bool = True) -> RenderableType:
+def check_line(
+    result: CheckResult, *, details: bool = True, reader: Reader | None = None
+) -> RenderableType:
+    reader = reader or Reader()
     mark, style = MARKS[result.outcome]
     line = Text.assemble((f" {mark} ", style), result.description)
+    if result.points != 1:
+        line.append(f"  ({result.points:g} points)", style="dim")
+    if result.hidden:
+        line.append("  (hidden)", style="dim")
     if result.outcome is Outcome.TIMED_OUT:
         line.append("  (timed out)", style="red")
     if result.outcome is Outcome.ERRORED:
@@ -61,16 +80,13 @@ def check_line(result: CheckResult, *, details: bool = True) -> RenderableType:
     if result.outcome is Outcome.SKIPPED:
         line.append("  (skipped until the checks it builds on pass)", style="dim")
         return line
-    return Group(line, Padding(_explain(result), (0, 0, 1, 5)))
+    return Group(line, Padding(_explain(result, reader), (0, 0, 1, 5)))
 
 
-def _explain(result: CheckResult) -> RenderableType:
+def _explain(result: CheckResult, reader: Reader) -> RenderableType:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column()
-    if result.hidden:
-        grid.add_row("", Text("(a hidden check: details are shown to your instructor only)", "dim"))
-        return grid
     if result.steps:
         shown = result.steps[-SHOWN_STEPS:]
         earlier = len(result.steps) - len(shown)
@@ -85,16 +101,31 @@ def _explain(result: CheckResult) -> RenderableType:
         grid.add_row("server said", plain(result.server_output, "dim"))
     if result.help:
         grid.add_row("hint", plain(result.help, "cyan"))
+    if reader.instructor and result.detail:
+        grid.add_row("detail", plain(result.detail, "dim"))
     return grid
 
 
-def exercise_report(result: ExerciseResult, *, details: bool = True) -> RenderableType:
-    passed = sum(c.passed for c in result.checks)
-    total = len(result.checks)
+def exercise_report(
+    result: ExerciseResult, *, details: bool = True, reader: Reader | None = None
+) -> RenderableType:
+    """One exercise: a line per check, the failures explained, and the hint reached.
+
+    A student sees their hidden checks only counted ("1 hidden check, graded by your
+    instructor"); an instructor sees them like any other.
+    """
+    reader = reader or Reader()
+    shown = [c for c in result.checks if reader.instructor or not c.hidden]
+    hidden = len(result.checks) - len(shown)
+    passed = sum(c.passed for c in shown)
+    score = f"{passed}/{len(shown)} checks passed"
+    if any(c.points != 1 for c in shown):
+        earned, most = sum(c.score for c in shown), sum(c.points for c in shown)
+        score += f", {earned:g}/{most:g} points"
     header = Text.assemble(
         (f"{result.exercise}", "bold"),
         f" · {result.title}   ",
-        (f"{passed}/{total} checks passed", "green" if result.passed else "yellow"),
+        (score, "green" if result.passed else "yellow"),
         (f"  ({result.duration:.1f} s)", "dim"),
     )
     parts: list[RenderableType] = [header]
@@ -104,14 +135,26 @@ def exercise_report(result: ExerciseResult, *, details: bool = True) -> Renderab
             parts.append(Padding(plain(result.error_detail, "dim"), (0, 0, 0, 5)))
         parts.append(Text("   Fix this first: no check can run until the app starts.", "cyan"))
         return Group(*parts)
-    parts.extend(check_line(c, details=details) for c in result.checks)
-    if details and not result.passed and result.hints:
-        parts.append(Text.assemble(("\n hint: ", "bold cyan"), (result.hints[0], "cyan")))
-        parts.append(Text(" more hints: make hint", "dim"))
+    parts.extend(check_line(c, details=details, reader=reader) for c in shown)
+    if hidden:
+        checks = "check" if hidden == 1 else "checks"
+        parts.append(Text(f" + {hidden} hidden {checks}, graded by your instructor", "dim"))
+    if details and not result.passed and result.hints and not reader.instructor:
+        number = min(max(reader.hints_seen.get(result.exercise, 0), 1), len(result.hints))
+        more = "more: make hint" if number < len(result.hints) else "the last one"
+        parts.append(
+            Text.assemble(
+                (f"\n hint {number}/{len(result.hints)}", "bold cyan"),
+                (f"  ({more}; the lesson: make lesson)", "dim"),
+            )
+        )
+        parts.append(Padding(hint_text(result.hints[number - 1]), (0, 0, 0, 3)))
     return Group(*parts)
 
 
-def progress_report(exercises: list[Exercise], results: list[ExerciseResult]) -> RenderableType:
+def progress_report(
+    exercises: list[Exercise], results: list[ExerciseResult], reader: Reader | None = None
+) -> RenderableType:
     """Every exercise with its state, a progress bar, and what to do next.
 
     `results` may stop at the current exercise: the ones after it are not started.
@@ -140,7 +183,7 @@ def progress_report(exercises: list[Exercise], results: list[ExerciseResult]) ->
     else:
         parts += [
             Text(""),
-            exercise_report(current),
+            exercise_report(current, reader=reader),
             Text(
                 f"\nNext: fix {current.exercise}, then run make check "
                 f"(or make watch to re-check on every save).",
@@ -148,6 +191,11 @@ def progress_report(exercises: list[Exercise], results: list[ExerciseResult]) ->
             ),
         ]
     return Group(*parts)
+
+
+def hint_text(text: str) -> Text:
+    """A hint as written: its lines are kept whole (hints are laid out for 80 columns)."""
+    return Text(text.strip("\n"), "cyan", no_wrap=True, overflow="ellipsis")
 
 
 def hint(exercise: Exercise, number: int, text: str) -> RenderableType:
@@ -160,7 +208,7 @@ def hint(exercise: Exercise, number: int, text: str) -> RenderableType:
             (exercise.id, "bold"),
             f" · {exercise.title}",
         ),
-        Padding(Text(text.strip()), (1, 2)),
+        Padding(hint_text(text), (1, 2)),
         Text(f"({more}; the lesson: make lesson)", "dim"),
     )
 

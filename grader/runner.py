@@ -19,9 +19,10 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader import caps, channel, sandbox
+from grader import caps, channel, diagnosis, sandbox, witness
 from grader.manifest import Exercise, Kit
 from grader.results import CheckResult, ExerciseResult, Outcome
 
@@ -32,6 +33,22 @@ class Cancelled(Exception):
 
 # What the checks process may see of the grader's environment: nothing secret.
 CHECKS_ENV = ("PATH", "LANG", "LC_ALL", "GRADER_TIME_SCALE", "SYSTEMROOT")
+
+
+@dataclass
+class Job:
+    """One submission of one exercise, while it is graded."""
+
+    exercise: Exercise
+    scratch: Path
+    """A folder only the grader may enter: the copy of the file, the results, the logs."""
+    shown_as: str
+    """The student's file as they name it, for messages."""
+    missing: str | None
+    """Why there is nothing to run, if so."""
+    isolated: bool
+    caps: caps.JobCaps
+    key: bytes = field(default_factory=channel.new_key)
 
 
 def grade(
@@ -61,31 +78,24 @@ def grade(
         if missing is None:
             # A copy: nothing the server does can change the student's file.
             shutil.copyfile(file, scratch / "submission" / exercise.file)
-        key = channel.new_key()
-        job_caps = caps.for_job()
+        job = Job(exercise, scratch, shown(file), missing, isolated, caps.for_job())
         try:
-            timed_out, output = _run_checks(
-                kit, exercise, scratch, key, missing, isolated, job_caps, cancel
-            )
+            timed_out, output = _run_checks(kit, job, cancel)
         finally:
-            job_caps.close()
-        records = channel.read(scratch / "results", key)
-    return _assemble(exercise, records, timed_out, output, started)
+            job.caps.close()
+        records = channel.read(scratch / "results", job.key)
+        # Why it took so long, if the servers' watchdogs know.
+        blocks = witness.blocked(scratch) if timed_out else []
+        worst = max(blocks, key=lambda e: e.get("seconds", 0)) if blocks else None
+        slow = diagnosis.blocked_words(worst, Path(job.shown_as).name) if worst else None
+    return _assemble(exercise, records, timed_out, output, started, slow)
 
 
-def _run_checks(
-    kit: Kit,
-    exercise: Exercise,
-    scratch: Path,
-    key: bytes,
-    missing: str | None,
-    isolated: bool,
-    job_caps: caps.JobCaps,
-    cancel: threading.Event | None,
-) -> tuple[bool, str]:
+def _run_checks(kit: Kit, job: Job, cancel: threading.Event | None) -> tuple[bool, str]:
+    exercise, scratch = job.exercise, job.scratch
     ini = scratch / "pytest.ini"
     ini.write_text("[pytest]\n")
-    folders = job_caps.folders if isinstance(job_caps, caps.CgroupCaps) else []
+    folders = job.caps.folders if isinstance(job.caps, caps.CgroupCaps) else []
     command = [
         sys.executable,
         "-P",  # the scratch folder it starts in is no place to import from
@@ -111,15 +121,17 @@ def _run_checks(
         "ignore::DeprecationWarning",
         f"--grader-scratch={scratch}",
         f"--grader-file={exercise.file}",
+        f"--grader-display={job.shown_as}",
         f"--grader-module={exercise.module}",
         f"--grader-results={scratch / 'results'}",
         f"--grader-preload={','.join(exercise.preload)}",
         f"--grader-env={json.dumps(dict(exercise.env))}",
+        f"--grader-points={json.dumps(dict(exercise.points))}",
         f"--grader-cgroups={','.join(map(str, folders))}",
-        *(["--grader-isolated"] if isolated else []),
-        *([f"--grader-missing={missing}"] if missing else []),
+        *(["--grader-isolated"] if job.isolated else []),
+        *([f"--grader-missing={job.missing}"] if job.missing else []),
     ]
-    if isolated:
+    if job.isolated:
         command = sandbox.network(command)
     env = {name: os.environ[name] for name in CHECKS_ENV if name in os.environ}
     env["PYTHONPATH"] = str(kit.root)
@@ -139,7 +151,7 @@ def _run_checks(
         try:
             assert proc.stdin is not None
             with contextlib.suppress(BrokenPipeError):
-                proc.stdin.write(key)
+                proc.stdin.write(job.key)
                 proc.stdin.close()
             timed_out = not _wait(proc, exercise.timeout, cancel)
         finally:
@@ -149,6 +161,14 @@ def _run_checks(
     if timed_out and cancel is not None and cancel.is_set():
         raise Cancelled
     return timed_out, log.read_text(errors="replace")[-20000:]
+
+
+def shown(file: Path) -> str:
+    """A student's file as they would name it: relative to here when it is below here."""
+    try:
+        return str(file.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(file)
 
 
 def _wait(proc: subprocess.Popen[bytes], timeout: float, cancel: threading.Event | None) -> bool:
@@ -164,7 +184,12 @@ def _wait(proc: subprocess.Popen[bytes], timeout: float, cancel: threading.Event
 
 
 def _assemble(
-    exercise: Exercise, records: channel.Records, timed_out: bool, output: str, started: float
+    exercise: Exercise,
+    records: channel.Records,
+    timed_out: bool,
+    output: str,
+    started: float,
+    slow: str | None = None,
 ) -> ExerciseResult:
     if records.collected is None:
         return _result(
@@ -179,6 +204,7 @@ def _assemble(
         if result is None:
             why = (
                 f"grading stopped: the exercise took longer than {exercise.timeout:g} s"
+                + (f"; meanwhile {slow}" if slow else "")
                 if timed_out
                 else "the checks process ended before this check ran"
             )

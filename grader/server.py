@@ -20,7 +20,7 @@ from typing import Any
 
 import psutil
 
-from grader import caps
+from grader import caps, witness
 from grader.serving import CouldNotStart
 from grader.zygote import SandboxGone, Zygote
 
@@ -66,9 +66,9 @@ class AppServer:
         sock.listen(512)
         self.port = sock.getsockname()[1]
         read_end, write_end = os.pipe()
-        # A new file, never one found in its place (a link planted to redirect the log).
         try:
-            log_fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW)
+            log_fd = _new_file(self.log_path)
+            events_fd = _new_file(self.events_path)
         except OSError as exc:
             os.close(read_end)
             os.close(write_end)
@@ -77,7 +77,7 @@ class AppServer:
         try:
             answer = self.zygote.request(
                 "serve",
-                (sock.fileno(), write_end, log_fd),
+                (sock.fileno(), write_end, log_fd, events_fd),
                 env=self.env,
                 overrides=self.overrides,
             )
@@ -85,7 +85,7 @@ class AppServer:
             raise CouldNotStart(str(exc)) from None
         finally:
             # The server owns them now: if it dies, connections are refused at once.
-            for fd in (write_end, log_fd):
+            for fd in (write_end, log_fd, events_fd):
                 os.close(fd)
             sock.close()
         self.pid = int(answer.get("pid") or 0)
@@ -134,11 +134,34 @@ class AppServer:
             time.sleep(0.02)
         return True
 
+    @property
+    def events_path(self) -> Path:
+        return self.log_path.with_suffix(".events")
+
     def log(self) -> str:
         try:
             return self.log_path.read_text(errors="replace")
         except OSError:
             return ""
+
+    def events(self) -> list[dict[str, Any]]:
+        """What the grader's witness in the server reported (see witness.py)."""
+        return witness.read_events(self.events_path)
+
+    def ask_where_waiting(self, within: float = 0.5) -> None:
+        """Have the server report where its tasks are waiting (a `waiting` event)."""
+        if not self.pid or self.exit_reason() is not None:
+            return
+        before = sum(e["kind"] == "waiting" for e in self.events())
+        try:
+            self.zygote.request("signal", pid=self.pid, signal=int(signal.SIGUSR2))
+        except SandboxGone:
+            return
+        deadline = time.monotonic() + within
+        while sum(e["kind"] == "waiting" for e in self.events()) == before:
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.01)
 
     def stop(self) -> None:
         """Kill the server and its process group; safe to call twice."""
@@ -165,6 +188,11 @@ class AppServer:
                 if line.startswith("NSpid:") and int(line.split()[-1]) == self.pid:
                     return proc.pid
         return 0
+
+
+def _new_file(path: Path) -> int:
+    """A new file, never one found in its place (a link planted to redirect it)."""
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
 
 
 def describe_exit(status: int, events: caps.Events | None = None) -> str:

@@ -7,6 +7,7 @@ log the checks read; it may keep nothing else of its parent's open files.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import fcntl
@@ -21,9 +22,9 @@ import sys
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from grader import caps
+from grader.witness import ASGI_ERROR, Witness
 
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
@@ -53,7 +54,7 @@ class AppSpec:
     """An RLIMIT_NPROC where no cgroup caps the job's processes."""
 
 
-def run(spec: AppSpec, sock: socket.socket, report_fd: int, log_fd: int) -> None:
+def run(spec: AppSpec, sock: socket.socket, report_fd: int, log_fd: int, events_fd: int) -> None:
     """Become the server; never returns."""  # pragma: no cover - runs in a forked child
     os.setsid()
     # SIGPIPE stays ignored, as Python sets it: a write to a vanished client must raise,
@@ -64,11 +65,15 @@ def run(spec: AppSpec, sock: socket.socket, report_fd: int, log_fd: int) -> None
     os.dup2(null_fd, 0)
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)
-    keep = sorted({sock.fileno(), report_fd})
+    keep = sorted({sock.fileno(), report_fd, events_fd})
     for low, high in zip([2, *keep], [*keep, _max_fd()], strict=True):
         os.closerange(low + 1, high)
     sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
     sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+    # The grader's own descriptors, out of the way of the app's: what the witness sees is
+    # reported even when the app silences its own output.
+    witness = Witness(_aside(1, keep=True), _aside(events_fd), str(spec.file))
+    witness.install()
     # The zygote hides itself from its servers; a server need not hide from the checks.
     prctl(PR_SET_DUMPABLE, 1)
     caps.limit_process(spec.processes)
@@ -85,45 +90,36 @@ def run(spec: AppSpec, sock: socket.socket, report_fd: int, log_fd: int) -> None
     except CouldNotStart as exc:
         report({"error": exc.message, "detail": exc.detail})
         os._exit(1)
+    with contextlib.suppress(OSError):
+        witness.settings_copied(spec.file.read_text(errors="replace"), spec.overrides)
     report({"ok": True})
 
     import uvicorn
 
-    # The grader's own copy of the log: errors are reported on it even when the app
-    # silences its stderr, so that "logs no unhandled exception" cannot be faked.
-    witness_fd = fcntl.fcntl(1, fcntl.F_DUPFD_CLOEXEC, 256)
     config = uvicorn.Config(
-        witnessed(app, witness_fd), log_level="warning", access_log=False, lifespan="auto"
+        witness.app(app), log_level="warning", access_log=False, lifespan="auto"
     )
-    logging.getLogger("uvicorn.error").addFilter(_not_reported_twice)
-    uvicorn.Server(config).run(sockets=[sock])
+    # The witness reports these itself, on its own descriptor: once is enough.
+    logging.getLogger("uvicorn.error").addFilter(
+        lambda record: not record.getMessage().startswith(ASGI_ERROR)
+    )
+    server = uvicorn.Server(config)
+
+    async def serve() -> None:
+        witness.watch(asyncio.get_running_loop())
+        await server.serve(sockets=[sock])
+
+    asyncio.run(serve())
     sys.stdout.flush()
     os._exit(0)
 
 
-ASGI_ERROR = "Exception in ASGI application"
-
-
-def witnessed(app: Any, fd: int) -> Any:
-    """The app, with every exception that escapes it written to `fd` as uvicorn logs it."""
-    from uvicorn.protocols.utils import ClientDisconnected
-
-    async def asgi(scope: Any, receive: Any, send: Any) -> None:
-        try:
-            await app(scope, receive, send)
-        except ClientDisconnected:
-            raise  # uvicorn does not log these either
-        except BaseException:
-            text = f"ERROR:    {ASGI_ERROR}\n\n{traceback.format_exc()}"
-            with contextlib.suppress(OSError):
-                os.write(fd, text.encode(errors="replace"))
-            raise
-
-    return asgi
-
-
-def _not_reported_twice(record: logging.LogRecord) -> bool:
-    return not record.getMessage().startswith(ASGI_ERROR)
+def _aside(fd: int, keep: bool = False) -> int:
+    """`fd` again, numbered high and closed on exec (and the original closed)."""
+    moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 256)
+    if not keep:
+        os.close(fd)
+    return moved
 
 
 def prctl(option: int, value: int) -> None:

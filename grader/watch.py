@@ -29,7 +29,9 @@ def watch(kit: Kit, console: Console, exercise: Exercise | None) -> int:
             progress.record(exercise, result.passed)
             progress.save(kit)
             console.clear()
-            console.print(report.exercise_report(result))
+            # Read again: the student may have asked for a hint in another terminal.
+            reader = report.Reader(hints_seen=Progress.load(kit).hints_seen)
+            console.print(report.exercise_report(result, reader=reader))
             if result.passed:
                 exercise = _next(kit, exercise, progress)
                 if exercise is None:

@@ -69,6 +69,8 @@ def receive(sock: socket.socket) -> tuple[dict[str, Any], list[int]] | None:
         data += chunk
     payload: dict[str, Any] = json.loads(data)
     return payload, fds
+
+
 ANSWER_WITHIN = 15.0
 
 
@@ -184,7 +186,7 @@ class _Host:
         return {"error": f"unknown request {op!r}"}
 
     def serve(self, request: dict[str, Any], fds: list[int]) -> int:
-        sock_fd, report_fd, log_fd = fds
+        sock_fd, report_fd, log_fd, events_fd = fds
         spec = AppSpec(
             file=self.spec.file,
             module=self.spec.module,
@@ -196,7 +198,7 @@ class _Host:
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child never returns
             try:
-                run(spec, socket.socket(fileno=sock_fd), report_fd, log_fd)
+                run(spec, socket.socket(fileno=sock_fd), report_fd, log_fd, events_fd)
             finally:
                 os._exit(70)
         for fd in fds:

@@ -3,7 +3,12 @@
 Each file's docstring ends with its label:
   expect: pass                  an alternative correct implementation
   expect: <check>[, <check>…]   a mistake that must fail (or time out) these checks
+  expect: only <check>[, …]     … and pass every other check (a fault no wider than that)
   expect: error <text>          a submission that cannot start; the message contains <text>
+
+and, for a mistake, optionally what its diagnosis must say, one line per phrase:
+  says: <words>                 the hint (or the reason) of a failing labelled check
+                                contains <words>: the cause and the student's line
 """
 
 from __future__ import annotations
@@ -21,28 +26,33 @@ class Case:
     kind: str  # "pass", "fail" or "error"
     checks: tuple[str, ...] = ()
     error: str = ""
+    says: tuple[str, ...] = ()
+    only: bool = False
 
     @property
     def id(self) -> str:
         return f"{self.exercise}/{self.path.parent.name}/{self.path.stem}"
 
 
-def label(path: Path) -> str:
+def labels(path: Path, key: str) -> list[str]:
     # Read as text, not with ast: some corpus files are deliberately not valid Python.
     head = path.read_text(encoding="utf-8").split('"""')[1]
-    lines = [line for line in head.splitlines() if line.startswith("expect:")]
-    if len(lines) != 1:
-        raise ValueError(f"{path} needs exactly one 'expect:' line in its docstring")
-    return lines[0].removeprefix("expect:").strip()
+    return [line.removeprefix(key).strip() for line in head.splitlines() if line.startswith(key)]
 
 
 def case(exercise: str, path: Path) -> Case:
-    text = label(path)
+    expected = labels(path, "expect:")
+    if len(expected) != 1:
+        raise ValueError(f"{path} needs exactly one 'expect:' line in its docstring")
+    text = expected[0]
     if text == "pass":
         return Case(exercise, path, "pass")
     if text.startswith("error "):
         return Case(exercise, path, "error", error=text.removeprefix("error "))
-    return Case(exercise, path, "fail", checks=tuple(c.strip() for c in text.split(",")))
+    only = text.startswith("only ")
+    checks = tuple(c.strip() for c in text.removeprefix("only ").split(","))
+    says = tuple(labels(path, "says:"))
+    return Case(exercise, path, "fail", checks=checks, says=says, only=only)
 
 
 def cases(folder: str | None = None) -> list[Case]:

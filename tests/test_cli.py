@@ -15,9 +15,10 @@ def test_solution_passes_with_status_0_and_writes_gradescope_json(tmp_path: Path
     out = tmp_path / "results.json"
     done = grader("check", "-e", "broadcast", "--submission", "solutions", "--json", str(out))
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "9/9 checks passed" in done.stdout  # 8 visible checks and 1 hidden
+    # 8 visible checks, 1 hidden, and the engine's own: the event loop never blocks
+    assert "10/10 checks passed" in done.stdout
     results = json.loads(out.read_text())
-    assert results["score"] == results["max_score"] == 9
+    assert results["score"] == results["max_score"] == 10
     hidden = [t for t in results["tests"] if t["visibility"] == "after_published"]
     assert len(hidden) == 1 and hidden[0]["name"].startswith("broadcast: Client ids")
     assert {"score", "max_score", "execution_time", "tests"} <= results.keys()
@@ -49,6 +50,14 @@ def test_usage_errors_exit_2_with_one_line(args: list[str], message: str) -> Non
     assert done.returncode == 2
     assert message in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_the_students_file_is_named_as_they_know_it_not_where_it_ran(tmp_path: Path) -> None:
+    file = tmp_path / "my_chat.py"
+    file.write_text((ROOT / "tests/corpus/broadcast/wrong/send_text_not_awaited.py").read_text())
+    done = grader("check", "-e", "broadcast", "--submission", str(file))
+    assert "my_chat.py line 32" in done.stdout
+    assert "/submission/" not in done.stdout and "grader-" not in done.stdout
 
 
 def test_a_submission_that_cannot_start_gets_one_clear_message() -> None:

@@ -50,6 +50,14 @@ def test_mistake_gets_the_verdict_it_is_labelled_with(kit: Kit, case: Case) -> N
     for name in case.checks:
         assert name in outcomes, f"{case.path.name} names an unknown check {name!r}"
         assert outcomes[name] in FAILING, f"{name} should fail:\n{summary(result)}"
+    if case.only:
+        others = [c.name for c in result.checks if c.name not in case.checks and not c.passed]
+        assert not others, f"only {case.checks} should fail:\n{summary(result)}"
+    if case.says:  # the diagnosis names the real cause, at the student's line
+        said = [f"{c.rationale} {c.help}" for c in result.checks if c.name in case.checks]
+        assert any(all(words in text for words in case.says) for text in said), (
+            f"no hint says {case.says}:\n" + "\n".join(said)
+        )
 
 
 def test_every_check_is_targeted_by_a_wrong_implementation(kit: Kit) -> None:
@@ -61,9 +69,12 @@ def test_every_check_is_targeted_by_a_wrong_implementation(kit: Kit) -> None:
 
 
 def check_names(kit: Kit, exercise) -> list[str]:
+    """The checks of an exercise: those in its files, and the engine's own."""
     import ast
 
-    names = []
+    from grader.plugin import NEVER_BLOCKS
+
+    names = [NEVER_BLOCKS.name]
     for path in kit.check_files(exercise):
         for node in ast.parse(path.read_text()).body:
             if isinstance(node, ast.AsyncFunctionDef) and any(

@@ -47,10 +47,88 @@ During handling of the above exception, another exception occurred:
     assert 'Cannot call "send"' in trimmed and trimmed.count("Traceback") == 1
 
 
+def explain(**evidence) -> str | None:
+    advice = diagnosis.explain(diagnosis.Evidence(**evidence), "broadcast.py")
+    return advice.text if advice else None
+
+
 def test_known_framework_errors_map_to_hints() -> None:
-    assert "remove connections" in diagnosis.hint_for(TRACEBACK)
-    assert diagnosis.hint_for("all quiet") is None
+    assert "remove connections" in explain(output=TRACEBACK)
+    assert explain(output="all quiet") is None
     assert diagnosis.has_errors(TRACEBACK) and not diagnosis.has_errors("INFO: ok")
+
+
+def test_the_most_specific_evidence_wins_over_the_output() -> None:
+    unawaited = {
+        "kind": "unawaited",
+        "what": "coroutine 'WebSocket.send_text' was never awaited",
+        "line": 17,
+        "code": "connection.send_text(message)",
+    }
+    said = explain(events=[unawaited], output=TRACEBACK)
+    assert "`connection.send_text(message)` at broadcast.py line 17 is never awaited" in said
+    assert "await connection.send_text(message)" in said
+
+
+def test_a_refused_handshake_is_explained_by_the_route_or_the_validation() -> None:
+    no_route = {"kind": "refused", "path": "/ws/alice", "routes": ["/chat/{client_id}"]}
+    said = explain(events=[no_route], path="/ws/alice")
+    assert "No WebSocket route of your app matches /ws/alice: it has /chat/{client_id}" in said
+    validation = {
+        "kind": "refused",
+        "path": "/ws/alice",
+        "routes": ["/ws/{client_id}"],
+        "route": "/ws/{client_id}",
+        "code": 1008,
+        "reason": "[{'type': 'int_parsing', 'loc': ['path', 'client_id'], 'msg': 'Input "
+        "should be a valid integer', 'input': 'alice'}]",
+        "parameters": {"client_id": "int"},
+    }
+    said = explain(events=[validation], path="/ws/alice?x=1")
+    assert "client_id is declared `int`, and 'alice' is not valid" in said
+    # A refusal on another path (a stranger turned away, say) explains nothing here.
+    assert explain(events=[no_route], path="/ws/bob") is None
+
+
+def test_frames_that_are_json_or_differ_in_spaces_or_case_are_named() -> None:
+    assert "not `send_json(message)`" in explain(wanted="hi", got='"hi"')
+    assert "only in spaces" in explain(wanted="a b", got="a  b")
+    assert "upper and lower case" in explain(wanted="Hi", got="hi")
+    assert explain(wanted="hi", got="bye") is None
+
+
+def test_blocked_loop_names_the_longest_block_and_its_line() -> None:
+    blocks = [
+        {"kind": "blocked", "seconds": 0.12, "line": 3, "code": "x()"},
+        {"kind": "blocked", "seconds": 0.31, "line": 17, "code": "time.sleep(0.3)"},
+    ]
+    said = explain(events=blocks)
+    assert said.startswith("The event loop was blocked for 0.31 s at broadcast.py line 17")
+    assert "`time.sleep(0.3)`" in said
+
+
+def test_exception_groups_and_uvicorn_error_lines_keep_the_students_frames() -> None:
+    group = """ERROR:    Traceback (most recent call last):
+  File "/lib/starlette/routing.py", line 677, in lifespan
+    async with self.lifespan_context(app) as maybe_state:
+  File "/tmp/sandbox/broadcast.py", line 80, in lifespan
+    await manager.start()
+ConnectionError: refused
+  + Exception Group Traceback (most recent call last):
+  |   File "/lib/anyio/_backends/_asyncio.py", line 767, in __aexit__
+  |     raise BaseExceptionGroup(
+  | ExceptionGroup: unhandled errors in a TaskGroup (1 sub-exception)
+  +-+---------------- 1 ----------------
+    | Traceback (most recent call last):
+    |   File "/tmp/sandbox/broadcast.py", line 99, in reader
+    |     raise ValueError("boom")
+    | ValueError: boom
+    +------------------------------------
+"""
+    trimmed = diagnosis.trim(group, STUDENT, "starter/broadcast.py")
+    assert "broadcast.py, line 80, in lifespan" in trimmed
+    assert "broadcast.py, line 99, in reader" in trimmed and "ValueError: boom" in trimmed
+    assert "anyio" not in trimmed and "|" not in trimmed
 
 
 def test_floods_are_capped() -> None:

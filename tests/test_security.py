@@ -73,13 +73,13 @@ def test_the_instructors_environment_is_out_of_reach(tmp_path: Path) -> None:
     sandboxed = subprocess.run(
         [*command, "--json", str(out)], capture_output=True, text=True, env=env
     )
-    assert sandboxed.returncode == 1 and "0/9 checks passed" in sandboxed.stdout
+    assert sandboxed.returncode == 1 and "0/10 checks passed" in sandboxed.stdout
     assert "7f3a" not in sandboxed.stdout + out.read_text()
     if os.geteuid() == 0:  # the control reads the grader's /proc/<pid>/environ
         control = subprocess.run(
             [*command, "--no-sandbox"], capture_output=True, text=True, env=env
         )
-        assert "9/9 checks passed" in control.stdout, control.stdout
+        assert "10/10 checks passed" in control.stdout, control.stdout
 
 
 def test_memory_backed_folders_cannot_take_the_machines_memory(kit: Kit) -> None:
@@ -348,14 +348,14 @@ def test_an_ordinary_user_grading_is_protected_as_well(instructor: Path) -> None
     sandboxed = {attack: as_instructor(home, attack) for attack in attacks}
     for done in sandboxed.values():
         assert "isolation: bubblewrap" in done.stdout, done.stdout + done.stderr
-    assert "0/9 checks passed" in sandboxed["reads_secrets.py"].stdout
-    assert "0/9 checks passed" in sandboxed["forge_results.py"].stdout
-    assert "9/9 checks passed" in sandboxed["writes_home.py"].stdout
-    assert "9/9 checks passed" in sandboxed["writes_kit.py"].stdout
+    assert "0/10 checks passed" in sandboxed["reads_secrets.py"].stdout
+    assert "0/10 checks passed" in sandboxed["forge_results.py"].stdout
+    assert "10/10 checks passed" in sandboxed["writes_home.py"].stdout
+    assert "10/10 checks passed" in sandboxed["writes_kit.py"].stdout
     assert {p: p.read_bytes() for p in files} == files
     # The controls: without the sandbox the same user's files are in reach...
-    assert "9/9 checks passed" in as_instructor(home, "reads_secrets.py", "--no-sandbox").stdout
+    assert "10/10 checks passed" in as_instructor(home, "reads_secrets.py", "--no-sandbox").stdout
     as_instructor(home, "writes_home.py", "--no-sandbox")
     assert (home / ".bashrc").read_bytes() != files[home / ".bashrc"]
     # ...but the results channel is not.
-    assert "0/9 checks passed" in as_instructor(home, "forge_results.py", "--no-sandbox").stdout
+    assert "0/10 checks passed" in as_instructor(home, "forge_results.py", "--no-sandbox").stdout

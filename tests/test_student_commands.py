@@ -94,3 +94,19 @@ def test_check_without_an_exercise_shows_progress_and_stops_at_the_current_one(
     assert any("· not started" in line and last in line for line in lines)
     assert f"1 of {len(Kit.load(course).exercises)} exercises done" in done.stdout
     assert "Next: fix direct" in done.stdout
+
+
+def test_the_footer_shows_the_last_hint_asked_for(course: Path) -> None:
+    assert "hint 1/3" in grader(course, "check", "-e", "broadcast").stdout
+    grader(course, "hint")
+    grader(course, "hint")
+    shown = grader(course, "check", "-e", "broadcast").stdout
+    assert "hint 2/3" in shown and "hint 1/3" not in shown
+
+
+def test_students_see_hidden_checks_counted_instructors_see_them_whole(course: Path) -> None:
+    hidden = "Client ids are announced exactly as given"
+    own = grader(course, "check", "-e", "broadcast").stdout
+    assert "1 hidden check, graded by your instructor" in own and hidden not in own
+    graded = grader(course, "check", "-e", "broadcast", "--submission", str(course / "starter"))
+    assert hidden in graded.stdout and "(hidden)" in graded.stdout

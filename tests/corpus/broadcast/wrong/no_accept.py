@@ -1,6 +1,8 @@
 """Stores the connection without ever accepting the WebSocket handshake.
 
 expect: greets_newcomer
+says: never accepted
+says: line 23
 """
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect

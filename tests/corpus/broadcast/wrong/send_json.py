@@ -1,6 +1,7 @@
 """broadcast() uses send_json(message), so every frame is a JSON-quoted string.
 
 expect: greets_newcomer
+says: not `send_json(message)`
 """
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect

@@ -1,6 +1,8 @@
 """Wraps each receive in `except Exception: pass` inside `while True`; a disconnect spins forever.
 
 expect: announces_leave
+says: ran again after the client had left
+says: line 37
 """
 
 from fastapi import FastAPI, WebSocket

@@ -1,6 +1,7 @@
 """connect() accepts and stores but returns None, so the endpoint hangs up on every client.
 
 expect: greets_newcomer
+says: returned without sending anything
 """
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect

@@ -1,6 +1,9 @@
 """cut_off() awaits the 1008 close itself, which waits until the slow reader reads again.
 
 expect: slow_reader_never_stalls_others
+says: still waiting at
+says: line 79
+says: create_task
 """
 
 import asyncio

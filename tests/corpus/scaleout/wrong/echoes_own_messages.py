@@ -1,6 +1,6 @@
 """Delivers locally and then again from its own subscription: no origin filter.
 
-expect: joined_crosses
+expect: local_chat
 """
 
 import asyncio

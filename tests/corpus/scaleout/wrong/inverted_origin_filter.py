@@ -1,6 +1,6 @@
 """Relays only its own publications (== instead of !=): duplicates here, silence there.
 
-expect: joined_crosses
+expect: local_chat
 """
 
 import asyncio

@@ -1,0 +1,387 @@
+"""The grader's witness inside each server: what the app did, seen from inside it.
+
+A server's output is the student's to print or to silence; what the witness sees, it
+writes on descriptors of the grader's own: tracebacks to the server's log (as uvicorn
+would), and events, as JSON lines, to the server's events file, which the checks read
+to explain a failure by its real cause:
+
+    blocked     the event loop stood still, and where the app was meanwhile
+    unawaited   a coroutine was created and never awaited (Python's RuntimeWarning)
+    misuse      Starlette refused a call: send before accept, receive after a disconnect…
+    refused     a WebSocket handshake was refused before accept, and why
+    ended       an endpoint returned while its client was still connected
+    waiting     on request (SIGUSR2): where the app's tasks are waiting
+    copied      a setting the checks change was copied when the module was imported
+
+Every place is given as the student's own line: the innermost frame in their file.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import contextlib
+import contextvars
+import functools
+import inspect
+import json
+import linecache
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+import warnings
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+BLOCKED_AFTER = 0.1  # seconds the loop may stand still before it counts as blocked
+TICK = 0.02  # how often the watchdog looks
+ASGI_ERROR = "Exception in ASGI application"
+MISUSABLE = (
+    "accept",
+    "receive",
+    "send",
+    "receive_text",
+    "receive_bytes",
+    "receive_json",
+    "send_text",
+    "send_bytes",
+    "send_json",
+    "close",
+)
+
+
+class Witness:
+    def __init__(self, log_fd: int, events_fd: int, student_file: str) -> None:
+        self.log_fd = log_fd
+        self.events_fd = events_fd
+        self.student_file = student_file
+        self._lock = threading.Lock()
+        self._seen: Counter[tuple[str, int]] = Counter()
+
+    # Writing -----------------------------------------------------------------------
+
+    def event(self, kind: str, **fields: Any) -> None:
+        line = json.dumps({"kind": kind, **fields}, default=str) + "\n"
+        with self._lock, contextlib.suppress(OSError):
+            os.write(self.events_fd, line.encode(errors="replace"))
+
+    def _once_in_a_while(self, kind: str, key: tuple[str, int], **fields: Any) -> None:
+        """The first time, then at 2, 4, 8… times: a loop that repeats a mistake a
+        million times writes twenty lines, and the count stays right."""
+        self._seen[key] += 1
+        count = self._seen[key]
+        if count & (count - 1) == 0:
+            self.event(kind, count=count, **fields)
+
+    def place(self, frames: Iterable[FrameType | traceback.FrameSummary]) -> dict[str, Any]:
+        """The innermost of `frames` in the student's file: {"line", "code"} or {}."""
+        found: dict[str, Any] = {}
+        for frame in frames:
+            if isinstance(frame, traceback.FrameSummary):
+                file, line = frame.filename, frame.lineno or 0
+            else:
+                file, line = frame.f_code.co_filename, frame.f_lineno
+            if file == self.student_file:
+                code = linecache.getline(file, line).strip()
+                found = {"line": line, "code": code}
+        return found
+
+    def here(self) -> dict[str, Any]:
+        return self.place(traceback.extract_stack())
+
+    # What to install -------------------------------------------------------------
+
+    def install(self) -> None:
+        """Hooks that must be in place before the student's module is imported."""
+        self._watch_warnings()
+        self._watch_starlette()
+
+    def _watch_warnings(self) -> None:
+        shown = warnings.showwarning
+
+        def showwarning(
+            message: Any, category: Any, filename: str, lineno: int, *rest: Any
+        ) -> None:
+            text = str(message)
+            if issubclass(category, RuntimeWarning) and "was never awaited" in text:
+                place = self.place(traceback.extract_stack())
+                if filename == self.student_file:
+                    place = {"line": lineno, "code": linecache.getline(filename, lineno).strip()}
+                self._once_in_a_while("unawaited", ("unawaited", lineno), what=text, **place)
+            shown(message, category, filename, lineno, *rest)
+
+        warnings.showwarning = showwarning
+        warnings.simplefilter("always", RuntimeWarning)
+
+    def _watch_starlette(self) -> None:
+        """Record each call Starlette refuses, at the student's line, once per place."""
+        from starlette.websockets import WebSocket
+
+        witness = self
+        depth: contextvars.ContextVar[int] = contextvars.ContextVar("depth", default=0)
+        for name in MISUSABLE:
+            original = getattr(WebSocket, name)
+
+            @functools.wraps(original)  # a never-awaited call is named as the student wrote it
+            async def watched(self: Any, *args: Any, _original: Any = original, **kw: Any) -> Any:
+                token = depth.set(depth.get() + 1)
+                try:
+                    return await _original(self, *args, **kw)
+                except RuntimeError as exc:
+                    if depth.get() == 1:  # send_text calls send: say it once
+                        place = witness.here()
+                        key = (str(exc), place.get("line", 0))
+                        witness._once_in_a_while("misuse", key, error=str(exc), **place)
+                    raise
+                finally:
+                    depth.reset(token)
+
+            setattr(WebSocket, name, watched)
+
+    def settings_copied(self, source: str, settings: Iterable[str]) -> None:
+        """Where the module copies a setting at import: `LIMIT = MAX_CONNECTIONS`, or a
+        default argument `limit=MAX_CONNECTIONS`; the checks change the setting after
+        the import, and the copy keeps the old value."""
+        names = set(settings)
+        if not names:
+            return
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            return
+        lines = source.splitlines()
+
+        def uses(node: ast.AST | None) -> set[str]:
+            found = set()
+            for child in ast.walk(node) if node is not None else ():
+                if isinstance(child, ast.Name) and child.id in names:
+                    found.add(child.id)
+            return found
+
+        copies: list[tuple[ast.AST, set[str]]] = []
+        for node in tree.body:
+            if isinstance(node, ast.Assign | ast.AnnAssign) and not _defines(node, names):
+                copies.append((node, uses(node.value)))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                for default in [*node.args.defaults, *node.args.kw_defaults]:
+                    copies.append((node, uses(default)))
+            if isinstance(node, ast.ClassDef):
+                for item in node.body:
+                    if isinstance(item, ast.Assign | ast.AnnAssign):
+                        copies.append((item, uses(item.value)))
+        for node, used in copies:
+            for setting in sorted(used):
+                line = getattr(node, "lineno", 0)
+                code = lines[line - 1].strip() if 0 < line <= len(lines) else ""
+                self.event("copied", setting=setting, line=line, code=code)
+
+    # The app ---------------------------------------------------------------------
+
+    def app(self, app: Any) -> Any:
+        """The app, watched: exceptions that escape it, handshakes it refuses."""
+        from uvicorn.protocols.utils import ClientDisconnected
+
+        async def asgi(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] != "websocket":
+                await app(scope, receive, send)
+                return
+            accepted = refused = closed = left = False
+            sent = 0
+
+            async def watched_send(message: Any) -> None:
+                nonlocal accepted, refused, closed, sent
+                kind = message.get("type")
+                if kind == "websocket.accept":
+                    accepted = True
+                elif kind == "websocket.send":
+                    sent += 1
+                elif kind == "websocket.close":
+                    closed = True
+                if kind in ("websocket.close", "websocket.http.response.start") and not accepted:
+                    refused = True
+                    self.refused(app, scope, message)
+                await send(message)
+
+            async def watched_receive() -> Any:
+                nonlocal left
+                message = await receive()
+                left = left or message.get("type") == "websocket.disconnect"
+                return message
+
+            try:
+                await app(scope, watched_receive, watched_send)
+            except ClientDisconnected:
+                raise  # uvicorn does not log these either
+            except BaseException:
+                text = f"ERROR:    {ASGI_ERROR}\n\n{traceback.format_exc()}"
+                with contextlib.suppress(OSError):
+                    os.write(self.log_fd, text.encode(errors="replace"))
+                raise
+            else:
+                if not accepted and not refused:
+                    self.refused(app, scope, {"type": "return"})
+                elif accepted and not left and not closed:
+                    # It hung up on a client that was still there, without a word.
+                    self.event("ended", path=scope.get("path", ""), sent=sent)
+
+        return asgi
+
+    def refused(self, app: Any, scope: Any, message: dict[str, Any]) -> None:
+        """A handshake that ended before accept: which routes there are, which matched."""
+        routes = []
+        matched = None
+        with contextlib.suppress(Exception):
+            from starlette.routing import Match, WebSocketRoute
+
+            for route in getattr(app, "routes", []):
+                if not isinstance(route, WebSocketRoute):
+                    continue
+                routes.append(route.path)
+                if matched is None and route.matches(scope)[0] is Match.FULL:
+                    matched = route
+        fields: dict[str, Any] = {"path": scope.get("path", ""), "routes": routes}
+        if message.get("type") == "websocket.close":
+            fields["code"] = message.get("code", 1000)
+            fields["reason"] = str(message.get("reason") or "")
+        else:
+            fields["returned"] = True
+        if matched is not None:
+            fields["route"] = matched.path
+            fields["parameters"] = _parameters(matched.endpoint)
+        fields.update(self.here())
+        self.event("refused", **fields)
+
+    # The loop --------------------------------------------------------------------
+
+    def watch(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Start the watchdog, and answer SIGUSR2 with where the tasks are waiting."""
+        main = threading.main_thread().ident or 0
+        threading.Thread(target=self._watchdog, args=(loop, main), daemon=True).start()
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signal.SIGUSR2, self.waiting)
+
+    def _watchdog(self, loop: asyncio.AbstractEventLoop, main: int) -> None:
+        """Every tick, ask the loop to answer; while it does not, see where the main
+        thread is. A tick that came late means this process was not running at all
+        (a busy machine): that time is not held against the app. A block is reported
+        when it ends, and while it lasts, at 1, 2, 4… seconds (a grading may be cut short
+        before it ends); reports of one block share its `since`."""
+        answered = threading.Event()
+        while True:
+            answered.clear()
+            asked = time.monotonic()
+            try:
+                loop.call_soon_threadsafe(answered.set)
+            except RuntimeError:
+                return  # the loop has closed
+            stood, places, last, next_report = 0.0, Counter[tuple[int, str]](), asked, 1.0
+            while not answered.wait(TICK):
+                now = time.monotonic()
+                if now - last < 3 * TICK:  # we ran on time: the loop really stood still
+                    stood += now - last
+                    frame = sys._current_frames().get(main)
+                    place = self.place(_stack(frame))
+                    if place:
+                        places[(place["line"], place["code"])] += 1
+                last = now
+                if stood >= next_report:
+                    self._blocked(asked, stood, places)
+                    next_report *= 2
+            if stood >= BLOCKED_AFTER:
+                self._blocked(asked, stood, places)
+            time.sleep(TICK)
+
+    def _blocked(self, since: float, stood: float, places: Counter[tuple[int, str]]) -> None:
+        if not places:
+            return
+        (line, code), seen = places.most_common(1)[0]
+        # A loop merely busy with many short steps is seen in many places; a blocked one
+        # stands on one line.
+        if seen * 2 >= sum(places.values()):
+            took = round(time.monotonic() - since, 3)
+            self.event("blocked", since=round(since, 3), seconds=took, line=line, code=code)
+
+    def waiting(self) -> None:
+        """Where each task of the app is suspended, innermost student line first."""
+        places: Counter[tuple[int, str]] = Counter()
+        for task in asyncio.all_tasks():
+            place = self.place(_awaited(task.get_coro()))
+            if place:
+                places[(place["line"], place["code"])] += 1
+        self.event(
+            "waiting",
+            tasks=[{"line": line, "code": code, "count": n} for (line, code), n in places.items()],
+        )
+
+
+def read_events(path: Path) -> list[dict[str, Any]]:
+    """The events in a server's events file, skipping whatever is not one."""
+    found = []
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict) and isinstance(event.get("kind"), str):
+            found.append(event)
+    return found
+
+
+def blocked(folder: Path) -> list[dict[str, Any]]:
+    """Every time a server whose events file is in `folder` blocked its event loop (the
+    last report of each block: the longest)."""
+    blocks: dict[tuple[str, Any], dict[str, Any]] = {}
+    for events in sorted(folder.glob("*.events")):
+        for event in read_events(events):
+            if event["kind"] == "blocked":
+                blocks[(events.name, event.get("since"))] = event
+    return list(blocks.values())
+
+
+def _awaited(coro: Any) -> list[FrameType]:
+    """The frames of a suspended coroutine and of everything it awaits, outermost first
+    (a suspended task's own stack shows only its outermost frame)."""
+    frames = []
+    while coro is not None:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is not None:
+            frames.append(frame)
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return frames
+
+
+def _stack(frame: FrameType | None) -> list[FrameType]:
+    frames = []
+    while frame is not None:
+        frames.append(frame)
+        frame = frame.f_back
+    return frames[::-1]
+
+
+def _defines(node: ast.Assign | ast.AnnAssign, names: set[str]) -> bool:
+    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+    return any(isinstance(t, ast.Name) and t.id in names for t in targets)
+
+
+def _parameters(endpoint: Any) -> dict[str, str]:
+    """The endpoint's parameters and their declared types, as written."""
+    try:
+        signature = inspect.signature(endpoint)
+    except (TypeError, ValueError):
+        return {}
+    return {
+        name: getattr(p.annotation, "__name__", str(p.annotation))
+        for name, p in signature.parameters.items()
+        if p.annotation is not inspect.Parameter.empty
+    }
