@@ -205,7 +205,8 @@ def contenders(args: argparse.Namespace, scratch: Path) -> Lineup:
             "`sudo apt-get install redis-server` / `brew install redis`"
         )
     submission = args.submission.resolve() if args.submission else None
-    [(_, student)] = resolve(kit, exercise.id, submission)
+    [(_, found)] = resolve(kit, exercise.id, submission)
+    student = found.path
     solution, naive = kit.solution(exercise), ROOT / "solutions" / "broadcast.py"
     module = exercise.module
 

@@ -15,16 +15,13 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader import runner
+from grader import runner, submission
 from grader.errors import UsageError
 from grader.manifest import Exercise, Kit
 from grader.results import ExerciseResult
 
 Job = tuple[Hashable, Exercise, Path, str | None]
 """(key, exercise, file, refusal): a refusal grades the file as unrunnable, for that reason."""
-
-# How much of a student's folder is looked at to say what it holds instead.
-LOOK_AT_MOST = 2000
 
 
 @dataclass
@@ -94,8 +91,16 @@ class Student:
     name: str
     entry: Path
     files: dict[str, Path] = field(default_factory=dict)
+    """Each exercise's file (which may be missing), by exercise id."""
+    problems: dict[str, str] = field(default_factory=dict)
+    """Why an exercise's file cannot be graded, by exercise id."""
     problem: str | None = None
     """Why this entry cannot be graded at all (a clear, per-student verdict)."""
+
+    def job(self, exercise: Exercise) -> tuple[Path, str | None]:
+        """The file to grade for `exercise`, and why not, if it cannot be."""
+        file = self.files.get(exercise.id, self.entry / exercise.file)
+        return file, self.problem or self.problems.get(exercise.id)
 
 
 def discover(
@@ -145,31 +150,18 @@ def names(entries: list[Path]) -> list[str]:
 def _student(
     name: str, entry: Path, folder: Path, exercises: tuple[Exercise, ...], one_exercise: bool
 ) -> Student:
-    if entry.is_symlink() and not _inside(entry, folder):
+    if entry.is_symlink() and not entry.resolve().is_relative_to(folder.resolve()):
         return Student(
             name, entry, problem="a link pointing outside the submissions folder (not followed)"
         )
     if entry.is_dir():
-        files: dict[str, Path] = {}
-        for exercise in exercises:
-            file = entry / exercise.file
-            if file.is_symlink() and not _inside(file, entry):
-                return Student(
-                    name,
-                    entry,
-                    problem=f"{exercise.file} is a link pointing outside the "
-                    "submission (not followed)",
-                )
-            if file.is_file():
-                files[exercise.id] = file
-        if not files:
-            found = _some_files(entry)
-            wanted = ", ".join(e.file for e in exercises)
-            seen = ", ".join(found[:5]) + (" …" if len(found) > 5 else "") if found else "no files"
-            return Student(
-                name, entry, problem=f"none of the expected files ({wanted}); found: {seen}"
-            )
-        return Student(name, entry, files)
+        found = {e.id: submission.locate(entry, e.file) for e in exercises}
+        return Student(
+            name,
+            entry,
+            files={i: f.path for i, f in found.items()},
+            problems={i: f.problem for i, f in found.items() if f.problem},
+        )
     if entry.suffix == ".py" and entry.is_file():
         if not one_exercise:
             return Student(
@@ -177,30 +169,3 @@ def _student(
             )
         return Student(name, entry, {exercises[0].id: entry})
     return Student(name, entry, problem=f"{entry.name} is neither a folder nor a .py file")
-
-
-def _some_files(folder: Path) -> list[str]:
-    """Names of files below `folder`, breadth first, looking at a bounded number of entries
-    (a folder nested a thousand deep, or a million files, costs no more than a small one)."""
-    found: list[str] = []
-    queue = [folder]
-    looked = 0
-    while queue and looked < LOOK_AT_MOST:
-        current = queue.pop(0)
-        try:
-            with os.scandir(current) as entries:
-                for entry in entries:
-                    looked += 1
-                    if entry.is_dir(follow_symlinks=False):
-                        queue.append(Path(entry.path))
-                    elif entry.is_file(follow_symlinks=False):
-                        found.append(entry.name)
-                    if looked >= LOOK_AT_MOST:
-                        break
-        except OSError:
-            continue
-    return sorted(found)
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    return path.resolve().is_relative_to(folder.resolve())

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -27,6 +27,7 @@ from grader import (
     batch,
     caps,
     chat,
+    classreport,
     compare,
     dist,
     exports,
@@ -37,6 +38,7 @@ from grader import (
     watch,
 )
 from grader.errors import GraderError, UsageError
+from grader.gradebook import Gradebook, fingerprint, read_roster
 from grader.manifest import Exercise, Kit
 from grader.progress import Progress as StudentProgress
 from grader.results import ExerciseResult
@@ -82,6 +84,7 @@ def _parser() -> argparse.ArgumentParser:
         "--submission", type=Path, help="a folder laid out like starter/, or one .py file"
     )
     check.add_argument("--json", type=Path, help="also write Gradescope results.json here")
+    _hidden_arg(check)
     _sandbox_arg(check)
     check.set_defaults(command=cmd_check)
 
@@ -95,6 +98,18 @@ def _parser() -> argparse.ArgumentParser:
     _exercise_arg(grade)
     grade.add_argument("--out", type=Path, default=Path("grades"), help="where to write grades")
     grade.add_argument("--jobs", type=int, default=None, help="parallel jobs (default: cores)")
+    grade.add_argument(
+        "--only", action="append", metavar="NAME", help="grade only this student (repeatable)"
+    )
+    grade.add_argument(
+        "--force",
+        action="store_true",
+        help="grade again students already graded from the same files",
+    )
+    grade.add_argument(
+        "--roster", type=Path, help="a CSV with a 'student' column; its columns join the gradebook"
+    )
+    _hidden_arg(grade)
     _sandbox_arg(grade)
     grade.set_defaults(command=cmd_grade)
 
@@ -115,6 +130,10 @@ def _parser() -> argparse.ArgumentParser:
 
     gradescope = sub.add_parser("gradescope", help="build a Gradescope autograder zip")
     gradescope.add_argument("--out", type=Path, default=Path("dist"))
+    gradescope.add_argument(
+        "--exercise", "-e", default=None, help="the exercises it grades: id[,id…] (default: all)"
+    )
+    _hidden_arg(gradescope)
     gradescope.set_defaults(command=cmd_gradescope)
 
     serve = sub.add_parser("serve", help="run your app with auto-reload, and a chat page at /")
@@ -142,6 +161,16 @@ def _parser() -> argparse.ArgumentParser:
 
 def _exercise_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--exercise", "-e", default=None, help="exercise id (default: all)")
+
+
+def _hidden_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--hidden-visibility",
+        dest="hidden",
+        choices=exports.VISIBILITIES,
+        default="after_published",
+        help="Gradescope visibility of hidden checks (default: after_published)",
+    )
 
 
 def _sandbox_arg(parser: argparse.ArgumentParser) -> None:
@@ -183,9 +212,11 @@ def cmd_check(kit: Kit, args: argparse.Namespace) -> int:
     stop_early = args.submission is None and args.exercise is None
     results: list[ExerciseResult] = []
     with console.status("grading…") as status:
-        for exercise, file in targets:
+        for exercise, found in targets:
             status.update(f"grading {exercise.id}…")
-            results.append(runner.grade(kit, exercise, file, isolated=isolated))
+            results.append(
+                runner.grade(kit, exercise, found.path, found.problem, isolated=isolated)
+            )
             if stop_early and not results[-1].passed:
                 break
     if args.submission is None:  # the student's own files: remember what passes
@@ -202,7 +233,7 @@ def cmd_check(kit: Kit, args: argparse.Namespace) -> int:
     else:
         console.print(report.progress_report([e for e, _ in targets], results, reader))
     if args.json:
-        args.json.write_text(json.dumps(exports.gradescope(results), indent=2) + "\n")
+        args.json.write_text(json.dumps(exports.gradescope(results, args.hidden), indent=2) + "\n")
     return 0 if all(r.passed for r in results) else 1
 
 
@@ -273,46 +304,69 @@ def cmd_verify(kit: Kit, args: argparse.Namespace) -> int:
 
 def cmd_grade(kit: Kit, args: argparse.Namespace) -> int:
     exercises = kit.select(args.exercise)
-    students = batch.discover(kit, args.submissions, exercises, one_exercise=bool(args.exercise))
-    isolated = _isolation(args, trusted=False)
-    jobs = [
-        ((s.name, e.id), e, s.files.get(e.id, s.entry / e.file), s.problem)
-        for s in students
-        for e in exercises
-    ]
-    with _progress(len(jobs), f"grading {len(students)} submissions") as advance:
-        done = batch.grade_many(kit, jobs, isolated=isolated, workers=args.jobs, on_done=advance)
     ids = [e.id for e in exercises]
-    grades = {
-        s.name: [done.results[(s.name, i)] for i in ids]
-        for s in students
-        if all((s.name, i) in done.results for i in ids)
+    students = batch.discover(kit, args.submissions, exercises, one_exercise=bool(args.exercise))
+    if args.only:
+        unknown = sorted(set(args.only) - {s.name for s in students})
+        if unknown:
+            known = ", ".join(s.name for s in students[:8])
+            raise UsageError(
+                f"no student named {', '.join(unknown)} in {args.submissions} "
+                f"(there are: {known}{' …' if len(students) > 8 else ''})"
+            )
+        students = [s for s in students if s.name in args.only]
+    roster = _roster(args.roster)
+    book = Gradebook(args.out)
+    # A student graded before from the same files by the same checks keeps that grade.
+    prints = {
+        s.name: fingerprint(kit, ids, s.files) + str((s.problem, s.problems)) for s in students
     }
-    _write_grades(args.out, grades, ids)
+    todo = [s for s in students if args.force or book.fingerprint(s.name) != prints[s.name]]
+    isolated = _isolation(args, trusted=False)
+    jobs = [((s.name, e.id), e, *s.job(e)) for s in todo for e in exercises]
+    graded: dict[str, dict[str, ExerciseResult]] = {s.name: {} for s in todo}
+    with _progress(len(jobs), f"grading {len(todo)} submissions") as advance:
+
+        def save(key: Hashable, result: ExerciseResult) -> None:
+            advance()
+            name, exercise = key  # type: ignore[misc]
+            graded[name][exercise] = result
+            if len(graded[name]) == len(ids):  # saved at once: Ctrl-C keeps it
+                book.save(name, [graded[name][i] for i in ids], prints[name], args.hidden)
+
+        done = batch.grade_many(kit, jobs, isolated=isolated, workers=args.jobs, on_done=save)
+    grades = book.write_summary(ids, f"{kit.title}: {', '.join(ids)}", roster)
     console.print(report.grades_table(grades, ids))
+    console.print(report.class_table(classreport.summarize(grades, ids)))
+    kept = len(students) - len(todo)
     console.print(
         report.plain(
-            f"Grades written to {args.out}/: gradebook.csv, and students/<name>/ "
-            "(results.json, junit.xml)"
+            f"Graded {sum(len(r) == len(ids) for r in graded.values())} of {len(todo)}"
+            + (
+                f"; kept {kept} graded before from the same files (--force grades them again)"
+                if kept
+                else ""
+            )
+            + f". Written to {args.out}/: gradebook.csv, report.html, and students/<name>/ "
+            "(results.json, junit.xml, feedback.html)"
         )
     )
     if done.interrupted:
         console.print(
-            f"Interrupted: {len(grades)} of {len(students)} students graded.", style="bold"
+            "Interrupted: what was graded is kept; run again to grade the rest.", style="bold"
         )
         return 130
-    return 0 if all(r.passed for rs in grades.values() for r in rs) else 1
+    mine = [grades[s.name] for s in students if s.name in grades]
+    return 0 if all(r.passed for rs in mine for r in rs) else 1
 
 
-def _write_grades(out: Path, grades: dict[str, list[ExerciseResult]], ids: list[str]) -> None:
-    # Students live in a folder of their own: no name can collide with the gradebook.
-    for student, results in grades.items():
-        folder = out / "students" / student
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "results.json").write_text(json.dumps(exports.gradescope(results), indent=2))
-        (folder / "junit.xml").write_text(exports.junit_xml(student, results))
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "gradebook.csv").write_text(exports.gradebook_csv(grades, ids))
+def _roster(path: Path | None) -> dict[str, dict[str, str]] | None:
+    if path is None:
+        return None
+    try:
+        return read_roster(path)
+    except (OSError, ValueError, KeyError) as exc:
+        raise UsageError(f"cannot read the roster: {exc}") from None
 
 
 @contextlib.contextmanager
@@ -325,12 +379,16 @@ def _progress(total: int, label: str) -> Iterator[Callable[..., None]]:
 
 
 def cmd_compare(kit: Kit, args: argparse.Namespace) -> int:
-    [(exercise, file)] = submission.resolve(kit, args.exercise, args.submission)
+    [(exercise, found)] = submission.resolve(kit, args.exercise, args.submission)
+    file = found.path
     reference_file = kit.solution(exercise)
     if not reference_file.is_file():
         raise GraderError(f"this edition has no solutions/ (looked for {reference_file})")
     isolated = _isolation(args, trusted=False)
-    jobs = [("reference", exercise, reference_file, None), ("submission", exercise, file, None)]
+    jobs = [
+        ("reference", exercise, reference_file, None),
+        ("submission", exercise, file, found.problem),
+    ]
     with _progress(2, "running both") as advance:
         done = batch.grade_many(kit, jobs, isolated=isolated, on_done=advance)
     if done.interrupted:
@@ -385,16 +443,24 @@ def cmd_dist(kit: Kit, args: argparse.Namespace) -> int:
 
 
 def cmd_gradescope(kit: Kit, args: argparse.Namespace) -> int:
-    archive = dist.gradescope_autograder(kit, args.out)
-    console.print(f"wrote {archive} (upload it as the autograder; use an Ubuntu 24.04 image)")
+    ids = args.exercise.split(",") if args.exercise else [e.id for e in kit.exercises]
+    exercises = [kit.get(i.strip()) for i in ids]
+    archive = dist.gradescope_autograder(kit, args.out, exercises, args.hidden)
+    console.print(
+        report.plain(
+            f"wrote {archive}: upload it as the autograder of an assignment on "
+            f"{', '.join(e.id for e in exercises)} (base image: Ubuntu 22.04 or newer)"
+        )
+    )
     return 0
 
 
 def cmd_serve(kit: Kit, args: argparse.Namespace) -> int:
     exercise = _current(kit, args) or kit.exercises[0]
-    [(exercise, file)] = submission.resolve(kit, exercise.id, args.submission)
-    if not file.is_file():
-        raise UsageError(f"no such file: {file}")
+    [(exercise, found)] = submission.resolve(kit, exercise.id, args.submission)
+    file = found.path
+    if found.problem or not file.is_file():
+        raise UsageError(found.problem or f"no such file: {file}")
     env = {
         **os.environ,
         chat.ENV_FILE: str(file.resolve()),

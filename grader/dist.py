@@ -1,7 +1,11 @@
 """Build what leaves the instructor's hands: the student edition and a Gradescope autograder.
 
-The student edition has the lessons, the starters, the visible checks, the grader and
-the Makefile; never the solutions, the hidden checks or the kit's own tests.
+The student edition has the lessons, the starters, the visible checks and the grader,
+with edition/README.md and edition/Makefile as its README and Makefile (what students
+run, nothing else); never the solutions, the hidden checks or the kit's own tests.
+
+A Gradescope autograder grades a chosen set of exercises (all, by default): its kit
+holds those exercises only, so a weekly assignment shows the checks of that week.
 """
 
 from __future__ import annotations
@@ -9,31 +13,43 @@ from __future__ import annotations
 import shutil
 import stat
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
-from grader.manifest import Kit
+from grader.manifest import MANIFEST, Exercise, Kit
 
-STUDENT_PARTS = (
-    "lessons",
-    "starter",
-    "checks",
-    "grader",
-    "Makefile",
-    "pyproject.toml",
-    "README.md",
-    ".gitignore",
-)
-AUTOGRADER_PARTS = ("lessons", "starter", "checks", "grader", "pyproject.toml")
+STUDENT_PARTS = ("lessons", "starter", "checks", "grader", "pyproject.toml", ".gitignore")
+EDITION = {"edition/README.md": "README.md", "edition/Makefile": "Makefile"}
+AUTOGRADER_PARTS = ("grader", "pyproject.toml")
 LEFT_OUT = shutil.ignore_patterns("hidden", "__pycache__", "*.pyc", ".progress")
 
 SETUP_SH = """#!/usr/bin/env bash
-# Gradescope runs this once when it builds the autograder image.
+# Gradescope runs this once, when it builds the autograder's image (an Ubuntu image:
+# 22.04 or newer; 24.04 recommended).
 set -euo pipefail
+trap 'echo "setup.sh failed at line $LINENO: $BASH_COMMAND" >&2' ERR
+export DEBIAN_FRONTEND=noninteractive
+echo "Installing python3, redis-server and bubblewrap…"
 apt-get update -qq
-apt-get install -y -qq python3 python3-venv python3-pip bubblewrap redis-server >/dev/null
+apt-get install -y -qq python3 python3-venv python3-pip redis-server bubblewrap >/dev/null
+PY=python3
+if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  echo "$(python3 --version) is older than the grader needs (3.11): installing python3.11…"
+  if ! apt-get install -y -qq python3.11 python3.11-venv >/dev/null; then
+    echo "This image has no python3.11 package: choose Ubuntu 22.04 or newer." >&2
+    exit 1
+  fi
+  PY=python3.11
+fi
 cd /autograder/source
-python3 -m venv .venv
-.venv/bin/pip install --quiet -e .
+"$PY" -m venv .venv
+.venv/bin/pip install --quiet --disable-pip-version-check -e .
+if .venv/bin/python -m grader doctor; then
+  echo "Submissions will be graded in a bubblewrap sandbox."
+else
+  echo "No sandbox in this container: submissions are graded with --no-sandbox," \\
+    "inside the container Gradescope starts for each one."
+fi
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
@@ -48,7 +64,8 @@ cd "$ROOT/source"
 # forbids namespaces, Gradescope's own container per submission is the boundary.
 isolation=""
 "$PY" -m grader doctor >/dev/null 2>&1 || isolation="--no-sandbox"
-"$PY" -m grader check --submission "$ROOT/submission" --json "$ROOT/results/results.json" $isolation
+"$PY" -m grader check --submission "$ROOT/submission" --json "$ROOT/results/results.json" \\
+  --hidden-visibility {hidden} $isolation
 status=$?
 # 0 passed, 1 some checks failed: both are grades. Anything else is our failure.
 if [ "$status" -gt 1 ] || [ ! -s "$ROOT/results/results.json" ]; then
@@ -59,7 +76,7 @@ exit 0
 """
 
 
-def _copy(kit: Kit, parts: tuple[str, ...], target: Path, ignore=LEFT_OUT) -> None:
+def _copy(kit: Kit, parts: Sequence[str], target: Path, ignore=LEFT_OUT) -> None:  # type: ignore[no-untyped-def]
     for part in parts:
         source = kit.root / part
         if source.is_dir():
@@ -74,27 +91,62 @@ def student_edition(kit: Kit, out: Path) -> list[Path]:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     _copy(kit, STUDENT_PARTS, folder)
+    for source, target in EDITION.items():
+        shutil.copy2(kit.root / source, folder / target)
     tar = shutil.make_archive(str(out / "student-edition"), "gztar", out, "student-edition")
     zipped = shutil.make_archive(str(out / "student-edition"), "zip", out, "student-edition")
     return [folder, Path(tar), Path(zipped)]
 
 
-def gradescope_autograder(kit: Kit, out: Path) -> Path:
-    """A zip that Gradescope unpacks into /autograder/source: the kit, hidden checks
-    included, with setup.sh and run_autograder at its root (use an Ubuntu 24.04 image,
-    whose python3 is new enough)."""
-    staging = out / "gradescope"
+def gradescope_autograder(
+    kit: Kit, out: Path, exercises: Sequence[Exercise], hidden: str = "after_published"
+) -> Path:
+    """A zip that Gradescope unpacks into /autograder/source: a kit of `exercises`
+    (hidden checks included), with setup.sh and run_autograder at its root."""
+    ids = [e.id for e in exercises]
+    name = "gradescope-autograder" + ("" if len(ids) == len(kit.exercises) else "-" + "-".join(ids))
+    staging = out / name
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     _copy(kit, AUTOGRADER_PARTS, staging, ignore=shutil.ignore_patterns("__pycache__"))
-    for name, text in (("setup.sh", SETUP_SH), ("run_autograder", RUN_AUTOGRADER)):
-        script = staging / name
+    (staging / MANIFEST).parent.mkdir(parents=True)
+    (staging / MANIFEST).write_text(manifest_of(kit, ids))
+    for exercise in exercises:
+        files = [
+            f"lessons/{exercise.lesson}",
+            f"starter/{exercise.file}",
+            f"checks/{exercise.checks}",
+            f"checks/hidden/{exercise.checks}",
+        ]
+        for part in files:
+            if (kit.root / part).is_file():
+                (staging / part).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(kit.root / part, staging / part)
+    scripts = {"setup.sh": SETUP_SH, "run_autograder": RUN_AUTOGRADER.replace("{hidden}", hidden)}
+    for script_name, text in scripts.items():
+        script = staging / script_name
         script.write_text(text)
         script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    archive = out / "gradescope-autograder.zip"
+    archive = out / f"{name}.zip"
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
         for path in sorted(staging.rglob("*")):
             info = zipfile.ZipInfo.from_file(path, path.relative_to(staging))
             if path.is_file():
                 zf.writestr(info, path.read_bytes())
     return archive
+
+
+def manifest_of(kit: Kit, ids: Sequence[str]) -> str:
+    """The kit's manifest with only the exercises `ids`, as written (comments kept)."""
+    text = (kit.root / MANIFEST).read_text(encoding="utf-8")
+    head, *blocks = text.split("[[exercises]]")
+    kept = [b for b in blocks if _id_of(b) in ids]
+    return head + "".join(f"[[exercises]]{b}" for b in kept)
+
+
+def _id_of(block: str) -> str:
+    for line in block.splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == "id":
+            return value.strip().strip('"')
+    return ""

@@ -1,4 +1,13 @@
-"""Grades in the formats other tools read; pure functions of finished results."""
+"""Grades in the formats other tools read; pure functions of finished results.
+
+    gradescope    Gradescope's results.json, as its autograder specification defines it
+    junit_xml     JUnit XML, as Jenkins and GitLab read it (tests/data/junit.xsd)
+    gradebook_csv one row per student, safe to open in a spreadsheet
+
+In all three a check skipped because one it builds on failed reads differently from a
+check that could not run at all, and the "app starts" test that stands for a submission
+that cannot start counts like any other.
+"""
 
 from __future__ import annotations
 
@@ -6,52 +15,67 @@ import csv
 import io
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from grader.results import CheckResult, ExerciseResult, Outcome
 
-VISIBLE, AFTER_PUBLISHED = "visible", "after_published"
+# Gradescope's visibilities, from most to least visible.
+VISIBILITIES = ("visible", "after_published", "after_due_date", "hidden")
+APP_STARTS = "the app starts"
 
 
-def gradescope(results: list[ExerciseResult]) -> dict[str, Any]:
-    """Gradescope's autograder `results.json` shape: one test per check."""
+def gradescope(results: list[ExerciseResult], hidden: str = "after_published") -> dict[str, Any]:
+    """Gradescope's autograder `results.json`: one test per check, hidden checks with the
+    `hidden` visibility. (While any test is not visible, Gradescope shows students no
+    total until the instructor publishes the grades.)"""
     tests: list[dict[str, Any]] = []
     for exercise in results:
         if exercise.error:
             tests.append(
                 {
-                    "name": f"{exercise.exercise}: the app starts",
+                    "name": f"{exercise.exercise}: {APP_STARTS}",
                     "score": 0,
                     "max_score": 0,
                     "status": "failed",
                     "output": exercise.error,
-                    "visibility": VISIBLE,
+                    "visibility": "visible",
+                    "extra_data": {"outcome": Outcome.ERRORED.value},
                 }
             )
-        tests.extend(_gradescope_test(exercise, c) for c in exercise.checks)
+        tests.extend(_gradescope_test(exercise, c, hidden) for c in exercise.checks)
     return {
         "score": sum(r.score for r in results),
-        "max_score": sum(r.max_score for r in results),
         "execution_time": round(sum(r.duration for r in results), 3),
         "tests": tests,
     }
 
 
-def _gradescope_test(exercise: ExerciseResult, check: CheckResult) -> dict[str, Any]:
+def _gradescope_test(exercise: ExerciseResult, check: CheckResult, hidden: str) -> dict[str, Any]:
     return {
         "name": f"{exercise.exercise}: {check.description}",
         "score": check.score,
         "max_score": check.points,
         "status": "passed" if check.passed else "failed",
         "output": failure_text(check),
-        "visibility": AFTER_PUBLISHED if check.hidden else VISIBLE,
+        "visibility": hidden if check.hidden else "visible",
+        "extra_data": {"outcome": check.outcome.value, "check": check.name},
     }
+
+
+def not_run(check: CheckResult) -> str:
+    """Why a skipped check did not run: it builds on one that failed, or nothing could."""
+    if check.waited_for:
+        return f"skipped: it builds on {check.waited_for}, which did not pass"
+    return f"not run: {check.rationale}"
 
 
 def failure_text(check: CheckResult) -> str:
     """A failure as plain text: the same facts the terminal report shows."""
     if check.passed:
         return ""
+    if check.outcome is Outcome.SKIPPED:
+        return not_run(check)
     lines = [f"{check.outcome.value}: {check.rationale}"]
     if check.steps:
         lines += ["what happened:", *(f"  {s}" for s in check.steps)]
@@ -68,72 +92,103 @@ def failure_text(check: CheckResult) -> str:
 
 def junit_xml(student: str, results: list[ExerciseResult]) -> str:
     """JUnit XML: a testsuite per exercise, a testcase per check, that CI systems read."""
-    root = ET.Element("testsuites", name=student)
+    root = ET.Element("testsuites", name=_xml_safe(student))
     for exercise in results:
-        failures = sum(c.outcome in (Outcome.FAILED, Outcome.TIMED_OUT) for c in exercise.checks)
-        errors = sum(c.outcome is Outcome.ERRORED for c in exercise.checks) + bool(exercise.error)
+        cases = [_junit_case(exercise.exercise, c) for c in exercise.checks]
+        if exercise.error:  # a test of its own, counted like the others
+            case = ET.Element("testcase", classname=exercise.exercise, name=APP_STARTS, time="0")
+            error = ET.SubElement(case, "error", message=_xml_safe(exercise.error))
+            error.text = _xml_safe(exercise.error_detail)
+            cases.insert(0, case)
         suite = ET.SubElement(
             root,
             "testsuite",
             name=exercise.exercise,
-            tests=str(len(exercise.checks)),
-            failures=str(failures),
-            errors=str(errors),
-            skipped=str(sum(c.outcome is Outcome.SKIPPED for c in exercise.checks)),
+            tests=str(len(cases)),
+            failures=str(sum(c.find("failure") is not None for c in cases)),
+            errors=str(sum(c.find("error") is not None for c in cases)),
+            skipped=str(sum(c.find("skipped") is not None for c in cases)),
             time=f"{exercise.duration:.3f}",
         )
-        if exercise.error:
-            case = ET.SubElement(suite, "testcase", classname=exercise.exercise, name="app starts")
-            ET.SubElement(case, "error", message=_xml_safe(exercise.error)).text = _xml_safe(
-                exercise.error_detail
-            )
-        for check in exercise.checks:
-            case = ET.SubElement(
-                suite,
-                "testcase",
-                classname=exercise.exercise,
-                name=check.name,
-                time=f"{check.duration:.3f}",
-            )
-            tag = _JUNIT_TAGS.get(check.outcome)
-            if tag:
-                element = ET.SubElement(case, tag, message=_xml_safe(check.rationale))
-                element.text = _xml_safe(failure_text(check))
+        properties = ET.SubElement(suite, "properties")
+        for name, value in (("score", exercise.score), ("max_score", exercise.max_score)):
+            ET.SubElement(properties, "property", name=name, value=f"{value:g}")
+        suite.extend(cases)
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
-_JUNIT_TAGS = {
-    Outcome.FAILED: "failure",
-    Outcome.TIMED_OUT: "failure",
-    Outcome.ERRORED: "error",
-    Outcome.SKIPPED: "skipped",
-}
+def _junit_case(classname: str, check: CheckResult) -> ET.Element:
+    case = ET.Element(
+        "testcase", classname=classname, name=check.name, time=f"{check.duration:.3f}"
+    )
+    if check.outcome is Outcome.SKIPPED:
+        ET.SubElement(case, "skipped", message=_xml_safe(not_run(check)))
+    elif check.outcome is not Outcome.PASSED:
+        tag = "error" if check.outcome is Outcome.ERRORED else "failure"
+        element = ET.SubElement(
+            case, tag, message=_xml_safe(check.rationale), type=check.outcome.value
+        )
+        element.text = _xml_safe(failure_text(check))
+    return case
+
+
 # Control characters are not allowed in XML 1.0, and student output will contain them.
-_ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 
 
 def _xml_safe(text: str) -> str:
     return _ILLEGAL_XML.sub(lambda m: f"#x{ord(m.group()):02X}", text)
 
 
-def gradebook_csv(grades: dict[str, list[ExerciseResult]], exercises: list[str]) -> str:
-    """One row per student: a score column per exercise, then the total and max."""
+def gradebook_csv(
+    grades: Mapping[str, Sequence[ExerciseResult]],
+    exercises: Sequence[str],
+    roster: Mapping[str, Mapping[str, str]] | None = None,
+) -> str:
+    """One row per student: each exercise's score and status, the total, the most, the
+    percentage, and why what did not pass did not. With a `roster` (student → columns),
+    its columns follow the student's name, and everyone on it gets a row."""
+    roster = roster or {}
+    extra = list(dict.fromkeys(k for columns in roster.values() for k in columns))
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["student", *exercises, "total", "max"])
-    for student, results in sorted(grades.items()):
-        by_id = {r.exercise: r for r in results}
-        scores = [_number(by_id[e].score) if e in by_id else "" for e in exercises]
-        writer.writerow(
-            [
-                student,
-                *scores,
-                _number(sum(r.score for r in results)),
-                _number(sum(r.max_score for r in results)),
-            ]
-        )
+    header = ["student", *extra]
+    for exercise in exercises:
+        header += [exercise, f"{exercise} status"]
+    writer.writerow(header + ["total", "max", "percent", "reason"])
+    for student in sorted({*grades, *roster}):
+        results = {r.exercise: r for r in grades.get(student, ())}
+        row = [student, *(roster.get(student, {}).get(k, "") for k in extra)]
+        for exercise in exercises:
+            result = results.get(exercise)
+            status = result.status if result else "no submission"
+            row += [_number(result.score) if result else "0", status]
+        total = sum(r.score for r in results.values())
+        most = sum(r.max_score for r in results.values())
+        reasons = [f"{r.exercise}: {r.reason}" for r in results.values() if r.reason]
+        if student not in grades:
+            reasons = ["no submission"]
+        percent = f"{100 * total / most:.1f}" if most else "0.0"
+        row += [_number(total), _number(most), percent, " | ".join(reasons)]
+        writer.writerow([spreadsheet_safe(cell) for cell in row])
     return out.getvalue()
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """A cell a spreadsheet shows as text: one that starts like a formula gets a quote
+    (a student folder named `=HYPERLINK(…)` must not run)."""
+    if cell[:1] in ("=", "+", "-", "@", "\t", "\r") and not _is_number(cell):
+        return "'" + cell
+    return cell
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _number(value: float) -> str:

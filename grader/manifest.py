@@ -41,6 +41,8 @@ class Exercise:
     """How many copies of the app `make serve` runs, on consecutive ports."""
     skip_check_unsolved: bool = False
     """Set when the untouched starter is allowed to pass some checks' file."""
+    weight: float = 1.0
+    """What the exercise counts for: every check's points are multiplied by it."""
     points: tuple[tuple[str, float], ...] = ()
     """What a check is worth, where not 1 (a `points` table: check name = points); a
     check's own @check(points=…) is overridden by this."""
@@ -52,13 +54,18 @@ class Exercise:
     def module(self) -> str:
         return Path(self.file).stem
 
+    def points_by_check(self) -> dict[str, float]:
+        """What the manifest says checks are worth, weight included; "*" for the rest."""
+        return {"*": self.weight, **{name: p * self.weight for name, p in self.points}}
+
 
 @dataclass(frozen=True)
 class Kit:
     """A course on disk: its root folder and its exercises, in order."""
 
     root: Path
-    welcome: str
+    title: str
+    """The course's name."""
     exercises: tuple[Exercise, ...]
 
     @classmethod
@@ -78,7 +85,7 @@ class Kit:
             raise GraderError(f"{path} lists no exercises")
         if len(set(ids)) != len(ids):
             raise GraderError(f"{path} lists an exercise id twice: {ids}")
-        return cls(root=root, welcome=data.get("welcome", ""), exercises=exercises)
+        return cls(root=root, title=data.get("title", root.name), exercises=exercises)
 
     def get(self, exercise_id: str) -> Exercise:
         for exercise in self.exercises:
@@ -129,5 +136,6 @@ def _exercise(entry: dict, root: Path) -> Exercise:
         processes=int(entry.get("processes", 1)),
         env=tuple((str(k), str(v)) for k, v in entry.get("env", {}).items()),
         points=tuple((str(k), float(v)) for k, v in entry.get("points", {}).items()),
+        weight=float(entry.get("weight", 1.0)),
         skip_check_unsolved=bool(entry.get("skip_check_unsolved", False)),
     )

@@ -61,12 +61,16 @@ class Grading:
         self.could_not_start: CouldNotStart | None = None
         self.env: dict[str, str] = json.loads(option("grader_env"))
         self.points: dict[str, float] = json.loads(option("grader_points"))
-        """What checks are worth, where the manifest says (by check name)."""
+        """What the manifest says checks are worth (see Exercise.points_by_check)."""
         self.never_blocks = NEVER_BLOCKS
         self._count = 0
         self.zygote = Zygote.start(
             self.sandbox, self.file_name, option("grader_module"), option("grader_preload")
         )
+
+    def worth(self, check: CheckSpec | channel.CheckInfo) -> float:
+        """A check's points: the manifest's for it, or its own times the exercise's weight."""
+        return float(self.points.get(check.name, check.points * self.points.get("*", 1.0)))
 
     def new_server(
         self, overrides: dict[str, Any] | None = None, env: dict[str, str] | None = None
@@ -165,9 +169,8 @@ def _spec(item: pytest.Item) -> CheckSpec:
     # Everything in checks/hidden/ is hidden, whatever its decorator says.
     if item.path.parent.name == "hidden" and not spec.hidden:
         spec = dataclasses.replace(spec, hidden=True)
-    points = item.config.stash[_KEY].points if _KEY in item.config.stash else {}
-    if spec.name in points:  # the manifest has the last word on what a check is worth
-        spec = dataclasses.replace(spec, points=float(points[spec.name]))
+    if _KEY in item.config.stash:  # the manifest has the last word on what it is worth
+        spec = dataclasses.replace(spec, points=item.config.stash[_KEY].worth(spec))
     return spec
 
 
@@ -178,9 +181,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     specs = [_spec(item) for item in session.items]
     grading.descriptions = {s.name: s.description for s in specs}
     checks = [channel.CheckInfo(s.name, s.description, s.points, s.hidden) for s in specs]
-    never_blocks = dataclasses.replace(
-        NEVER_BLOCKS, points=grading.points.get(NEVER_BLOCKS.name, NEVER_BLOCKS.points)
-    )
+    never_blocks = dataclasses.replace(NEVER_BLOCKS, points=grading.worth(NEVER_BLOCKS))
     grading.never_blocks = never_blocks
     grading.results.write(channel.Collected((*checks, never_blocks)))
     missing = session.config.getoption("grader_missing")
@@ -368,8 +369,14 @@ def _result(
     }
     if report.skipped:
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        waited_for = next(
+            (p for p in spec.depends if grading.outcomes.get(p) is not Outcome.PASSED), ""
+        )
         return CheckResult(
-            outcome=Outcome.SKIPPED, rationale=reason.removeprefix("Skipped: "), **base
+            outcome=Outcome.SKIPPED,
+            rationale=reason.removeprefix("Skipped: "),
+            waited_for=waited_for if grading.could_not_start is None else "",
+            **base,
         )
     launcher: Launcher | None = item.funcargs.get("launch")  # type: ignore[assignment]
     if report.passed:  # the script is kept too: `compare` shows it beside a failing one

@@ -16,6 +16,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from grader.classreport import ClassSummary
 from grader.manifest import Exercise
 from grader.results import CheckResult, ExerciseResult, Outcome
 
@@ -277,5 +278,23 @@ def doctor_table(rows: list[tuple[str, str, bool]]) -> Table:
     for name, words, good in rows:
         table.add_row(
             Text("✓", "green") if good else Text("✗", "yellow"), Text(name, "bold"), plain(words)
+        )
+    return table
+
+
+def class_table(summary: ClassSummary, most: int = 10) -> Table:
+    """The checks the class fails most, as in report.html."""
+    table = Table(title="what the class gets wrong (the full list: report.html)")
+    for column in ("exercise", "check", "failed", "first failure", "most common reason"):
+        table.add_column(
+            column, justify="right" if column in ("failed", "first failure") else "left"
+        )
+    for check in [c for c in summary.checks if c.failed][:most]:
+        table.add_row(
+            check.exercise,
+            Text(check.name),
+            f"{check.failed}/{check.ran}",
+            str(check.first_failure),
+            plain(check.commonest),
         )
     return table

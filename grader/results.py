@@ -18,6 +18,9 @@ class Outcome(enum.Enum):
     SKIPPED = "skipped"
 
 
+FAILING = (Outcome.FAILED, Outcome.TIMED_OUT, Outcome.ERRORED)
+
+
 @dataclass(frozen=True)
 class CheckResult:
     name: str
@@ -42,6 +45,8 @@ class CheckResult:
     detail: str = ""
     """Instructor-only detail, such as a grader traceback."""
     duration: float = 0.0
+    waited_for: str = ""
+    """For a check skipped because one it builds on did not pass: that check's name."""
 
     @property
     def passed(self) -> bool:
@@ -66,6 +71,18 @@ class CheckResult:
         return cls(**values)
 
 
+class Submitted(enum.Enum):
+    """What the student handed in for an exercise."""
+
+    FILE = "file"
+    MISSING = "missing"
+    """No file for the exercise."""
+    UNCHANGED = "unchanged starter"
+    """The starter, untouched."""
+    REFUSED = "not gradable"
+    """Something that cannot be graded (a binary file, a link out of the folder…)."""
+
+
 @dataclass(frozen=True)
 class ExerciseResult:
     exercise: str
@@ -76,10 +93,30 @@ class ExerciseResult:
     error_detail: str = ""
     duration: float = 0.0
     hints: tuple[str, ...] = field(default=(), compare=False)
+    submitted: Submitted = Submitted.FILE
 
     @property
     def passed(self) -> bool:
         return self.error is None and bool(self.checks) and all(c.passed for c in self.checks)
+
+    @property
+    def status(self) -> str:
+        """One word or two for a gradebook: passed, failed, could not run, missing…"""
+        if self.passed:
+            return "passed"
+        if self.submitted is not Submitted.FILE:
+            return self.submitted.value
+        return "could not run" if self.error else "failed"
+
+    @property
+    def reason(self) -> str:
+        """Why it did not pass, in one line: the error, or the first check that failed."""
+        if self.passed:
+            return ""
+        if self.error:
+            return self.error
+        failed = next((c for c in self.checks if c.outcome in FAILING), None)
+        return f"{failed.description} {failed.outcome.value}: {failed.rationale}" if failed else ""
 
     @property
     def score(self) -> float:
@@ -100,4 +137,17 @@ class ExerciseResult:
             "score": self.score,
             "max_score": self.max_score,
             "passed": self.passed,
+            "submitted": self.submitted.value,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ExerciseResult:
+        return cls(
+            exercise=data["exercise"],
+            title=data["title"],
+            checks=tuple(CheckResult.from_dict(c) for c in data["checks"]),
+            error=data.get("error"),
+            error_detail=data.get("error_detail", ""),
+            duration=data.get("duration", 0.0),
+            submitted=Submitted(data.get("submitted", "file")),
+        )

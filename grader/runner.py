@@ -10,6 +10,7 @@ then ends everything the job started and reads the results that verify.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
@@ -24,7 +25,8 @@ from pathlib import Path
 
 from grader import caps, channel, diagnosis, sandbox, witness
 from grader.manifest import Exercise, Kit
-from grader.results import CheckResult, ExerciseResult, Outcome
+from grader.results import CheckResult, ExerciseResult, Outcome, Submitted
+from grader.submission import holds
 
 
 class Cancelled(Exception):
@@ -72,12 +74,11 @@ def grade(
         scratch = Path(tmp)
         (scratch / "submission").mkdir()
         # Without a file the checks still run, so the result lists each with its points.
-        missing = refuse or (
-            None if file.is_file() else f"there is no {exercise.file} in {file.parent}"
-        )
+        missing = refuse or (None if file.is_file() else _missing(exercise, file))
         if missing is None:
             # A copy: nothing the server does can change the student's file.
             shutil.copyfile(file, scratch / "submission" / exercise.file)
+        submitted = _submitted(kit, exercise, file, refuse)
         job = Job(exercise, scratch, shown(file), missing, isolated, caps.for_job())
         try:
             timed_out, output = _run_checks(kit, job, cancel)
@@ -88,7 +89,26 @@ def grade(
         blocks = witness.blocked(scratch) if timed_out else []
         worst = max(blocks, key=lambda e: e.get("seconds", 0)) if blocks else None
         slow = diagnosis.blocked_words(worst, Path(job.shown_as).name) if worst else None
-    return _assemble(exercise, records, timed_out, output, started, slow)
+    return dataclasses.replace(
+        _assemble(exercise, records, timed_out, output, started, slow), submitted=submitted
+    )
+
+
+def _missing(exercise: Exercise, file: Path) -> str:
+    folder = file.parent
+    held = f" (it holds: {holds(folder)})" if folder.is_dir() else ""
+    return f"there is no {exercise.file} in {shown(folder)}{held}"
+
+
+def _submitted(kit: Kit, exercise: Exercise, file: Path, refuse: str | None) -> Submitted:
+    if refuse:
+        return Submitted.REFUSED
+    if not file.is_file():
+        return Submitted.MISSING
+    starter = kit.starter(exercise)
+    if starter.is_file() and file.read_bytes() == starter.read_bytes():
+        return Submitted.UNCHANGED
+    return Submitted.FILE
 
 
 def _run_checks(kit: Kit, job: Job, cancel: threading.Event | None) -> tuple[bool, str]:
@@ -126,7 +146,7 @@ def _run_checks(kit: Kit, job: Job, cancel: threading.Event | None) -> tuple[boo
         f"--grader-results={scratch / 'results'}",
         f"--grader-preload={','.join(exercise.preload)}",
         f"--grader-env={json.dumps(dict(exercise.env))}",
-        f"--grader-points={json.dumps(dict(exercise.points))}",
+        f"--grader-points={json.dumps(exercise.points_by_check())}",
         f"--grader-cgroups={','.join(map(str, folders))}",
         *(["--grader-isolated"] if job.isolated else []),
         *([f"--grader-missing={job.missing}"] if job.missing else []),

@@ -1,0 +1,189 @@
+"""What a class gets wrong: figures over every student's results, and OUT/report.html.
+
+`summarize` is a pure function of the results; `html` draws its charts with matplotlib
+and fills a Jinja template (which escapes every name a student chose) into one page
+that needs nothing else: charts inline, styles inline, links to each student's feedback.
+"""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader.results import FAILING, ExerciseResult, Outcome
+
+TEMPLATE = Path(__file__).with_name("static") / "report.html.j2"
+
+
+@dataclass(frozen=True)
+class CheckFigures:
+    exercise: str
+    name: str
+    description: str
+    ran: int
+    """Students whose submission this check was run against."""
+    failed: int
+    skipped: int
+    first_failure: int
+    """Students for whom it is the first check of the exercise that failed."""
+    commonest: str
+    """The most common reason it failed, and how many had it."""
+
+    @property
+    def rate(self) -> float:
+        return self.failed / self.ran if self.ran else 0.0
+
+
+@dataclass(frozen=True)
+class StudentRow:
+    name: str
+    score: float
+    most: float
+    statuses: tuple[str, ...]
+    reason: str
+
+    @property
+    def percent(self) -> float:
+        return 100 * self.score / self.most if self.most else 0.0
+
+
+@dataclass(frozen=True)
+class ClassSummary:
+    exercises: tuple[str, ...]
+    students: tuple[StudentRow, ...]
+    checks: tuple[CheckFigures, ...] = field(default=())
+    """Most failed first."""
+
+    @property
+    def mean(self) -> float:
+        return sum(s.percent for s in self.students) / len(self.students) if self.students else 0.0
+
+
+def summarize(
+    grades: Mapping[str, Sequence[ExerciseResult]], exercises: Sequence[str]
+) -> ClassSummary:
+    students = []
+    for name, results in sorted(grades.items()):
+        by_id = {r.exercise: r for r in results}
+        students.append(
+            StudentRow(
+                name,
+                sum(r.score for r in results),
+                sum(r.max_score for r in results),
+                tuple(by_id[e].status if e in by_id else "no submission" for e in exercises),
+                " | ".join(f"{r.exercise}: {r.reason}" for r in results if r.reason),
+            )
+        )
+    ran: Counter[tuple[str, str]] = Counter()
+    failed: Counter[tuple[str, str]] = Counter()
+    skipped: Counter[tuple[str, str]] = Counter()
+    first: Counter[tuple[str, str]] = Counter()
+    reasons: dict[tuple[str, str], Counter[str]] = {}
+    described: dict[tuple[str, str], str] = {}
+    for results in grades.values():
+        for result in results:
+            first_failed = next((c for c in result.checks if c.outcome in FAILING), None)
+            if first_failed is not None:
+                first[(result.exercise, first_failed.name)] += 1
+            for check in result.checks:
+                key = (result.exercise, check.name)
+                described[key] = check.description
+                if check.outcome is Outcome.SKIPPED:
+                    skipped[key] += 1
+                    continue
+                ran[key] += 1
+                if check.outcome in FAILING:
+                    failed[key] += 1
+                    reasons.setdefault(key, Counter())[_gist(check.rationale)] += 1
+    checks = [
+        CheckFigures(
+            key[0],
+            key[1],
+            described[key],
+            ran[key],
+            failed[key],
+            skipped[key],
+            first[key],
+            _commonest(reasons.get(key)),
+        )
+        for key in described
+    ]
+    checks.sort(key=lambda c: (-c.rate, -c.failed, c.exercise, c.name))
+    return ClassSummary(tuple(exercises), tuple(students), tuple(checks))
+
+
+def _gist(rationale: str) -> str:
+    """A reason without the parts that differ from one student to the next."""
+    return rationale.split(" within ")[0][:160]
+
+
+def _commonest(reasons: Counter[str] | None) -> str:
+    if not reasons:
+        return ""
+    text, count = reasons.most_common(1)[0]
+    return f"{text} ({count})"
+
+
+def html(summary: ClassSummary, title: str, feedback: Mapping[str, str]) -> str:
+    """The class report as one self-contained page; `feedback` maps a student to the
+    relative link of their feedback page."""
+    import jinja2
+
+    environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    template = environment.from_string(TEMPLATE.read_text(encoding="utf-8"))
+    return template.render(
+        title=title,
+        summary=summary,
+        feedback=feedback,
+        distribution=jinja2.utils.markupsafe.Markup(_distribution_svg(summary)),
+        failures=jinja2.utils.markupsafe.Markup(_failures_svg(summary)),
+    )
+
+
+def _figure(width: float, height: float):  # type: ignore[no-untyped-def]
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+
+
+def _svg(figure) -> str:  # type: ignore[no-untyped-def]
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg")
+    text = buffer.getvalue()
+    return text[text.index("<svg") :]
+
+
+def _distribution_svg(summary: ClassSummary) -> str:
+    figure = _figure(6.4, 3.0)
+    axes = figure.subplots()
+    axes.hist(
+        [s.percent for s in summary.students],
+        bins=[0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100.001],
+        color="#3b7dd8",
+        edgecolor="white",
+    )
+    axes.set_xlabel("score (%)")
+    axes.set_ylabel("students")
+    axes.set_xlim(0, 100)
+    axes.yaxis.get_major_locator().set_params(integer=True)
+    return _svg(figure)
+
+
+def _failures_svg(summary: ClassSummary, most: int = 15) -> str:
+    shown = [c for c in summary.checks if c.failed][:most][::-1]
+    figure = _figure(7.5, 0.35 * max(len(shown), 1) + 1.0)
+    axes = figure.subplots()
+    labels = [f"{c.exercise}: {c.name}" for c in shown]
+    axes.barh(labels, [100 * c.rate for c in shown], color="#d8533b")
+    axes.set_xlabel("students who failed it (% of those it ran for)")
+    axes.set_xlim(0, 100)
+    if not shown:
+        axes.text(50, 0, "no check failed", ha="center", va="center")
+        axes.set_yticks([])
+    return _svg(figure)

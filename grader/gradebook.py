@@ -1,0 +1,130 @@
+"""A class's grades on disk, in OUT/: a folder per student, and what is made of all of them.
+
+    OUT/students/<name>/grade.json      the results, as the grader keeps them (to merge,
+                                        resume and rebuild everything else from)
+    OUT/students/<name>/results.json    Gradescope's format
+    OUT/students/<name>/junit.xml       JUnit XML
+    OUT/students/<name>/feedback.html   the report, as the terminal shows it
+    OUT/gradebook.csv                   one row per student
+    OUT/report.html                     what the class gets wrong
+
+Students are saved one by one as they are graded, so a batch cut short keeps what it
+did; the gradebook and the class report are rebuilt from every student in OUT, so
+grading one student again changes that student's row and nothing else.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from rich.console import Console
+
+from grader import exports, report
+from grader.manifest import Kit
+from grader.results import ExerciseResult
+
+GRADE = "grade.json"
+
+
+class Gradebook:
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.students = out / "students"
+
+    def folder(self, student: str) -> Path:
+        return self.students / student
+
+    def save(
+        self,
+        student: str,
+        results: Sequence[ExerciseResult],
+        fingerprint: str,
+        hidden: str = "after_published",
+    ) -> None:
+        """Write one student's results in every format."""
+        folder = self.folder(student)
+        folder.mkdir(parents=True, exist_ok=True)
+        data = {"fingerprint": fingerprint, "results": [r.to_dict() for r in results]}
+        (folder / GRADE).write_text(json.dumps(data, indent=2))
+        gradescope = exports.gradescope(list(results), hidden)
+        (folder / "results.json").write_text(json.dumps(gradescope, indent=2))
+        (folder / "junit.xml").write_text(exports.junit_xml(student, list(results)))
+        (folder / "feedback.html").write_text(feedback_html(student, results))
+
+    def fingerprint(self, student: str) -> str | None:
+        """What the saved results were graded from (see `fingerprint`), if any."""
+        try:
+            return str(json.loads((self.folder(student) / GRADE).read_text())["fingerprint"])
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def all(self) -> dict[str, list[ExerciseResult]]:
+        """Every student saved in OUT, whenever they were graded."""
+        grades = {}
+        for file in sorted(self.students.glob(f"*/{GRADE}")):
+            try:
+                data = json.loads(file.read_text())
+                grades[file.parent.name] = [ExerciseResult.from_dict(r) for r in data["results"]]
+            except (OSError, ValueError, KeyError):
+                continue  # a half-written file from a batch that was killed
+        return grades
+
+    def write_summary(
+        self,
+        exercises: Sequence[str],
+        title: str,
+        roster: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> dict[str, list[ExerciseResult]]:
+        """Rebuild gradebook.csv and report.html from every student in OUT."""
+        from grader import classreport
+
+        grades = self.all()
+        self.out.mkdir(parents=True, exist_ok=True)
+        (self.out / "gradebook.csv").write_text(exports.gradebook_csv(grades, exercises, roster))
+        summary = classreport.summarize(grades, exercises)
+        links = {s: f"students/{_url(s)}/feedback.html" for s in grades}
+        (self.out / "report.html").write_text(classreport.html(summary, title, links))
+        return grades
+
+
+def fingerprint(kit: Kit, exercises: Sequence[str], files: Mapping[str, Path]) -> str:
+    """What a student's results depend on: the exercises graded and their checks, and the
+    student's files. Saved results with the same fingerprint need no grading again."""
+    digest = hashlib.sha256()
+    for check_file in sorted(f for e in exercises for f in kit.check_files(kit.get(e))):
+        digest.update(check_file.read_bytes())
+    for exercise in exercises:
+        digest.update(exercise.encode() + b"\0")
+        file = files.get(exercise)
+        if file is not None and file.is_file():
+            digest.update(hashlib.sha256(file.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def read_roster(path: Path) -> dict[str, dict[str, str]]:
+    """A roster CSV: a `student` column (the submission's name), then any others."""
+    with path.open(newline="", encoding="utf-8-sig") as file:
+        rows = list(csv.DictReader(file))
+    if rows and "student" not in rows[0]:
+        raise ValueError(f"{path} needs a 'student' column (the name of each submission)")
+    return {row["student"]: {k: v for k, v in row.items() if k != "student"} for row in rows}
+
+
+def feedback_html(student: str, results: Sequence[ExerciseResult]) -> str:
+    """What the terminal shows for a student, as a page of its own."""
+    console = Console(record=True, width=110, file=io.StringIO())
+    console.print(report.plain(f"Feedback for {student}", "bold"))
+    for result in results:
+        console.print(report.exercise_report(result, reader=report.Reader(instructor=True)))
+    return console.export_html(inline_styles=True)
+
+
+def _url(name: str) -> str:
+    from urllib.parse import quote
+
+    return quote(name)
