@@ -24,7 +24,6 @@ from websockets.exceptions import ConnectionClosed
 
 from grader import Client, Failure, LiveServer, Mismatch, Missing, check
 from grader.client import TIME_SCALE, WITHIN, show
-from grader.diagnosis import has_errors
 
 # A healthy client must get each message within this many seconds.
 PROMPT = 1.0 * TIME_SCALE
@@ -96,11 +95,6 @@ async def marker(
     await sender.send(text)
     for client in everyone:
         await client.expect(f"Client #{who or sender.name}: {text}", help=help)
-
-
-def no_errors(server: LiveServer, what: str) -> None:
-    if has_errors(server.output()):
-        raise Failure(f"the server logged an unhandled exception {what}", help=ERRORS_HELP)
 
 
 class Flood:
@@ -324,7 +318,7 @@ async def chats_as_before(server: LiveServer) -> None:
     dave = await server.connect("/ws/dave")
     for client in (alice, bob, dave):
         await client.expect("Client #dave joined")
-    no_errors(server, "while clients joined, chatted and left")
+    server.expect_no_errors("while clients joined, chatted and left", help=ERRORS_HELP)
 
 
 @check(depends=chats_as_before)
@@ -361,7 +355,7 @@ async def survives_dropped_client(server: LiveServer) -> None:
     for client in (alice, carol, dave):
         await client.expect("Client #dave joined")
     await marker(alice, alice, carol, dave, text="still here", help=ONCE_HELP)
-    no_errors(server, "when bob's connection dropped")
+    server.expect_no_errors("when bob's connection dropped", help=ERRORS_HELP)
 
 
 @check(depends=survives_dropped_client, settings=ROOMY)
@@ -376,7 +370,7 @@ async def survives_drop_mid_send(server: LiveServer) -> None:
     await flood.settle(help=DEAD_HELP)
     await marker(alice, alice, bob, help=ONCE_HELP)
     await marker(bob, alice, bob, text="and me", help=ONCE_HELP)
-    no_errors(server, "when a client vanished with a send to it pending")
+    server.expect_no_errors("when a client vanished with a send to it pending", help=ERRORS_HELP)
 
 
 @check(depends=survives_dropped_client, settings=ROOMY)
@@ -402,7 +396,7 @@ async def survives_close_mid_send(server: LiveServer) -> None:
     await flood.settle(help=DEAD_HELP)
     await marker(alice, alice, bob, help=ONCE_HELP)
     await marker(bob, alice, bob, text="and me", help=ONCE_HELP)
-    no_errors(server, "when a client closed with a send to it pending")
+    server.expect_no_errors("when a client closed with a send to it pending", help=ERRORS_HELP)
 
 
 @check(depends=chats_as_before, settings=LIMITS)
@@ -439,7 +433,7 @@ async def cuts_off_slow_reader(server: LiveServer) -> None:
     await slow.ws.wait_closed()
     await marker(bob, alice, bob, text="and me", help=ONCE_HELP)
     await marker(alice, alice, bob, text="still here", help=ONCE_HELP)
-    no_errors(server, "when a client that was cut off vanished")
+    server.expect_no_errors("when a client that was cut off vanished", help=ERRORS_HELP)
 
 
 @check(depends=cuts_off_slow_reader, settings=LIMITS)
@@ -465,7 +459,7 @@ async def closes_slow_reader_with_1008(server: LiveServer) -> None:
         )
     # slow's endpoint sees its disconnect only now, and must not announce it again.
     await marker(alice, alice, bob, text="after the close", help=ONCE_HELP)
-    no_errors(server, "while cutting off a slow client")
+    server.expect_no_errors("while cutting off a slow client", help=ERRORS_HELP)
 
 
 @check(depends=closes_slow_reader_with_1008, settings=LIMITS)
@@ -486,4 +480,4 @@ async def slow_id_can_rejoin(server: LiveServer) -> None:
     )
     await marker(again, alice, bob, again, text="back again", help=help, who="slow")
     await marker(alice, alice, bob, again, help=help)
-    no_errors(server, "when a cut-off client came back")
+    server.expect_no_errors("when a cut-off client came back", help=ERRORS_HELP)

@@ -80,10 +80,10 @@ class JobCaps:
 
     def process_limit(self) -> int | None:
         """An RLIMIT_NPROC for each server, where no cgroup counts processes."""
-        if os.geteuid() == 0:
-            return None  # root's processes are exempt from RLIMIT_NPROC
+        if not _per_user_cap():
+            return None
         # The count is per user, shared with everything else the user runs: leave room.
-        return _processes_of(os.getuid()) + PROCESSES_PER_JOB
+        return _tasks_of(os.getuid()) + PROCESSES_PER_JOB
 
     def events(self) -> Events:
         return Events()
@@ -92,22 +92,26 @@ class JobCaps:
         pass
 
     def describe(self) -> str:
-        if os.geteuid() == 0:
-            processes = "processes not capped (root is exempt from per-user limits)"
-        else:
+        if _per_user_cap():
             processes = (
                 f"at most {PROCESSES_PER_JOB} more processes than you run, shared by all jobs"
             )
+        else:
+            processes = "processes not capped (as root, or where they cannot be counted)"
         return f"{self.kind}: {size(MEMORY_PER_PROCESS)} per process, {processes}"
 
 
 class CgroupCaps(JobCaps):
     """A fresh cgroup (one folder per controller hierarchy) for one job."""
 
-    def __init__(self, kind: str, folders: list[Path], cpus: int | None = None) -> None:
+    def __init__(
+        self, kind: str, folders: list[Path], cpus: int | None = None, *, owner: bool = True
+    ) -> None:
         self.kind = kind
         self.folders = folders
         self.cpus = cpus
+        self.owner = owner
+        """Whether close() removes it: only the grader, which made it, does."""
 
     def enter(self, argv: list[str]) -> list[str]:
         # The shell joins the cgroup, then becomes the command: nothing it starts can
@@ -129,6 +133,8 @@ class CgroupCaps(JobCaps):
 
     def close(self) -> None:
         """Kill whatever is left inside, then remove the cgroup."""
+        if not self.owner:
+            return
         deadline = time.monotonic() + 5
         for folder in self.folders:
             while folder.exists():
@@ -221,7 +227,7 @@ def _cgroup_v1(name: str) -> CgroupCaps | None:
             if own is None or not (mount / "cgroup.procs").exists():
                 if controller == "cpu":
                     break  # a CPU cap is a courtesy to neighbours, not a safety cap
-                return None
+                raise OSError(f"no {controller} controller")
             folder = mount / own.lstrip("/") / name
             folder.mkdir()
             folders.append(folder)
@@ -266,10 +272,18 @@ def _pids(folder: Path) -> list[int]:
         return []
 
 
-def _processes_of(uid: int) -> int:
+def _per_user_cap() -> bool:
+    """Whether an RLIMIT_NPROC can cap a job: not for root (exempt), nor where the
+    processes and threads the user runs cannot be counted (no /proc)."""
+    return os.geteuid() != 0 and Path("/proc/self/task").is_dir()
+
+
+def _tasks_of(uid: int) -> int:
+    """How many processes and threads `uid` runs: what RLIMIT_NPROC counts."""
     count = 0
-    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else ():
+    for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             with contextlib.suppress(OSError):
-                count += entry.stat().st_uid == uid
+                if entry.stat().st_uid == uid:
+                    count += len(os.listdir(entry / "task"))
     return count

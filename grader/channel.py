@@ -97,12 +97,11 @@ class Writer:
 
 @dataclass
 class Records:
-    """What the reader verified, in order; `intact` is False if anything else was found."""
+    """What the reader verified, in order."""
 
     collected: Collected | None = None
     results: dict[str, CheckResult] = field(default_factory=dict)
     error: RunError | None = None
-    intact: bool = True
 
 
 def read(path: Path, key: bytes) -> Records:
@@ -116,7 +115,7 @@ def read(path: Path, key: bytes) -> Records:
     try:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
-        return Records(intact=False)
+        return Records()
     seq = 0
     for line in lines:
         try:
@@ -128,7 +127,6 @@ def read(path: Path, key: bytes) -> Records:
         except (ValueError, KeyError, TypeError):
             genuine = False
         if not genuine:
-            records.intact = False
             continue
         seq += 1
         record = _decode(json.loads(payload))

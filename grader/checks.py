@@ -76,6 +76,15 @@ class Failure(Exception):
         """The path of the connection that failed, if one did (for the diagnosis)."""
 
 
+class ServerErrors(Failure):
+    """The server logged an unhandled exception: a failure about the error itself."""
+
+    def __init__(self, rationale: str, *, help: str | None = None) -> None:  # noqa: A002
+        # Where the witness saw the exception, the diagnosis says more than this.
+        super().__init__(rationale, help=help)
+        self.fallback = "What the server said shows the line of your file where it failed."
+
+
 class Mismatch(Failure):
     """`expected` should have arrived, `actual` did."""
 

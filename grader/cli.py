@@ -45,6 +45,10 @@ from grader.results import ExerciseResult
 from grader.sandbox import Sandbox
 from grader.services import RedisServer, ServiceMissing
 
+# `doctor` exits 0 when submissions get the sandbox, 1 when bubblewrap is missing or
+# broken, and this when it works but the machine refuses it namespaces.
+DOCTOR_FORBIDDEN = 3
+
 console = Console(highlight=False)
 
 
@@ -433,7 +437,8 @@ def cmd_doctor(kit: Kit, args: argparse.Namespace) -> int:
         ),
         style="yellow",
     )
-    return 1
+    # 3: installed, but the machine forbids namespaces (a container); 1: not set up.
+    return DOCTOR_FORBIDDEN if probe.forbidden else 1
 
 
 def cmd_dist(kit: Kit, args: argparse.Namespace) -> int:

@@ -17,7 +17,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.frames import CloseCode, Frame, Opcode
 
-from grader.checks import Failure, Mismatch, Missing
+from grader import diagnosis
+from grader.checks import Failure, Mismatch, Missing, ServerErrors
 from grader.server import AppServer
 
 
@@ -186,7 +187,7 @@ class Client:
         return Failure(
             f"{self.name} tried to {doing}, but the server {how}",
             help="The server closes a connection when the endpoint returns or raises: "
-            "see the server's output below.",
+            "see what the server said.",
         )
 
 
@@ -233,7 +234,7 @@ async def open_client(
         status = exc.response.status_code
         refused = Failure(
             f"{name}'s connection to {path_of(url)} was refused with HTTP {status}",
-            help=REFUSALS.get(status, "See the server's output below."),
+            help=REFUSALS.get(status, "See what the server said."),
         )
         refused.path = path_of(url)
         raise refused from None
@@ -341,6 +342,16 @@ class LiveServer:
     def output(self) -> str:
         """Everything the server has printed or logged so far."""
         return self.app.log()
+
+    def expect_no_errors(self, during: str = "", *, help: str | None = None) -> None:  # noqa: A002
+        """The server must have logged no unhandled exception so far; `during` says
+        what it was doing ("while Redis was down")."""
+        if diagnosis.has_errors(self.output()):
+            who = f"server {self.label}" if self.label else "the server"
+            raise ServerErrors(
+                f"{who} logged an unhandled exception" + (f" {during}" if during else ""),
+                help=help,
+            )
 
     def abort_clients(self) -> None:
         """Drop every connection at once; the server is about to be killed anyway."""

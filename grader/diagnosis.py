@@ -14,32 +14,40 @@ from __future__ import annotations
 import ast
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 MAX_LINES = 24
 MAX_LINE = 400  # characters of one line: a server may print a megabyte on one
 
-# Framework errors in a server's output, and what they mean in the lesson's words.
+# Starlette's errors for a call at the wrong moment of a connection's life.
+NOT_ACCEPTED = ('Need to call "accept" first', '"websocket.accept"')
+SENT_AFTER_CLOSE = ('Cannot call "send" once a close message has been sent', "ClientDisconnected")
+RECEIVED_AFTER_LEAVING = ('Cannot call "receive" once a disconnect message has been received',)
+
+# Errors in a server's output, where the witness saw nothing more precise.
 HINTS: tuple[tuple[str, str], ...] = (
-    (
-        'Need to call "accept" first',
-        "Call `await websocket.accept()` before sending or receiving on a connection.",
+    *(
+        (needle, "Call `await websocket.accept()` before using a connection.")
+        for needle in NOT_ACCEPTED
+    ),
+    *(
+        (
+            needle,
+            "A message was sent on a connection that had already closed: remove connections "
+            "in disconnect() before broadcasting to the rest.",
+        )
+        for needle in SENT_AFTER_CLOSE
     ),
     (
-        'Cannot call "send" once a close message has been sent',
-        "A message was sent on a connection that had already closed: remove connections "
-        "in disconnect() before broadcasting to the rest.",
-    ),
-    (
-        "ClientDisconnected",
-        "A message was sent to a client that had already gone: remove connections in "
-        "disconnect() before broadcasting to the rest.",
-    ),
-    (
-        'Cannot call "receive" once a disconnect message has been received',
+        RECEIVED_AFTER_LEAVING[0],
         "The receive loop kept going after the client left: let WebSocketDisconnect end it.",
+    ),
+    (
+        "comparing strings with non-ASCII characters is not supported",
+        "secrets.compare_digest refuses str with non-ASCII characters: compare bytes, "
+        "`token.encode()` with the expected token's `.encode()`.",
     ),
     (
         "x not in list",
@@ -70,6 +78,11 @@ class Evidence:
     """The frame the check expected, and the one that arrived instead."""
     path: str | None = None
     """The path of the connection the check failed on, if it failed on one."""
+    endpoint: str | None = None
+    """The exercise's route, as the manifest gives it ("/ws/{room}/{client_id}")."""
+    about_errors: bool = False
+    """Whether the check failed because the server logged an error (not because of
+    something a client waited for)."""
 
 
 @dataclass(frozen=True)
@@ -90,7 +103,7 @@ def explain(evidence: Evidence, file_name: str) -> Advice | None:
 
 
 def _at(event: dict[str, Any], file_name: str) -> str:
-    """ "broadcast.py line 17 (`time.sleep(0.3)`)" """
+    """ "broadcast.py line 17 (`time.sleep(0.3)`)", from an event's line and code"""
     if not event.get("line"):
         return "your code"
     code = f" (`{event['code']}`)" if event.get("code") else ""
@@ -114,45 +127,157 @@ def _unawaited(evidence: Evidence, file_name: str) -> Advice | None:
     )
 
 
-_MISUSES = (
-    (
-        'Cannot call "receive" once a disconnect message has been received',
-        "The receive at {where} ran again after the client had left, {count} times: the "
-        "receive loop must end on WebSocketDisconnect, and an `except` that catches it and "
-        "carries on keeps the loop spinning.",
-    ),
-    (
-        '"websocket.accept"',
-        "{where} uses a connection that was never accepted: call `await websocket.accept()` "
-        "first, in connect().",
-    ),
-    (
-        'Need to call "accept" first',
-        "{where} uses a connection that was never accepted: call `await websocket.accept()` "
-        "first, in connect().",
-    ),
-    (
-        'Cannot call "send" once a close message has been sent',
-        "{where} sends on a connection that has already closed: remove a connection in "
-        "disconnect() before broadcasting to the rest.",
-    ),
-)
-
-
 def _misuse(evidence: Evidence, file_name: str) -> Advice | None:
+    """A call Starlette refused, explained by what had become of that connection."""
     for event in evidence.events:
         if event.get("kind") != "misuse" or not event.get("line"):
             continue
-        for needle, advice in _MISUSES:
-            if needle in event.get("error", ""):
-                counts = [
-                    e.get("count", 1)
-                    for e in evidence.events
-                    if e.get("kind") == "misuse" and e.get("line") == event["line"]
-                ]
-                count = f"at least {max(counts)}" if max(counts) > 1 else "1"
-                return Advice(advice.format(where=_at(event, file_name), count=count))
+        error = event.get("error", "")
+        where = _at(event, file_name)
+        after = event.get("after")
+        closed = _at(
+            {"line": event.get("closed_line"), "code": event.get("closed_code")}, file_name
+        )
+        if any(needle in error for needle in RECEIVED_AFTER_LEAVING):
+            counts = [
+                e.get("count", 1)
+                for e in evidence.events
+                if e.get("kind") == "misuse" and e.get("line") == event["line"]
+            ]
+            count = f"at least {max(counts)}" if max(counts) > 1 else "1"
+            return Advice(
+                f"The receive at {where} ran again after the client had left, {count} times: "
+                "the receive loop must end on WebSocketDisconnect, and an `except` that "
+                "catches it and carries on keeps the loop spinning."
+            )
+        if any(needle in error for needle in NOT_ACCEPTED):
+            if after == "closed":
+                return Advice(
+                    f"{_sentence(where)} uses a connection your app had already closed at "
+                    f"{closed}. Once the app closes (or refuses) a connection, nothing may use "
+                    "it again: `return` from the endpoint, or `break` out of its loop, right "
+                    "after the close."
+                )
+            return Advice(
+                f"{_sentence(where)} uses a connection that was never accepted: call "
+                "`await websocket.accept()` first, in connect()."
+            )
+        if any(needle in error for needle in SENT_AFTER_CLOSE):
+            return Advice(_sent_after_close(event, where, file_name))
     return None
+
+
+def _sent_after_close(event: dict[str, Any], where: str, file_name: str) -> str:
+    """Why `where` sent on a closed connection, from what became of it (`event`'s after,
+    path, closed_line, closed_code, and task_line and task_code if a task sent)."""
+    after = event.get("after")
+    closed = _at({"line": event.get("closed_line"), "code": event.get("closed_code")}, file_name)
+    if after == "closed" and event.get("task_line"):
+        task = _at({"line": event["task_line"], "code": event.get("task_code")}, file_name)
+        return (
+            f"{_sentence(where)}, in the task started at {task}, sends on a connection your app "
+            f"closed at {closed}: the task outlived its connection. Cancel it where the "
+            "connection is closed or forgotten."
+        )
+    if after == "closed":
+        return (
+            f"{_sentence(where)} sends on a connection your app closed at {closed}, so it was "
+            "still among those that messages go to: remove it (disconnect) before closing it."
+        )
+    if after == "left":
+        return (
+            f"{_sentence(where)} sends on the connection of {event.get('path')}, whose client "
+            "had left and which was still stored: disconnect() must remove exactly that "
+            "connection before anything else is broadcast."
+        )
+    if after == "returned":
+        return (
+            f"{_sentence(where)} sends on the connection of {event.get('path')}, whose endpoint "
+            "had already returned, which closes the connection, and left it stored. Keep the "
+            "endpoint receiving in a `while True:` loop until the client leaves."
+        )
+    return (
+        f"{_sentence(where)} sends on a connection that has already closed: remove a connection "
+        "in disconnect() before broadcasting to the rest."
+    )
+
+
+def _died(evidence: Evidence, file_name: str) -> Advice | None:
+    """A task the app started ended with an exception, which nothing awaited to see."""
+    event = _first(evidence, "died")
+    if event is None:
+        return None
+    task = _at({"line": event.get("task_line"), "code": event.get("task_code")}, file_name)
+    at = f" at {_at(event, file_name)}" if event.get("line") else ""
+    error = str(event.get("error", "an exception")).rstrip(".")
+    return Advice(
+        f"The task started at {task} ended{at} with {error}. Nothing awaits a task started "
+        "this way, so its error goes unseen and its work stops for good: catch the error "
+        "inside the task and carry on, or await the work where it is started."
+    )
+
+
+def _raised(evidence: Evidence, file_name: str) -> Advice | None:
+    """An exception ended a handler: explained by the connection it was about, or by
+    what the error says; else what the check waited for was never sent, or (for a check
+    about errors) this is the error, and the check's own help follows."""
+    event = next((e for e in evidence.events if e.get("kind") == "raised" and e.get("line")), None)
+    if event is None:
+        return None
+    where = _at(event, file_name)
+    target = {k[len("target_") :]: v for k, v in event.items() if k.startswith("target_")}
+    if target.get("after"):
+        return Advice(_sent_after_close(target, where, file_name))
+    error = str(event.get("error", "an exception")).rstrip(".")
+    fact = f"Your server raised {error} at {where}, which ended the handler of {event.get('path')}"
+    remedy = next((advice for needle, advice in HINTS if needle in error), None)
+    if remedy is not None:
+        return Advice(f"{fact}. {remedy}")
+    if evidence.about_errors:
+        return Advice(f"{fact}.", False)
+    return Advice(
+        f"{fact}: what the check waited for was never sent. Make that line handle this case "
+        "(what the server said shows how it got there)."
+    )
+
+
+def _shadowed(evidence: Evidence, file_name: str) -> Advice | None:
+    """A function makes its own copy of an object the module shares."""
+    event = _first(evidence, "shadowed")
+    if event is None:
+        return None
+    name = event.get("name")
+    return Advice(
+        f"At {_at(event, file_name)} {event.get('function')}() makes a new `{name}` each time "
+        f"it runs, instead of using the one made at line {event.get('defined_line')}: each "
+        f"connection then has a {name} of its own, and none knows the others. Delete that "
+        f"line: the module's `{name}` is the one all connections share."
+    )
+
+
+def _swapped_route(evidence: Evidence, file_name: str) -> Advice | None:
+    """The app's route has the exercise's parameters, in another order."""
+    event = _first(evidence, "routes")
+    if event is None or not evidence.endpoint:
+        return None
+    expected = evidence.endpoint.split("?")[0]
+    for route in event.get("routes", []):
+        if route != expected and _route_shape(route) == _route_shape(expected):
+            if sorted(_route_parameters(route)) == sorted(_route_parameters(expected)):
+                return Advice(
+                    f"Your route is `{route}`, but the exercise's is `{expected}`: the same "
+                    f"parameters in another order, so each gets the other's value. Write "
+                    f'`@app.websocket("{expected}")`.'
+                )
+    return None
+
+
+def _route_shape(route: str) -> list[str]:
+    return ["{}" if part.startswith("{") else part for part in route.split("/")]
+
+
+def _route_parameters(route: str) -> list[str]:
+    return [part.strip("{}").split(":")[0] for part in route.split("/") if part.startswith("{")]
 
 
 def _refused(evidence: Evidence, file_name: str) -> Advice | None:
@@ -205,11 +330,20 @@ BLOCKED_ADVICE = (
 
 
 def _blocked(evidence: Evidence, file_name: str) -> Advice | None:
-    blocks = [e for e in evidence.events if e.get("kind") == "blocked"]
-    if not blocks:
+    worst = worst_block(e for e in evidence.events if e.get("kind") == "blocked")
+    if worst is None:
         return None
-    worst = max(blocks, key=lambda e: e.get("seconds", 0))
     return Advice(f"{_capital(blocked_words(worst, file_name))}. {BLOCKED_ADVICE}")
+
+
+def worst_block(blocks: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
+    """The longest of `blocks` (None if there are none)."""
+    return max(blocks, key=lambda e: e.get("seconds", 0.0), default=None)
+
+
+def _sentence(where: str) -> str:
+    """A place, to start a sentence: "Your code", but a file's name as it is."""
+    return _capital(where) if where.startswith("your ") else where
 
 
 def _capital(text: str) -> str:
@@ -272,18 +406,32 @@ def _ended(evidence: Evidence, file_name: str) -> Advice | None:
 
 
 # Where a chat's tasks rest when all is well: waiting for a client, or for work.
-_IDLE = ("receive", "iter_text", ".get()", "sleep(", "wait_closed")
+_IDLE = ("receive", "iter_text", ".get()", "sleep(", "wait_closed", ".listen()", "get_message(")
+# Where a task waits for someone else, most telling first: a put into a full queue waits
+# for its reader, a send for its client.
+_CULPRITS = (".put(", "send", "close(")
 
 
 def _waiting(evidence: Evidence, file_name: str) -> Advice | None:
-    """Where the server's tasks were stuck when nothing arrived: a send or a close
-    first, then anything but the usual places to wait."""
+    """Where the server's tasks were stuck when nothing arrived: a put, a send or a
+    close first, then anything but the usual places to wait."""
     tasks = [t for e in evidence.events if e.get("kind") == "waiting" for t in e.get("tasks", [])]
     busy = [t for t in tasks if not any(idle in t.get("code", "") for idle in _IDLE)]
-    busy.sort(key=lambda t: not any(w in t.get("code", "") for w in ("send", "close(")))
+
+    def rank(task: dict[str, Any]) -> int:
+        code = task.get("code", "")
+        return next((i for i, w in enumerate(_CULPRITS) if w in code), len(_CULPRITS))
+
+    busy.sort(key=rank)
     if not busy:
         return None
     stuck = f"When the check gave up, your server was still waiting at {_at(busy[0], file_name)}."
+    if ".put(" in busy[0].get("code", ""):
+        return Advice(
+            f"{stuck} `put()` waits while the queue is full, so one client that stops reading "
+            "makes everyone who sends wait for it: use `put_nowait()`, and handle "
+            "`asyncio.QueueFull`."
+        )
     if ".close(" in busy[0].get("code", ""):
         return Advice(
             f"{stuck} A close waits until the client takes the close frame, which a client "
@@ -294,10 +442,14 @@ def _waiting(evidence: Evidence, file_name: str) -> Advice | None:
 
 
 RULES: tuple[Callable[[Evidence, str], Advice | None], ...] = (
+    _shadowed,
+    _swapped_route,
     _unawaited,
     _misuse,
+    _died,
     _refused,
     _blocked,
+    _raised,
     _output,
     _frames,
     _copied,

@@ -44,12 +44,15 @@ fi
 cd /autograder/source
 "$PY" -m venv .venv
 .venv/bin/pip install --quiet --disable-pip-version-check -e .
-if .venv/bin/python -m grader doctor; then
-  echo "Submissions will be graded in a bubblewrap sandbox."
-else
-  echo "No sandbox in this container: submissions are graded with --no-sandbox," \\
-    "inside the container Gradescope starts for each one."
-fi
+status=0
+.venv/bin/python -m grader doctor || status=$?
+case $status in
+  0) echo "Submissions will be graded in a bubblewrap sandbox." ;;
+  3) echo "No sandbox in this container: submissions are graded with --no-sandbox," \\
+       "inside the container Gradescope starts for each one." ;;
+  *) echo "setup.sh: bubblewrap does not work here, and grading will refuse to run." >&2
+     exit 1 ;;
+esac
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
@@ -61,9 +64,18 @@ PY="${AUTOGRADER_PYTHON:-$ROOT/source/.venv/bin/python}"
 mkdir -p "$ROOT/results"
 cd "$ROOT/source"
 # Each submission gets a bubblewrap sandbox when the container allows one; where it
-# forbids namespaces, Gradescope's own container per submission is the boundary.
+# forbids namespaces (doctor's status 3), Gradescope's own container per submission is
+# the boundary. Any other failure of the sandbox fails closed: nothing is graded.
 isolation=""
-"$PY" -m grader doctor >/dev/null 2>&1 || isolation="--no-sandbox"
+"$PY" -m grader doctor >/dev/null 2>&1
+case $? in
+  0) ;;
+  3) isolation="--no-sandbox" ;;
+  *) printf '{"score": 0, "output": "%s"}\\n' \\
+       "The autograder's sandbox is broken, so nothing was graded: please tell your instructor." \\
+       > "$ROOT/results/results.json"
+     exit 0 ;;
+esac
 "$PY" -m grader check --submission "$ROOT/submission" --json "$ROOT/results/results.json" \\
   --hidden-visibility {hidden} $isolation
 status=$?

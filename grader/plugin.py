@@ -9,27 +9,26 @@ reports what it did.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import inspect
 import json
+import os
 import sys
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 
 from grader import caps, channel, diagnosis, witness
-from grader.checks import CheckSpec, Failure
+from grader.checks import CheckSpec, Failure, ServerErrors
 from grader.client import LiveServer, Transcript
+from grader.processes import PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, kill_tree, prctl
 from grader.results import CheckResult, Outcome
 from grader.sandbox import Sandbox
 from grader.server import AppServer, CouldNotStart
 from grader.services import RedisServer, ServiceMissing
-from grader.serving import PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, prctl
 from grader.zygote import SandboxGone, Zygote
 
 _KEY = pytest.StashKey["Grading"]()
@@ -48,7 +47,7 @@ class Grading:
         self.scratch = scratch
         self.file_name: str = option("grader_file")
         folders = [Path(f) for f in option("grader_cgroups").split(",") if f]
-        job_caps = caps.CgroupCaps("cgroup", folders) if folders else caps.JobCaps()
+        job_caps = caps.CgroupCaps("cgroup", folders, owner=False) if folders else caps.JobCaps()
         self.sandbox = Sandbox(scratch, job_caps, isolated=option("grader_isolated"))
         self.student_file = str(self.sandbox.submission(self.file_name))
         """The file's path as tracebacks from the server show it."""
@@ -60,6 +59,7 @@ class Grading:
         self.descriptions: dict[str, str] = {}
         self.could_not_start: CouldNotStart | None = None
         self.env: dict[str, str] = json.loads(option("grader_env"))
+        self.endpoint: str = option("grader_endpoint")
         self.points: dict[str, float] = json.loads(option("grader_points"))
         """What the manifest says checks are worth (see Exercise.points_by_check)."""
         self.never_blocks = NEVER_BLOCKS
@@ -143,6 +143,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--grader-isolated", action="store_true", help="run servers in bwrap")
     group.addoption("--grader-cgroups", default="", help="the job's cgroup folders")
     group.addoption("--grader-env", default="{}", help="what every server gets (JSON)")
+    group.addoption("--grader-endpoint", default="", help="the exercise's route")
     group.addoption("--grader-display", default="", help="the student's file, as they name it")
     group.addoption("--grader-points", default="{}", help="points by check name (JSON)")
 
@@ -234,8 +235,8 @@ def _never_blocks(grading: Grading) -> CheckResult:
             outcome=Outcome.SKIPPED, rationale=grading.could_not_start.message, **base
         )
     blocks = witness.blocked(grading.scratch)
-    if blocks:
-        worst = max(blocks, key=lambda e: e.get("seconds", 0))
+    worst = diagnosis.worst_block(blocks)
+    if worst is not None:
         return CheckResult(
             outcome=Outcome.FAILED,
             rationale=diagnosis.blocked_words(worst, Path(grading.display).name)
@@ -256,7 +257,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     grading = config.stash.get(_KEY, None)
     if grading is not None:
         grading.zygote.close()
-        _kill_descendants()
+        # What a submission left below us (its zygote gone, its orphans came to us).
+        kill_tree(os.getpid())
 
 
 @pytest.hookimpl(wrapper=True)
@@ -268,18 +270,6 @@ def pytest_runtest_teardown(item: pytest.Item) -> Any:
     if grading is not None:
         grading.reset()
     return result
-
-
-def _kill_descendants() -> None:
-    """What a submission left below us (its zygote gone, its orphans came to us)."""
-    try:
-        procs = psutil.Process().children(recursive=True)
-    except psutil.Error:
-        return
-    for proc in procs:
-        with contextlib.suppress(psutil.Error):
-            proc.kill()
-    psutil.wait_procs(procs, timeout=2)
 
 
 @pytest.fixture
@@ -397,7 +387,8 @@ def _result(
             rationale=error.rationale,
             expected=error.expected,
             actual=error.actual,
-            help=_help(advice, error.help),
+            help=_help(advice, error.help)
+            or (error.fallback if isinstance(error, ServerErrors) else None),
             **context,
             **base,
         )
@@ -444,6 +435,8 @@ def _server_context(
         wanted=frames[0] if frames else None,
         got=frames[1] if frames else None,
         path=error.path if isinstance(error, Failure) else None,
+        endpoint=grading.endpoint,
+        about_errors=isinstance(error, ServerErrors),
     )
     context = {
         "steps": tuple(launcher.transcript[-60:]),

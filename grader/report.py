@@ -134,8 +134,9 @@ def exercise_report(
         parts.append(plain(f" ! {result.error}", "bold red"))
         if result.error_detail:
             parts.append(Padding(plain(result.error_detail, "dim"), (0, 0, 0, 5)))
-        parts.append(Text("   Fix this first: no check can run until the app starts.", "cyan"))
-        return Group(*parts)
+        if all(c.outcome is Outcome.SKIPPED for c in result.checks):
+            parts.append(Text("   Fix this first: no check can run until the app starts.", "cyan"))
+            return Group(*parts)
     parts.extend(check_line(c, details=details, reader=reader) for c in shown)
     if hidden:
         checks = "check" if hidden == 1 else "checks"
@@ -160,6 +161,7 @@ def progress_report(
 
     `results` may stop at the current exercise: the ones after it are not started.
     """
+    reader = reader or Reader()
     graded = {r.exercise: r for r in results}
     current = next((r for r in results if not r.passed), None)
     table = Table(box=None, show_header=False, padding=(0, 2))
@@ -171,7 +173,8 @@ def progress_report(
             state = Text("▶ current", "bold yellow")
         else:
             state = Text("· not started", "dim")
-        score = f"{sum(c.passed for c in result.checks)}/{len(result.checks)}" if result else ""
+        shown = [c for c in result.checks if reader.instructor or not c.hidden] if result else []
+        score = f"{sum(c.passed for c in shown)}/{len(shown)}" if result else ""
         table.add_row(state, Text(exercise.id, "bold"), Text(exercise.title), score)
     done = sum(r.passed for r in results)
     bar = Group(

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from grader import caps, channel, diagnosis, sandbox, witness
 from grader.manifest import Exercise, Kit
+from grader.processes import kill_tree
 from grader.results import CheckResult, ExerciseResult, Outcome, Submitted
 from grader.submission import holds
 
@@ -86,8 +87,7 @@ def grade(
             job.caps.close()
         records = channel.read(scratch / "results", job.key)
         # Why it took so long, if the servers' watchdogs know.
-        blocks = witness.blocked(scratch) if timed_out else []
-        worst = max(blocks, key=lambda e: e.get("seconds", 0)) if blocks else None
+        worst = diagnosis.worst_block(witness.blocked(scratch)) if timed_out else None
         slow = diagnosis.blocked_words(worst, Path(job.shown_as).name) if worst else None
     return dataclasses.replace(
         _assemble(exercise, records, timed_out, output, started, slow), submitted=submitted
@@ -146,6 +146,7 @@ def _run_checks(kit: Kit, job: Job, cancel: threading.Event | None) -> tuple[boo
         f"--grader-results={scratch / 'results'}",
         f"--grader-preload={','.join(exercise.preload)}",
         f"--grader-env={json.dumps(dict(exercise.env))}",
+        f"--grader-endpoint={exercise.endpoint}",
         f"--grader-points={json.dumps(exercise.points_by_check())}",
         f"--grader-cgroups={','.join(map(str, folders))}",
         *(["--grader-isolated"] if job.isolated else []),
@@ -175,6 +176,8 @@ def _run_checks(kit: Kit, job: Job, cancel: threading.Event | None) -> tuple[boo
                 proc.stdin.close()
             timed_out = not _wait(proc, exercise.timeout, cancel)
         finally:
+            # All it started first: without a sandbox, servers are in sessions of their own.
+            kill_tree(proc.pid)
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()

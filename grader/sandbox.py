@@ -72,6 +72,9 @@ class Probe:
     works: bool
     reason: str
     version: str = ""
+    forbidden: bool = False
+    """bubblewrap is installed and runs, but this machine refuses it namespaces (a
+    container's seccomp profile): a fact of the place, not a broken setup."""
 
 
 @functools.cache
@@ -89,7 +92,9 @@ def probe() -> Probe:
         return Probe(False, f"bubblewrap could not run: {exc}", version)
     if done.stdout.strip() != "ok":
         why = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        return Probe(False, f"bubblewrap cannot create namespaces here ({why})", version)
+        return Probe(
+            False, f"bubblewrap cannot create namespaces here ({why})", version, forbidden=True
+        )
     return Probe(True, "", version)
 
 
@@ -178,8 +183,13 @@ def confine(
         args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
     for name, path in _own_etc(scratch).items():
         args += ["--ro-bind", str(path), f"/etc/{name}"]
+    hidden = kit_below_usr()
+    if hidden is not None:  # bound with /usr: cover it, then show its venv and grader again
+        args += ["--tmpfs", str(hidden)]
     for path in python_paths():
         args += ["--ro-bind", str(path), str(path)]
+    if hidden is not None:
+        args += ["--remount-ro", str(hidden)]
     for source, inside in (binds or {}).items():
         args += ["--ro-bind", str(source), inside]
     args += [
@@ -215,15 +225,25 @@ def _own_etc(scratch: Path) -> dict[str, Path]:
     return {name: folder / name for name in ETC_OWN}
 
 
+def _kit() -> Path:
+    import grader
+
+    return Path(grader.__file__).resolve().parent.parent
+
+
+def kit_below_usr() -> Path | None:
+    """The kit's folder if it is inside /usr, which the sandbox shows whole."""
+    kit = _kit()
+    return kit if kit.is_relative_to("/usr") else None
+
+
 @functools.cache
 def python_paths() -> tuple[Path, ...]:
     """The folders a sandboxed Python needs: the interpreter, the standard library, the
     installed packages and the grader package; never the kit around them (its checks
     and solutions)."""
-    import grader
-
-    package = Path(grader.__file__).resolve().parent
-    kit = package.parent
+    kit = _kit()
+    package = kit / "grader"
     venv = Path(sys.prefix).resolve()
     # The path of a fresh, isolated interpreter: this one's may hold the folder it was
     # started in, or what a test put there.
@@ -237,8 +257,10 @@ def python_paths() -> tuple[Path, ...]:
     candidates = [sys.base_prefix, sys.prefix, sys.base_exec_prefix, sys.exec_prefix, *fresh]
     for candidate in filter(None, candidates):
         path = Path(candidate).resolve()
-        if not path.is_dir() or path.is_relative_to("/usr"):  # /usr is bound already
+        if not path.is_dir():
             continue
+        if path.is_relative_to("/usr") and not path.is_relative_to(kit):
+            continue  # /usr is bound already (but a kit inside it is covered)
         if kit.is_relative_to(path):  # the kit itself, or a folder above it
             continue
         if path.is_relative_to(kit) and not path.is_relative_to(venv):

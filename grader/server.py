@@ -66,14 +66,16 @@ class AppServer:
         sock.listen(512)
         self.port = sock.getsockname()[1]
         read_end, write_end = os.pipe()
+        files: list[int] = []
         try:
-            log_fd = _new_file(self.log_path)
-            events_fd = _new_file(self.events_path)
+            files += [_new_file(self.log_path)]
+            files += [_new_file(self.events_path)]
         except OSError as exc:
-            os.close(read_end)
-            os.close(write_end)
+            for fd in (read_end, write_end, *files):
+                os.close(fd)
             sock.close()
             raise CouldNotStart(f"could not create the server's log: {exc}") from None
+        log_fd, events_fd = files
         try:
             answer = self.zygote.request(
                 "serve",

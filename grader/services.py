@@ -7,7 +7,6 @@ submission talks to it, so it runs in the job's sandbox like the submission itse
 
 from __future__ import annotations
 
-import contextlib
 import random
 import shutil
 import socket
@@ -15,20 +14,12 @@ import subprocess
 import time
 from pathlib import Path
 
-import psutil
-
+from grader.processes import kill_tree
 from grader.sandbox import Sandbox
 
 
 class ServiceMissing(Exception):
     """A program the checks need is not installed; the message says how to get it."""
-
-
-def _alive(proc: psutil.Process) -> bool:
-    try:
-        return proc.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
 
 
 def free_port() -> int:
@@ -114,17 +105,7 @@ class RedisServer:
         """
         if self.proc is None:
             return
-        try:
-            tree = [psutil.Process(self.proc.pid)]
-            tree += tree[0].children(recursive=True)
-        except psutil.Error:
-            tree = []
-        for proc in reversed(tree):
-            with contextlib.suppress(psutil.Error):
-                proc.kill()
-        deadline = time.monotonic() + 5
-        while any(_alive(p) for p in tree) and time.monotonic() < deadline:
-            time.sleep(0.005)
+        kill_tree(self.proc.pid, including=True)
         self.proc.wait()
         self.proc = None
 

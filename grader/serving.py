@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import fcntl
 import importlib.util
 import json
@@ -24,10 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader import caps
+from grader.processes import PR_SET_DUMPABLE, prctl
 from grader.witness import ASGI_ERROR, Witness
-
-PR_SET_DUMPABLE = 4
-PR_SET_CHILD_SUBREAPER = 36
 
 
 class CouldNotStart(Exception):
@@ -91,7 +88,8 @@ def run(spec: AppSpec, sock: socket.socket, report_fd: int, log_fd: int, events_
         report({"error": exc.message, "detail": exc.detail})
         os._exit(1)
     with contextlib.suppress(OSError):
-        witness.settings_copied(spec.file.read_text(errors="replace"), spec.overrides)
+        witness.read_source(spec.file.read_text(errors="replace"), spec.overrides)
+    witness.routes(app)
     report({"ok": True})
 
     import uvicorn
@@ -116,19 +114,11 @@ def run(spec: AppSpec, sock: socket.socket, report_fd: int, log_fd: int, events_
 
 def _aside(fd: int, keep: bool = False) -> int:
     """`fd` again, numbered high and closed on exec (and the original closed)."""
-    moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 256)
+    # High, but within the descriptor limit (macOS's default is 256).
+    moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, min(256, _max_fd() // 2))
     if not keep:
         os.close(fd)
     return moved
-
-
-def prctl(option: int, value: int) -> None:
-    """Linux's prctl(2); nothing elsewhere."""
-    if sys.platform.startswith("linux"):
-        try:
-            ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
-        except (OSError, AttributeError):
-            pass
 
 
 def _max_fd() -> int:

@@ -7,11 +7,19 @@ to explain a failure by its real cause:
 
     blocked     the event loop stood still, and where the app was meanwhile
     unawaited   a coroutine was created and never awaited (Python's RuntimeWarning)
-    misuse      Starlette refused a call: send before accept, receive after a disconnect…
+    raised      an exception escaped the app's handler of a connection
+    misuse      Starlette refused a call: send before accept, receive after a disconnect…,
+                and what had happened to that connection (closed by the app, where; its
+                endpoint returned; its client left), and which task made the call
+    died        a task the app started ended with an exception (seen when it happens,
+                not when the task is garbage collected)
     refused     a WebSocket handshake was refused before accept, and why
     ended       an endpoint returned while its client was still connected
     waiting     on request (SIGUSR2): where the app's tasks are waiting
+    routes      the app's WebSocket routes, as it starts
     copied      a setting the checks change was copied when the module was imported
+    shadowed    a function makes its own object where the module has a shared one
+                (`manager = ConnectionManager()` again, inside the endpoint)
 
 Every place is given as the student's own line: the innermost frame in their file.
 """
@@ -33,7 +41,8 @@ import threading
 import time
 import traceback
 import warnings
-from collections import Counter
+import weakref
+from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from pathlib import Path
 from types import FrameType
@@ -56,6 +65,9 @@ MISUSABLE = (
 )
 
 
+KEEP_CONNECTIONS = 256  # what happened to the latest connections, for a late misuse
+
+
 class Witness:
     def __init__(self, log_fd: int, events_fd: int, student_file: str) -> None:
         self.log_fd = log_fd
@@ -63,6 +75,12 @@ class Witness:
         self.student_file = student_file
         self._lock = threading.Lock()
         self._seen: Counter[tuple[str, int]] = Counter()
+        # By id(scope): a WebSocket keeps its scope, so the id is not reused while
+        # anything can still call it.
+        self._connections: OrderedDict[int, dict[str, Any]] = OrderedDict()
+        self._started: weakref.WeakKeyDictionary[asyncio.Task[Any], dict[str, Any]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     # Writing -----------------------------------------------------------------------
 
@@ -93,7 +111,16 @@ class Witness:
         return found
 
     def here(self) -> dict[str, Any]:
-        return self.place(traceback.extract_stack())
+        return self.place(_stack(sys._getframe(1)))
+
+    def _task(self) -> dict[str, Any]:
+        """Where the running task was started, if the student's code started it."""
+        with contextlib.suppress(RuntimeError):
+            task = asyncio.current_task()
+            started = self._started.get(task) if task is not None else None
+            if started:
+                return {"task_line": started["line"], "task_code": started["code"]}
+        return {}
 
     # What to install -------------------------------------------------------------
 
@@ -120,8 +147,10 @@ class Witness:
         warnings.simplefilter("always", RuntimeWarning)
 
     def _watch_starlette(self) -> None:
-        """Record each call Starlette refuses, at the student's line, once per place."""
-        from starlette.websockets import WebSocket
+        """Record each call Starlette refuses, at the student's line, once per place; a
+        send to a client that has gone carries what became of its connection, for the
+        record of the exception if it escapes the app."""
+        from starlette.websockets import WebSocket, WebSocketDisconnect
 
         witness = self
         depth: contextvars.ContextVar[int] = contextvars.ContextVar("depth", default=0)
@@ -129,7 +158,9 @@ class Witness:
             original = getattr(WebSocket, name)
 
             @functools.wraps(original)  # a never-awaited call is named as the student wrote it
-            async def watched(self: Any, *args: Any, _original: Any = original, **kw: Any) -> Any:
+            async def watched(
+                self: Any, *args: Any, _original: Any = original, _name: str = name, **kw: Any
+            ) -> Any:
                 token = depth.set(depth.get() + 1)
                 try:
                     return await _original(self, *args, **kw)
@@ -137,25 +168,75 @@ class Witness:
                     if depth.get() == 1:  # send_text calls send: say it once
                         place = witness.here()
                         key = (str(exc), place.get("line", 0))
-                        witness._once_in_a_while("misuse", key, error=str(exc), **place)
+                        state = witness._connections.get(id(self.scope), {})
+                        witness._once_in_a_while(
+                            "misuse", key, error=str(exc), **place, **state, **witness._task()
+                        )
+                    raise
+                except WebSocketDisconnect as exc:
+                    if _name.startswith("send") and not hasattr(exc, TARGET):
+                        setattr(exc, TARGET, witness._connections.get(id(self.scope), {}))
                     raise
                 finally:
                     depth.reset(token)
 
             setattr(WebSocket, name, watched)
 
-    def settings_copied(self, source: str, settings: Iterable[str]) -> None:
-        """Where the module copies a setting at import: `LIMIT = MAX_CONNECTIONS`, or a
-        default argument `limit=MAX_CONNECTIONS`; the checks change the setting after
-        the import, and the copy keeps the old value."""
-        names = set(settings)
-        if not names:
-            return
+    def read_source(self, source: str, settings: Iterable[str]) -> None:
+        """What the module's text shows before it runs: settings it copies, shared
+        objects its functions make again."""
         try:
             tree = ast.parse(source)
         except SyntaxError:
             return
         lines = source.splitlines()
+        self._settings_copied(tree, lines, set(settings))
+        self._shadowed(tree, lines)
+
+    def _shadowed(self, tree: ast.Module, lines: list[str]) -> None:
+        """`manager = ConnectionManager()` at the top, and again inside a function that
+        does not declare it global: each call of that function gets an object of its
+        own, and the shared one is never used there."""
+        made = {
+            node.targets[0].id: (ast.unparse(node.value.func), node.lineno)
+            for node in tree.body
+            if isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+            and isinstance(node.value, ast.Call)
+        }
+        for function in ast.walk(tree):
+            if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            shared = {n for g in ast.walk(function) if isinstance(g, ast.Global) for n in g.names}
+            for node in ast.walk(function):
+                if not (
+                    isinstance(node, ast.Assign)
+                    and len(node.targets) == 1
+                    and isinstance(node.targets[0], ast.Name)
+                    and isinstance(node.value, ast.Call)
+                ):
+                    continue
+                name = node.targets[0].id
+                if name in made and name not in shared:
+                    factory, defined = made[name]
+                    if ast.unparse(node.value.func) == factory:
+                        code = lines[node.lineno - 1].strip()
+                        self.event(
+                            "shadowed",
+                            name=name,
+                            line=node.lineno,
+                            code=code,
+                            function=function.name,
+                            defined_line=defined,
+                        )
+
+    def _settings_copied(self, tree: ast.Module, lines: list[str], names: set[str]) -> None:
+        """Where the module copies a setting at import: `LIMIT = MAX_CONNECTIONS`, or a
+        default argument `limit=MAX_CONNECTIONS`; the checks change the setting after
+        the import, and the copy keeps the old value."""
+        if not names:
+            return
 
         def uses(node: ast.AST | None) -> set[str]:
             found = set()
@@ -194,6 +275,11 @@ class Witness:
                 return
             accepted = refused = closed = left = False
             sent = 0
+            # What became of this connection, for a call on it that Starlette refuses.
+            state: dict[str, Any] = {"path": scope.get("path", "")}
+            self._connections[id(scope)] = state
+            while len(self._connections) > KEEP_CONNECTIONS:
+                self._connections.popitem(last=False)
 
             async def watched_send(message: Any) -> None:
                 nonlocal accepted, refused, closed, sent
@@ -202,8 +288,12 @@ class Witness:
                     accepted = True
                 elif kind == "websocket.send":
                     sent += 1
-                elif kind == "websocket.close":
+                elif kind == "websocket.close" and not closed:
                     closed = True
+                    place = self.here()
+                    state.setdefault("after", "closed")
+                    state["closed_line"] = place.get("line", 0)
+                    state["closed_code"] = place.get("code", "")
                 if kind in ("websocket.close", "websocket.http.response.start") and not accepted:
                     refused = True
                     self.refused(app, scope, message)
@@ -212,19 +302,30 @@ class Witness:
             async def watched_receive() -> Any:
                 nonlocal left
                 message = await receive()
-                left = left or message.get("type") == "websocket.disconnect"
+                if message.get("type") == "websocket.disconnect" and not left:
+                    left = True
+                    state.setdefault("after", "left")
                 return message
 
             try:
                 await app(scope, watched_receive, watched_send)
             except ClientDisconnected:
                 raise  # uvicorn does not log these either
-            except BaseException:
+            except BaseException as exc:
                 text = f"ERROR:    {ASGI_ERROR}\n\n{traceback.format_exc()}"
                 with contextlib.suppress(OSError):
                     os.write(self.log_fd, text.encode(errors="replace"))
+                where = self.place(traceback.extract_tb(exc.__traceback__))
+                self.event(
+                    "raised",
+                    error=_error(exc),
+                    **where,
+                    **_target(exc),
+                    path=scope.get("path", ""),
+                )
                 raise
             else:
+                state.setdefault("after", "returned")
                 if not accepted and not refused:
                     self.refused(app, scope, {"type": "return"})
                 elif accepted and not left and not closed:
@@ -233,22 +334,21 @@ class Witness:
 
         return asgi
 
+    def routes(self, app: Any) -> None:
+        """The app's WebSocket routes, as it starts."""
+        self.event("routes", routes=[route.path for route in _websocket_routes(app)])
+
     def refused(self, app: Any, scope: Any, message: dict[str, Any]) -> None:
         """A handshake that ended before accept: which routes there are, which matched."""
-        routes = []
+        routes = _websocket_routes(app)
         matched = None
         with contextlib.suppress(Exception):
-            from starlette.routing import Match, WebSocketRoute
+            from starlette.routing import Match
 
-            for route in getattr(app, "routes", []):
-                if not isinstance(route, WebSocketRoute):
-                    continue
-                routes.append(route.path)
-                if matched is None and route.matches(scope)[0] is Match.FULL:
-                    matched = route
-        fields: dict[str, Any] = {"path": scope.get("path", ""), "routes": routes}
+            matched = next((r for r in routes if r.matches(scope)[0] is Match.FULL), None)
+        fields: dict[str, Any] = {"path": scope.get("path", ""), "routes": [r.path for r in routes]}
         if message.get("type") == "websocket.close":
-            fields["code"] = message.get("code", 1000)
+            fields["close_code"] = message.get("code", 1000)
             fields["reason"] = str(message.get("reason") or "")
         else:
             fields["returned"] = True
@@ -261,11 +361,40 @@ class Witness:
     # The loop --------------------------------------------------------------------
 
     def watch(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Start the watchdog, and answer SIGUSR2 with where the tasks are waiting."""
+        """Start the watchdog, answer SIGUSR2 with where the tasks are waiting, and
+        note where the app starts its tasks, and how they end."""
         main = threading.main_thread().ident or 0
         threading.Thread(target=self._watchdog, args=(loop, main), daemon=True).start()
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signal.SIGUSR2, self.waiting)
+
+        def task_factory(loop: asyncio.AbstractEventLoop, coro: Any, **kw: Any) -> Any:
+            task = asyncio.Task(coro, loop=loop, **kw)
+            place = self.here()
+            if place:  # started by the student's code
+                self._started[task] = place
+                task.add_done_callback(self._task_done)
+            return task
+
+        loop.set_task_factory(task_factory)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        # Not task.exception(): that would mark it seen, and Python would no longer log
+        # "Task exception was never retrieved" as it does for the student.
+        error = None if task.cancelled() else getattr(task, "_exception", None)
+        started = self._started.get(task)
+        if error is None or started is None:
+            return
+        where = self.place(traceback.extract_tb(error.__traceback__))
+        key = ("died", started["line"])
+        self._once_in_a_while(
+            "died",
+            key,
+            error=_error(error),
+            **where,
+            task_line=started["line"],
+            task_code=started["code"],
+        )
 
     def _watchdog(self, loop: asyncio.AbstractEventLoop, main: int) -> None:
         """Every tick, ask the loop to answer; while it does not, see where the main
@@ -305,8 +434,11 @@ class Witness:
         # A loop merely busy with many short steps is seen in many places; a blocked one
         # stands on one line.
         if seen * 2 >= sum(places.values()):
-            took = round(time.monotonic() - since, 3)
-            self.event("blocked", since=round(since, 3), seconds=took, line=line, code=code)
+            # The time it stood still, not since it was asked: on a busy machine the
+            # watchdog itself waits, and that wait is not the app's.
+            self.event(
+                "blocked", since=round(since, 3), seconds=round(stood, 3), line=line, code=code
+            )
 
     def waiting(self) -> None:
         """Where each task of the app is suspended, innermost student line first."""
@@ -321,19 +453,71 @@ class Witness:
         )
 
 
+# What each field of an event holds. The file is written from inside the student's
+# process, which can write anything to it: the reader keeps only fields it knows, of
+# the type it expects, so a forged event can mislead no rule and crash none.
+_TEXT = 1000
+_FIELDS: dict[str, Any] = {
+    **dict.fromkeys(["kind", "code", "what", "error", "setting", "path", "reason"], str),
+    **dict.fromkeys(["route", "after", "closed_code", "task_code", "name", "function"], str),
+    **dict.fromkeys(["line", "count", "sent", "close_code", "closed_line", "task_line"], int),
+    **dict.fromkeys(["defined_line", "target_closed_line"], int),
+    **dict.fromkeys(["target_path", "target_after", "target_closed_code"], str),
+    "since": float,
+    "seconds": float,
+    "returned": bool,
+    "routes": [str],
+    "parameters": {str: str},
+    "tasks": [{"line": int, "code": str, "count": int}],
+}
+MAX_EVENTS = 10000
+
+
+def _valid(value: Any, kind: Any) -> Any:
+    """`value` as `kind` (a type, [item kind], {key: value kind}, or a dict of fields);
+    raises ValueError if it is not one."""
+    if kind is str and isinstance(value, str):
+        return value[:_TEXT]
+    if kind is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if kind is bool and isinstance(value, bool):
+        return value
+    if isinstance(kind, list) and isinstance(value, list):
+        return [_valid(item, kind[0]) for item in value[:100]]
+    if isinstance(kind, dict) and isinstance(value, dict):
+        if len(kind) == 1 and next(iter(kind)) is str:  # a mapping: {str: value kind}
+            return {_valid(k, str): _valid(v, kind[str]) for k, v in list(value.items())[:100]}
+        return {k: _valid(v, kind[k]) for k, v in value.items() if k in kind}
+    raise ValueError(f"not {kind}")
+
+
+def _event(data: Any) -> dict[str, Any] | None:
+    if not isinstance(data, dict) or not isinstance(data.get("kind"), str):
+        return None
+    event = {}
+    for name, value in data.items():
+        with contextlib.suppress(ValueError):
+            if name in _FIELDS:
+                event[name] = _valid(value, _FIELDS[name])
+    return event
+
+
 def read_events(path: Path) -> list[dict[str, Any]]:
-    """The events in a server's events file, skipping whatever is not one."""
+    """The events in a server's events file, checked: whatever is not one is skipped."""
     found = []
     try:
-        lines = path.read_text(errors="replace").splitlines()
+        with path.open("rb") as file:
+            lines = file.read(1 << 22).decode(errors="replace").splitlines()
     except OSError:
         return []
-    for line in lines:
+    for line in lines[:MAX_EVENTS]:
         try:
-            event = json.loads(line)
-        except ValueError:
+            event = _event(json.loads(line))
+        except (ValueError, RecursionError):
             continue
-        if isinstance(event, dict) and isinstance(event.get("kind"), str):
+        if event is not None:
             found.append(event)
     return found
 
@@ -347,6 +531,29 @@ def blocked(folder: Path) -> list[dict[str, Any]]:
             if event["kind"] == "blocked":
                 blocks[(events.name, event.get("since"))] = event
     return list(blocks.values())
+
+
+TARGET = "_witness_target"  # on an exception: what became of the connection it was about
+
+
+def _target(exc: BaseException) -> dict[str, Any]:
+    """What became of the connection a send failed on, as `target_…` fields."""
+    state = getattr(exc, TARGET, None) or {}
+    return {f"target_{name}": value for name, value in state.items()}
+
+
+def _error(exc: BaseException) -> str:
+    said = str(exc)
+    return f"{type(exc).__name__}: {said}" if said else type(exc).__name__
+
+
+def _websocket_routes(app: Any) -> list[Any]:
+    try:
+        from starlette.routing import WebSocketRoute
+
+        return [r for r in getattr(app, "routes", []) if isinstance(r, WebSocketRoute)]
+    except Exception:  # noqa: BLE001 - an app of any shape must not stop the witness
+        return []
 
 
 def _awaited(coro: Any) -> list[FrameType]:

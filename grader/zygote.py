@@ -31,10 +31,12 @@ import socket
 import subprocess
 import sys
 import threading
+import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from grader.serving import PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, AppSpec, prctl, run
+from grader.processes import PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, kill_tree, prctl
+from grader.serving import AppSpec, run
 
 if TYPE_CHECKING:
     from grader.sandbox import Sandbox
@@ -116,6 +118,7 @@ class Zygote:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self._socket = ours
         self._lock = threading.Lock()
+        self._gone: str | None = None
         self.log = log
         with log.open("wb") as out:
             self.process = subprocess.Popen(
@@ -130,15 +133,19 @@ class Zygote:
 
     def request(self, op: str, fds: tuple[int, ...] = (), **fields: Any) -> dict[str, Any]:
         with self._lock:
-            try:
-                self._socket.settimeout(ANSWER_WITHIN)
-                send(self._socket, {"op": op, **fields}, fds)
-                answer = receive(self._socket)
-            except (OSError, ValueError):
-                answer = None
-        if answer is None:
-            raise SandboxGone(self._why_gone())
-        return answer[0]
+            if self._gone is None:
+                try:
+                    self._socket.settimeout(ANSWER_WITHIN)
+                    send(self._socket, {"op": op, **fields}, fds)
+                    answer = receive(self._socket)
+                except (OSError, ValueError):
+                    answer = None
+                if answer is not None:
+                    return answer[0]
+                # A late answer would be read as the next request's: no more requests.
+                self._gone = self._why_gone()
+                self._socket.close()
+        raise SandboxGone(self._gone)
 
     def _why_gone(self) -> str:
         status = self.process.poll()
@@ -195,10 +202,18 @@ class _Host:
             overrides=dict(request.get("overrides") or {}),
             processes=self.spec.processes,
         )
-        pid = os.fork()
+        try:
+            pid = os.fork()  # may be refused: the job's process cap
+        except OSError:
+            for fd in fds:
+                os.close(fd)
+            raise
         if pid == 0:  # pragma: no cover - the child never returns
             try:
                 run(spec, socket.socket(fileno=sock_fd), report_fd, log_fd, events_fd)
+            except BaseException:  # noqa: BLE001 - said in the server's log, then gone
+                with contextlib.suppress(Exception):
+                    os.write(log_fd, traceback.format_exc().encode())
             finally:
                 os._exit(70)
         for fd in fds:
@@ -227,23 +242,8 @@ class _Host:
             _, self.statuses[pid] = os.waitpid(pid, 0)
 
     def kill_all(self) -> None:
-        """Kill every descendant; stop them first, so a fork loop cannot outrun us."""
-        import psutil
-
-        for _ in range(50):
-            try:
-                procs = psutil.Process().children(recursive=True)
-            except psutil.Error:
-                procs = []
-            procs = [p for p in procs if p.pid not in self.statuses]
-            if not procs:
-                break
-            for sig in (signal.SIGSTOP, signal.SIGKILL):
-                for proc in procs:
-                    with contextlib.suppress(psutil.Error):
-                        proc.send_signal(sig)
-            psutil.wait_procs(procs, timeout=1)
-            self.reap()
+        """Kill every descendant, and collect how the servers ended."""
+        kill_tree(os.getpid())
         self.reap()
 
 

@@ -12,7 +12,7 @@ import psutil
 import pytest
 
 from grader.manifest import Kit
-from grader.serving import PR_SET_CHILD_SUBREAPER, prctl
+from grader.processes import PR_SET_CHILD_SUBREAPER, prctl
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(__file__).resolve().parent / "corpus"

@@ -79,7 +79,7 @@ def test_a_refused_handshake_is_explained_by_the_route_or_the_validation() -> No
         "path": "/ws/alice",
         "routes": ["/ws/{client_id}"],
         "route": "/ws/{client_id}",
-        "code": 1008,
+        "close_code": 1008,
         "reason": "[{'type': 'int_parsing', 'loc': ['path', 'client_id'], 'msg': 'Input "
         "should be a valid integer', 'input': 'alice'}]",
         "parameters": {"client_id": "int"},
@@ -151,3 +151,113 @@ def test_long_frames_are_shown_around_their_first_difference() -> None:
     expected, actual = show_difference("x" * 3000, "x" * 2500 + "Q" + "x" * 499)
     assert "differ from character 2501" in expected and "Q" in actual and "Q" not in expected
     assert show_difference("short", b"\x00") == ("'short'", "a binary frame b'\\x00'")
+
+
+def test_a_call_on_a_closed_connection_is_explained_by_what_closed_it() -> None:
+    misuse = {
+        "kind": "misuse",
+        "error": 'Cannot call "send" once a close message has been sent.',
+        "line": 22,
+        "code": "await connection.send_text(message)",
+        "path": "/ws/carol",
+    }
+    closed = {"after": "closed", "closed_line": 40, "closed_code": "await ws.close(1009)"}
+    assert "whose client had left" in explain(events=[{**misuse, "after": "left"}])
+    assert "whose endpoint had already returned" in explain(
+        events=[{**misuse, "after": "returned"}]
+    )
+    said = explain(events=[{**misuse, **closed}])
+    assert "closed at broadcast.py line 40 (`await ws.close(1009)`)" in said
+    assert "remove it (disconnect) before closing it" in said
+    by_task = explain(
+        events=[{**misuse, **closed, "task_line": 9, "task_code": "create_task(w())"}]
+    )
+    assert "in the task started at broadcast.py line 9" in by_task and "Cancel it" in by_task
+    receive = {**misuse, "error": 'Need to call "accept" first.', **closed}
+    assert "`break` out of its loop" in explain(events=[receive])
+    assert "never accepted" in explain(events=[{**receive, "after": ""}])
+
+
+def test_a_task_that_died_and_an_exception_that_escaped_are_named_where_they_happened() -> None:
+    died = {
+        "kind": "died",
+        "error": "TypeError: not int.",
+        "line": 76,
+        "code": "json.loads(data)",
+        "task_line": 103,
+        "task_code": "create_task(self.listen())",
+    }
+    said = explain(events=[died])
+    assert said.startswith(
+        "The task started at broadcast.py line 103 (`create_task(self.listen())`)"
+    )
+    assert "ended at broadcast.py line 76 (`json.loads(data)`) with TypeError: not int." in said
+    raised = {"kind": "raised", "error": "KeyError: 'bob'", "line": 25, "path": "/ws/alice"}
+    assert "was never sent" in explain(events=[raised])
+    assert explain(events=[raised], about_errors=True).endswith("handler of /ws/alice.")
+    digest = {
+        **raised,
+        "error": "TypeError: comparing strings with non-ASCII characters is not supported",
+    }
+    assert "token.encode()" in explain(events=[digest])
+
+
+def test_a_route_with_its_parameters_swapped_is_named() -> None:
+    routes = {"kind": "routes", "routes": ["/ws/{client_id}/{room}"]}
+    said = explain(events=[routes], endpoint="/ws/{room}/{client_id}")
+    assert (
+        "Your route is `/ws/{client_id}/{room}`, but the exercise's is `/ws/{room}/{client_id}`"
+        in said
+    )
+    assert explain(events=[routes], endpoint="/ws/{client_id}/{room}?token={t}") is None
+    assert (
+        explain(events=[{**routes, "routes": ["/ws/{a}/{b}"]}], endpoint="/ws/{room}/{client_id}")
+        is None
+    )
+
+
+def test_a_shared_object_made_again_in_a_function_is_found_in_the_source(tmp_path) -> None:
+    from grader.witness import Witness, read_events
+
+    events = tmp_path / "server.events"
+    with events.open("wb") as out:
+        witness = Witness(out.fileno(), out.fileno(), "broadcast.py")
+        witness.read_source(
+            "manager = Manager()\n"
+            "async def endpoint():\n    manager = Manager()\n"
+            "def reset():\n    global manager\n    manager = Manager()\n"
+            "def other():\n    manager = Other()\n",
+            [],
+        )
+    found = read_events(events)
+    assert [(e["kind"], e["line"], e["function"]) for e in found] == [("shadowed", 3, "endpoint")]
+    assert "makes a new `manager` each time it runs, instead of using the one made at line 1" in (
+        explain(events=found)
+    )
+
+
+def test_forged_events_are_read_field_by_field_and_explain_nothing_wrongly(tmp_path) -> None:
+    import json
+
+    from grader.witness import read_events
+
+    events = tmp_path / "server.events"
+    forged = [
+        {"kind": "blocked", "seconds": "forever", "line": "12", "code": 5},
+        {"kind": "misuse", "line": 3, "error": ["x"], "after": {"a": 1}, "evil": "x" * 10},
+        {"kind": "waiting", "tasks": [{"line": "x"}]},
+        {"kind": "refused", "routes": "not a list", "parameters": {"a": 1}},
+        [1, 2],
+        {"kind": 7},
+    ]
+    lines = [json.dumps(e) for e in forged] + ["not json", "[" * 100_000, "x" * 5_000_000]
+    events.write_text("\n".join(lines))
+    found = read_events(events)
+    assert found == [
+        {"kind": "blocked"},
+        {"kind": "misuse", "line": 3},
+        {"kind": "waiting"},
+        {"kind": "refused"},
+    ]
+    explain(events=found, path="/ws/alice", wanted="hi", got="bye")  # nothing raises
+    assert diagnosis.worst_block(found) == {"kind": "blocked"}

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import xmlschema
 
-from grader import classreport, exports
+from grader import classreport, dist, exports
 from grader.gradebook import Gradebook
 from grader.results import CheckResult, ExerciseResult, Outcome
 from tests.conftest import ROOT
@@ -279,7 +279,7 @@ def test_student_edition_has_only_what_students_run_and_make_check_works(
     assert "hint 1/3" in make("hint").stdout
 
 
-def run_autograder(root: Path, upload: dict[str, Path]) -> dict:  # type: ignore[type-arg]
+def run_autograder(root: Path, upload: dict[str, Path], python: str = sys.executable) -> dict:  # type: ignore[type-arg]
     """Gradescope's run, simulated: the upload in /autograder/submission."""
     shutil.rmtree(root / "submission", ignore_errors=True)
     shutil.rmtree(root / "results", ignore_errors=True)
@@ -294,7 +294,7 @@ def run_autograder(root: Path, upload: dict[str, Path]) -> dict:  # type: ignore
         env={
             "PATH": "/usr/bin:/bin",
             "AUTOGRADER_ROOT": str(root),
-            "AUTOGRADER_PYTHON": sys.executable,
+            "AUTOGRADER_PYTHON": python,
         },
     )
     assert done.returncode == 0, done.stderr
@@ -322,6 +322,35 @@ def test_a_gradescope_autograder_for_one_exercise_finds_the_file_in_any_upload(
     results = run_autograder(root, {"a/broadcast.py": solution, "b/broadcast.py": solution})
     assert results["score"] == 0
     assert "2 files named broadcast.py" in results["tests"][0]["output"]
+
+
+@pytest.mark.parametrize(("doctor", "sandboxed"), [(0, True), (3, False), (1, None)], ids=str)
+def test_the_autograder_falls_back_only_where_the_container_forbids_namespaces(
+    tmp_path: Path, doctor: int, sandboxed: bool | None
+) -> None:
+    """doctor's status 3 (namespaces forbidden) grades in Gradescope's container alone;
+    any other failure of the sandbox (not installed, broken) grades nothing."""
+    root = tmp_path / "autograder"
+    (root / "source").mkdir(parents=True)
+    (root / "source" / "run_autograder").write_text(
+        dist.RUN_AUTOGRADER.replace("{hidden}", "hidden")
+    )
+    calls = tmp_path / "calls"
+    fake = tmp_path / "python"
+    fake.write_text(
+        "#!/bin/sh\n"
+        f'echo "$*" >> {calls}\n'
+        f'case "$*" in *doctor*) exit {doctor};; esac\n'
+        'for a; do [ "$prev" = --json ] && echo \'{"score": 1}\' > "$a"; prev=$a; done\n'
+    )
+    fake.chmod(0o755)
+    results = run_autograder(root, {"broadcast.py": ROOT / "solutions" / "broadcast.py"}, str(fake))
+    checked = [line for line in calls.read_text().splitlines() if "check" in line]
+    if sandboxed is None:
+        assert not checked and results["score"] == 0 and "sandbox is broken" in results["output"]
+    else:
+        assert len(checked) == 1 and results["score"] == 1
+        assert ("--no-sandbox" not in checked[0]) is sandboxed
 
 
 def test_points_per_check_and_weight_per_exercise_reach_every_export(tmp_path: Path) -> None:

@@ -130,11 +130,17 @@ def test_daemons_that_escape_every_usual_way_do_not_outlive_the_grading(kit: Kit
     assert result.passed
 
 
-def test_a_run_cut_at_its_time_bound_leaves_nothing_behind(course: Kit) -> None:
+@pytest.mark.parametrize("isolated", [True, False], ids=["sandbox", "plain processes"])
+def test_a_run_cut_at_its_time_bound_leaves_nothing_behind(
+    course: Kit, isolated: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In the sandbox, and (the harder case) as plain processes without a cgroup."""
     manifest = course.root / "lessons" / "exercises.toml"
     manifest.write_text(manifest.read_text().replace("timeout = 45", "timeout = 3", 1))
     kit = Kit.load(course.root)
-    result = grade(kit, ATTACKS / "outlives_time_bound.py", isolated=True)
+    if not isolated:
+        monkeypatch.setattr(caps, "for_job", caps.JobCaps)
+    result = grade(kit, ATTACKS / "outlives_time_bound.py", isolated=isolated)
     assert result.duration < 3 + 10
     assert {c.outcome for c in result.checks} == {Outcome.TIMED_OUT}
 
@@ -267,6 +273,26 @@ def test_a_correct_solution_passes_in_a_kit_only_root_can_enter(tmp_path: Path) 
     )
     assert graded.returncode == 0, graded.stdout
     assert "isolation: bubblewrap" in graded.stdout
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="installs a kit under /usr")
+def test_a_kit_installed_under_usr_stays_out_of_sight() -> None:
+    """/usr is shown to the sandbox whole; a kit inside it must not be."""
+    kit = Path(tempfile.mkdtemp(prefix="ws-kit-", dir="/usr/local/share"))
+    try:
+        for part in ("lessons", "starter", "solutions", "checks", "grader"):
+            shutil.copytree(ROOT / part, kit / part, ignore=shutil.ignore_patterns("__pycache__"))
+        kit.chmod(0o755)
+        attack = str(ATTACKS / "reads_solution.py")
+        graded = run_grader("check", "-e", "broadcast", "--submission", attack, root=kit)
+        assert graded.returncode == 1 and "isolation: bubblewrap" in graded.stdout
+        assert "0/10 checks passed" in graded.stdout, graded.stdout
+        right = run_grader(
+            "check", "-e", "broadcast", "--submission", str(kit / "solutions"), root=kit
+        )
+        assert right.returncode == 0, right.stdout
+    finally:
+        shutil.rmtree(kit)
 
 
 def test_without_a_sandbox_grading_someone_else_is_refused_in_one_line(

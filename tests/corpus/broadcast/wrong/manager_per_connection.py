@@ -1,6 +1,8 @@
 """Creates a new ConnectionManager inside the endpoint, so each client only ever hears itself.
 
 expect: announces_join_to_everyone
+says: makes a new `manager`
+says: line 33
 """
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect

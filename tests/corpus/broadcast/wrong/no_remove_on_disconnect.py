@@ -1,6 +1,8 @@
 """Announces the leave but never removes the closed connection from the list.
 
 expect: announces_leave
+says: whose client had left
+says: line 24
 """
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect

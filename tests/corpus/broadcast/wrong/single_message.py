@@ -1,6 +1,8 @@
 """Receives and relays one message and then returns: the receive is not in a loop.
 
 expect: relays_to_everyone, keeps_serving_after_leave, sends_nothing_else, no_server_errors
+says: whose endpoint had already returned
+says: `while True:`
 """
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect

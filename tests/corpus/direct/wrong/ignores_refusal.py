@@ -1,6 +1,8 @@
 """The endpoint ignores connect()'s answer, so a refused duplicate is announced and then crashes.
 
 expect: duplicate_leaves_holder_untouched, no_server_errors
+says: already closed at
+says: `return`
 """
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect

@@ -1,6 +1,8 @@
 """send_personal() indexes the dict, so an unknown id raises KeyError and kills the sender.
 
 expect: reports_unknown_target, forgets_departed_clients
+says: raised KeyError
+says: line 27
 """
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect

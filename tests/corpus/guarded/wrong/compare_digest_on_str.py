@@ -1,6 +1,7 @@
 """Passes str to secrets.compare_digest, which raises TypeError on a non-ASCII token.
 
 expect: refuses_non_ascii_token
+says: token.encode()
 """
 
 import re

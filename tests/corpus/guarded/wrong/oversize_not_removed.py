@@ -1,6 +1,7 @@
 """Closes the sender of an oversized message without removing it, so 'left' is sent to it.
 
 expect: closes_oversized_sender, no_server_errors
+says: remove it (disconnect) before closing it
 """
 
 import re

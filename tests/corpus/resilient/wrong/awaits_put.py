@@ -1,6 +1,7 @@
 """broadcast() awaits outbox.put(), so one full outbox makes everyone wait for the slow reader.
 
 expect: slow_reader_never_stalls_others
+says: put_nowait()
 """
 
 import asyncio
