@@ -4,23 +4,14 @@ Each check gets a fresh server. Silence is proven with markers: a later message
 arriving next shows that nothing was sent in between.
 """
 
-from grader import LiveServer, check
+from grader import Chat, LiveServer, check
+
+chat = Chat(path="/ws/{id}", joined="Client #{id} joined", said="Client #{id}: {text}")
 
 SENDER_TOO = (
     "The others received it, but not the client that sent it: broadcast() sends to every "
     "connection, the sender's included."
 )
-
-
-async def join(server: LiveServer, *names: str) -> list:
-    """Connect clients one by one, each seeing its own and every later arrival."""
-    clients = []
-    for name in names:
-        client = await server.connect(f"/ws/{name}")
-        for present in [*clients, client]:
-            await present.expect(f"Client #{name} joined")
-        clients.append(client)
-    return clients
 
 
 @check()
@@ -50,7 +41,7 @@ async def announces_join_to_everyone(server: LiveServer) -> None:
 @check(depends=announces_join_to_everyone)
 async def relays_to_everyone(server: LiveServer) -> None:
     """A message is relayed as "Client #alice: hello" to every client, the sender included."""
-    alice, bob = await join(server, "alice", "bob")
+    alice, bob = await chat.join(server, "alice", "bob")
     # The others first: if they have it and the sender has not, the sender was left out.
     await alice.send("hello")
     await bob.expect("Client #alice: hello")
@@ -63,19 +54,17 @@ async def relays_to_everyone(server: LiveServer) -> None:
 @check(depends=relays_to_everyone)
 async def relays_verbatim(server: LiveServer) -> None:
     """Messages are relayed exactly as sent: spaces, quotes, unicode and long text intact."""
-    alice, bob = await join(server, "alice", "bob")
+    alice, bob = await chat.join(server, "alice", "bob")
     for text in ["  two  spaces  ", 'Zoë says "héllo" 👋', "tab\there", "x" * 3000]:
-        await alice.send(text)
-        for client in (alice, bob):
-            await client.expect(
-                f"Client #alice: {text}", help="Relay the text as received: no strip(), no changes."
-            )
+        await chat.say(
+            alice, text, alice, bob, help="Relay the text as received: no strip(), no changes."
+        )
 
 
 @check(depends=announces_join_to_everyone)
 async def announces_leave(server: LiveServer) -> None:
     """When a client disconnects, every remaining client receives "Client #alice left"."""
-    alice, bob, carol = await join(server, "alice", "bob", "carol")
+    alice, bob, carol = await chat.join(server, "alice", "bob", "carol")
     # alice connected first, so a broadcast that trips over her closed socket
     # never reaches bob and carol.
     await alice.close()
@@ -90,7 +79,7 @@ async def announces_leave(server: LiveServer) -> None:
 @check(depends=announces_leave)
 async def keeps_serving_after_leave(server: LiveServer) -> None:
     """After a client leaves, the others keep chatting and newcomers can join."""
-    alice, bob, carol = await join(server, "alice", "bob", "carol")
+    alice, bob, carol = await chat.join(server, "alice", "bob", "carol")
     await bob.close()
     for client in (alice, carol):
         await client.expect("Client #bob left")
@@ -100,49 +89,36 @@ async def keeps_serving_after_leave(server: LiveServer) -> None:
         help="disconnect() must remove exactly the connection that closed.",
     )
     await carol.expect("Client #carol: still here?", help=SENDER_TOO)
-    dave = await server.connect("/ws/dave")
-    for client in (alice, carol, dave):
-        await client.expect("Client #dave joined")
+    (dave,) = await chat.join(server, "dave", present=(alice, carol))
     await alice.close()
     for client in (carol, dave):
         await client.expect("Client #alice left")
-    await dave.send("just us")
-    for client in (carol, dave):
-        await client.expect("Client #dave: just us")
+    await chat.say(dave, "just us", carol, dave)
 
 
 @check(depends=announces_leave)
 async def sends_nothing_else(server: LiveServer) -> None:
     """Nothing else is sent: no duplicates, no extra frames, only text frames."""
-    alice, bob, carol = await join(server, "alice", "bob", "carol")
-    await bob.send("one")
-    for client in (alice, bob, carol):
-        await client.expect("Client #bob: one")
+    alice, bob, carol = await chat.join(server, "alice", "bob", "carol")
+    await chat.say(bob, "one", alice, bob, carol)
     await carol.close()
     for client in (alice, bob):
         await client.expect("Client #carol left")
-    # Had anything extra been sent, it would arrive before the marker.
-    await alice.send("marker")
-    for client in (alice, bob):
-        await client.expect(
-            "Client #alice: marker",
-            help="Each event is broadcast exactly once, as one text frame.",
-        )
+    await chat.marker(
+        alice, alice, bob, help="Each event is broadcast exactly once, as one text frame."
+    )
 
 
 @check(depends=announces_leave)
 async def no_server_errors(server: LiveServer) -> None:
     """The server logs no unhandled exception while clients join, chat and leave."""
-    alice, bob, carol = await join(server, "alice", "bob", "carol")
-    await carol.send("bye")
-    for client in (alice, bob, carol):
-        await client.expect("Client #carol: bye")
+    alice, bob, carol = await chat.join(server, "alice", "bob", "carol")
+    await chat.say(carol, "bye", alice, bob, carol)
     await carol.close()
     for client in (alice, bob):
         await client.expect("Client #carol left")
     await bob.close()
     await alice.expect("Client #bob left")
     # The marker is handled after bob's handler has finished, errors included.
-    await alice.send("marker")
-    await alice.expect("Client #alice: marker")
+    await chat.marker(alice, alice)
     server.expect_no_errors()

@@ -4,37 +4,14 @@ Each check gets a fresh server. Silence is proven with markers: a later message
 arriving next shows that nothing was sent in between.
 """
 
-from grader import Client, Failure, LiveServer, check
+from grader import Chat, LiveServer, check
 
+chat = Chat(path="/ws/{id}", joined="Client #{id} joined", said="Client #{id}: {text}")
 
-async def join(server: LiveServer, *names: str) -> list[Client]:
-    """Connect clients one by one, each seeing its own and every later arrival."""
-    clients = []
-    for name in names:
-        client = await server.connect(f"/ws/{name}")
-        for present in [*clients, client]:
-            await present.expect(f"Client #{name} joined")
-        clients.append(client)
-    return clients
-
-
-async def marker(sender: Client, *everyone: Client, help: str | None = None) -> None:  # noqa: A002
-    """`sender` says "marker"; it must be the very next frame every client receives."""
-    await sender.send("marker")
-    for client in everyone:
-        await client.expect(f"Client #{sender.name}: marker", help=help)
-
-
-async def reconnect(server: LiveServer, path: str, name: str) -> Client:
-    """Connect again with an id whose holder has left: the id must be free by now."""
-    try:
-        return await server.connect(path, name)
-    except Failure as exc:
-        exc.help = (
-            "Once a client has left, its id is free again: disconnect() must forget the "
-            "client everywhere connect() looks for taken ids."
-        )
-        raise
+FREED = (
+    "Once a client has left, its id is free again: disconnect() must forget the client "
+    "everywhere connect() looks for taken ids."
+)
 
 
 @check()
@@ -51,14 +28,16 @@ async def greets_newcomer(server: LiveServer) -> None:
 @check(depends=greets_newcomer)
 async def keeps_public_chat(server: LiveServer) -> None:
     """Joins, public messages and leaves reach everyone as in exercise 1, sender included."""
-    alice, bob, carol = await join(server, "alice", "bob", "carol")
-    await alice.send("hello")
-    for client in (alice, bob, carol):
-        await client.expect(
-            "Client #alice: hello",
-            help="A message that is not `@target text` is broadcast to every client, "
-            "the sender included.",
-        )
+    alice, bob, carol = await chat.join(server, "alice", "bob", "carol")
+    await chat.say(
+        alice,
+        "hello",
+        alice,
+        bob,
+        carol,
+        help="A message that is not `@target text` is broadcast to every client, the "
+        "sender included.",
+    )
     # alice is the oldest entry: a "left" broadcast that trips over her socket stops early.
     await alice.close()
     for client in (bob, carol):
@@ -67,16 +46,14 @@ async def keeps_public_chat(server: LiveServer) -> None:
             help="On WebSocketDisconnect, remove the client by its id first, then broadcast "
             "that it left.",
         )
-    await carol.send("still here?")
-    for client in (bob, carol):
-        await client.expect("Client #carol: still here?")
+    await chat.say(carol, "still here?", bob, carol)
 
 
 @check(depends=keeps_public_chat)
 async def delivers_private_message(server: LiveServer) -> None:
     """When alice sends "@bob hi there", bob alone receives "Client #alice (private): hi
     there" and alice receives "You to #bob: hi there"."""
-    alice, bob = await join(server, "alice", "bob")
+    alice, bob = await chat.join(server, "alice", "bob")
     await alice.send("@bob hi there")
     await bob.expect(
         "Client #alice (private): hi there",
@@ -93,12 +70,12 @@ async def delivers_private_message(server: LiveServer) -> None:
 async def private_stays_private(server: LiveServer) -> None:
     """A private message reaches its target once and confirms to its sender once;
     nobody else receives anything."""
-    alice, bob, carol = await join(server, "alice", "bob", "carol")
+    alice, bob, carol = await chat.join(server, "alice", "bob", "carol")
     await alice.send("@bob psst")
     await bob.expect("Client #alice (private): psst")
     await alice.expect("You to #bob: psst")
     # Had carol (or anyone) been sent anything more, it would arrive before the marker.
-    await marker(
+    await chat.marker(
         carol,
         alice,
         bob,
@@ -109,14 +86,14 @@ async def private_stays_private(server: LiveServer) -> None:
     await bob.send("@carol between us")
     await carol.expect("Client #bob (private): between us")
     await bob.expect("You to #carol: between us")
-    await marker(alice, alice, bob, carol, help="Each private message is sent exactly once.")
+    await chat.marker(alice, alice, bob, carol, help="Each private message is sent exactly once.")
 
 
 @check(depends=private_stays_private)
 async def keeps_private_text_verbatim(server: LiveServer) -> None:
     """The private text is everything after the first space, exactly as sent: spaces,
     "@" and unicode intact."""
-    alice, bob = await join(server, "alice", "bob")
+    alice, bob = await chat.join(server, "alice", "bob")
     texts = [
         "  two  spaces  ",
         "cc @carol and @dave",
@@ -137,7 +114,7 @@ async def keeps_private_text_verbatim(server: LiveServer) -> None:
 @check(depends=private_stays_private)
 async def messages_self(server: LiveServer) -> None:
     """A note to yourself ("@alice note") arrives as the private line, then the confirmation."""
-    alice, bob = await join(server, "alice", "bob")
+    alice, bob = await chat.join(server, "alice", "bob")
     await alice.send("@alice note to self")
     await alice.expect(
         "Client #alice (private): note to self",
@@ -148,30 +125,32 @@ async def messages_self(server: LiveServer) -> None:
         help="The confirmation follows the delivery, even when target and sender are the "
         "same client.",
     )
-    await marker(bob, alice, bob)
+    await chat.marker(bob, alice, bob)
 
 
 @check(depends=private_stays_private)
 async def treats_other_messages_as_public(server: LiveServer) -> None:
     """Messages not of the form "@target text", such as "@bob", "@bob " or "@ hi", are
     public, and so is a mention inside a message: "ping @bob later"."""
-    alice, bob, carol = await join(server, "alice", "bob", "carol")
+    alice, bob, carol = await chat.join(server, "alice", "bob", "carol")
     for data in ["@bob", "@bob ", "@ hi", "hi @bob", "@", "ping @bob later", "to bob@home: hi"]:
-        await alice.send(data)
-        for client in (alice, bob, carol):
-            await client.expect(
-                f"Client #alice: {data}",
-                help="Only a message that starts with `@target text`, with a non-empty "
-                "target and a non-empty text, is private; everything else is an ordinary "
-                "public message, relayed as is.",
-            )
+        await chat.say(
+            alice,
+            data,
+            alice,
+            bob,
+            carol,
+            help="Only a message that starts with `@target text`, with a non-empty target "
+            "and a non-empty text, is private; everything else is an ordinary public "
+            "message, relayed as is.",
+        )
 
 
 @check(depends=private_stays_private)
 async def reports_unknown_target(server: LiveServer) -> None:
     """A private message to an id that is not connected ("@nobody hi") gets the sender
     alone "Client #nobody is not connected"; ids match exactly, case included."""
-    alice, bob, carol = await join(server, "alice", "bob", "carol")
+    alice, bob, carol = await chat.join(server, "alice", "bob", "carol")
     await alice.send("@nobody are you there?")
     await alice.expect(
         "Client #nobody is not connected",
@@ -183,7 +162,7 @@ async def reports_unknown_target(server: LiveServer) -> None:
         "Client #Bob is not connected",
         help="Client ids are matched exactly, upper and lower case included.",
     )
-    await marker(
+    await chat.marker(
         bob,
         alice,
         bob,
@@ -196,7 +175,7 @@ async def reports_unknown_target(server: LiveServer) -> None:
 async def forgets_departed_clients(server: LiveServer) -> None:
     """After bob leaves, "@bob …" reports him not connected, and a new bob can join and
     be reached."""
-    alice, bob, carol = await join(server, "alice", "bob", "carol")
+    alice, bob, carol = await chat.join(server, "alice", "bob", "carol")
     await bob.close()
     for client in (alice, carol):
         await client.expect("Client #bob left")
@@ -205,13 +184,13 @@ async def forgets_departed_clients(server: LiveServer) -> None:
         "Client #bob is not connected",
         help="disconnect(client_id) must remove exactly the client that left.",
     )
-    new_bob = await reconnect(server, "/ws/bob", "bob (again)")
+    new_bob = await server.connect("/ws/bob", "bob (again)", help=FREED)
     for client in (alice, carol, new_bob):
         await client.expect("Client #bob joined")
     await alice.send("@bob welcome back")
     await new_bob.expect("Client #alice (private): welcome back")
     await alice.expect("You to #bob: welcome back")
-    await marker(carol, alice, carol, new_bob)
+    await chat.marker(carol, alice, carol, new_bob)
 
 
 @check(depends=greets_newcomer)
@@ -219,24 +198,22 @@ async def refuses_duplicate_id(server: LiveServer) -> None:
     """A second connection to /ws/alice while alice is connected is refused with HTTP 403."""
     alice = await server.connect("/ws/alice")
     await alice.expect("Client #alice joined")
-    try:
-        await server.expect_refused("/ws/alice", 403)
-    except Failure as exc:
-        exc.help = (
-            "In connect(), when the id is already in active_connections, call "
-            "`await websocket.close(code=1008)` *instead of* accept(): closing before "
-            "accepting rejects the handshake with HTTP 403."
-        )
-        raise
+    await server.expect_refused(
+        "/ws/alice",
+        403,
+        help="In connect(), when the id is already in active_connections, call "
+        "`await websocket.close(code=1008)` *instead of* accept(): closing before "
+        "accepting rejects the handshake with HTTP 403.",
+    )
 
 
 @check(depends=(refuses_duplicate_id, private_stays_private))
 async def duplicate_leaves_holder_untouched(server: LiveServer) -> None:
     """A refused duplicate alice is never announced as joined or left, and the first
     alice keeps chatting and receiving private messages."""
-    alice, bob = await join(server, "alice", "bob")
+    alice, bob = await chat.join(server, "alice", "bob")
     await server.expect_refused("/ws/alice", 403)
-    await marker(
+    await chat.marker(
         bob,
         alice,
         bob,
@@ -249,12 +226,10 @@ async def duplicate_leaves_holder_untouched(server: LiveServer) -> None:
         help="The refused connection must not replace or remove the one that holds the id.",
     )
     await bob.expect("You to #alice: you there?")
-    await alice.send("yes")
-    for client in (alice, bob):
-        await client.expect("Client #alice: yes")
+    await chat.say(alice, "yes", alice, bob)
     await alice.close()
     await bob.expect("Client #alice left")
-    again = await reconnect(server, "/ws/alice", "alice (again)")
+    again = await server.connect("/ws/alice", "alice (again)", help=FREED)
     for client in (bob, again):
         await client.expect("Client #alice joined")
 
@@ -262,7 +237,7 @@ async def duplicate_leaves_holder_untouched(server: LiveServer) -> None:
 @check(depends=(refuses_duplicate_id, reports_unknown_target))
 async def no_server_errors(server: LiveServer) -> None:
     """The server logs no unhandled exception while clients chat, whisper, collide and leave."""
-    alice, bob, carol = await join(server, "alice", "bob", "carol")
+    alice, bob, carol = await chat.join(server, "alice", "bob", "carol")
     await server.expect_refused("/ws/bob", 403)
     await alice.send("@bob hi")
     await bob.expect("Client #alice (private): hi")
@@ -277,5 +252,5 @@ async def no_server_errors(server: LiveServer) -> None:
     await bob.close()
     await alice.expect("Client #bob left")
     # The marker is handled after bob's handler has finished, errors included.
-    await marker(alice, alice)
+    await chat.marker(alice, alice)
     server.expect_no_errors()

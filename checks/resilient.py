@@ -20,16 +20,17 @@ import os
 import string
 import time
 
-from websockets.exceptions import ConnectionClosed
+from grader import Chat, Client, Closed, Failure, LiveServer, Mismatch, Missing, check, scaled
 
-from grader import Client, Failure, LiveServer, Mismatch, Missing, check
-from grader.client import TIME_SCALE, WITHIN, show
+chat = Chat(path="/ws/{id}", joined="Client #{id} joined", said="Client #{id}: {text}")
 
-# A healthy client must get each message within this many seconds.
-PROMPT = 1.0 * TIME_SCALE
+# A healthy client must get each message within this many seconds (before scaling).
+PROMPT = 1.0
 # When a delivery takes that long, the server is taken to be stuck sending to the bad
 # client: the moment to make it vanish. (Too early is harmless to a correct server.)
 STUCK = PROMPT
+# How long a reader waits for what it still lacks once the bad client is gone.
+SETTLE = 2.0
 # Flood messages: 64 KiB of random letters and digits, which deflate could not shrink much.
 SIZE = 64 * 1024
 ALPHABET = (string.ascii_letters + string.digits + "-_").encode() * 4  # 256 bytes
@@ -40,8 +41,9 @@ CAP = 160
 # Small limits, so that a slow client is cut off soon. A design with a queue per client
 # reads QUEUE_SIZE; a design that times out each send reads SEND_TIMEOUT.
 LIMITS = {"QUEUE_SIZE": 8, "SEND_TIMEOUT": 0.25}
-# How long a design that times out each send gets, beyond the flood, to cut a client off.
-PATIENCE = 4 * LIMITS["SEND_TIMEOUT"] * TIME_SCALE
+# How long a design that times out each send gets, beyond the flood, to cut a client off
+# (before scaling).
+PATIENCE = 4 * LIMITS["SEND_TIMEOUT"]
 # Limits that the vanishing clients never reach: the server is still sending to them.
 ROOMY = {"QUEUE_SIZE": 10_000, "SEND_TIMEOUT": 30.0}
 
@@ -72,31 +74,6 @@ def flood_text(number: int) -> str:
     return f"{number:04d} " + os.urandom(SIZE).translate(ALPHABET).decode("ascii")
 
 
-async def join(server: LiveServer, *names: str, stalled: str = "") -> list[Client]:
-    """Connect clients one by one; `stalled` never reads, the others see every arrival."""
-    clients: list[Client] = []
-    for name in names:
-        client = await server.connect(f"/ws/{name}", reading=name != stalled)
-        for present in [*clients, client]:
-            if present.name != stalled:
-                await present.expect(f"Client #{name} joined")
-        clients.append(client)
-    return clients
-
-
-async def marker(
-    sender: Client,
-    *everyone: Client,
-    text: str = "marker",
-    help: str,  # noqa: A002
-    who: str = "",
-) -> None:
-    """`sender` (client id `who`) says `text`: the very next frame every client receives."""
-    await sender.send(text)
-    for client in everyone:
-        await client.expect(f"Client #{who or sender.name}: {text}", help=help)
-
-
 class Flood:
     """`sender` sends big messages one at a time; each must reach every reader, in order.
 
@@ -106,18 +83,20 @@ class Flood:
     by number instead of quoting 64 KiB.
     """
 
-    def __init__(self, sender: Client, readers: list[Client], bad: str, *, strict=True) -> None:
+    def __init__(
+        self, sender: Client, readers: list[Client], bad: str, *, strict: bool = True
+    ) -> None:
         self.sender = sender
         self.readers = readers
         self.bad = bad
         self.strict = strict
         self.left = f"Client #{bad} left"
         self.sent: list[str] = []
-        self.numbers: dict[str, int] = {}
         self.told: set[str] = set()  # the readers that were told `bad` left
         self.cut_at = 0  # how many messages had been sent when `bad` was announced
         self.pending: list[Client] = []  # readers still waiting for the last message
         self.started = 0.0
+        self.name = sender.transcript.show
 
     @property
     def everyone_told(self) -> bool:
@@ -127,24 +106,21 @@ class Flood:
     def last(self) -> str:
         return f"message #{len(self.sent) - 1}"
 
-    def name(self, frame: str | bytes) -> str:
-        number = self.numbers.get(frame) if isinstance(frame, str) else None
-        return show(frame) if number is None else f"message #{number} ({SIZE // 1024} KiB)"
-
     async def run(self, rounds: int, *, until_left: bool = False) -> None:
         """Flood; every delivery must take less than PROMPT."""
+        prompt = scaled(PROMPT)
         for _ in range(rounds):
             if until_left and self.everyone_told:
                 return
             await self.send()
             for reader in self.readers:
-                if not await self.deliver(reader, PROMPT):
+                if not await self.deliver(reader, prompt):
                     raise Missing(
-                        f"{reader.name} waited more than {PROMPT:g} s for {self.last} while "
+                        f"{reader.name} waited more than {prompt:g} s for {self.last} while "
                         f"{self.bad} was not reading (a correct server relays it in "
                         "milliseconds)",
                         self.name(self.sent[-1]),
-                        f"nothing within {PROMPT:g} s",
+                        f"nothing within {prompt:g} s",
                         help=STALL_HELP,
                     )
 
@@ -153,33 +129,36 @@ class Flood:
         limit shows by then), then at a gentler pace for a while, so that a design that
         times out a send (SEND_TIMEOUT) has the time its limit says."""
         await self.run(CAP, until_left=True)
-        deadline = time.monotonic() + PATIENCE
+        patience = scaled(PATIENCE)
+        deadline = time.monotonic() + patience
         while not self.everyone_told and time.monotonic() < deadline:
             await self.run(1, until_left=True)
-            await asyncio.sleep(PATIENCE / 40)
+            await asyncio.sleep(patience / 40)
 
     async def run_until_stuck(self, rounds: int) -> None:
         """Flood until a delivery takes longer than STUCK, or `rounds` messages went out."""
+        stuck = scaled(STUCK)
         for _ in range(rounds):
             await self.send()
             self.pending = list(self.readers)
-            while self.pending and await self.deliver(self.pending[0], STUCK):
+            while self.pending and await self.deliver(self.pending[0], stuck):
                 self.pending.pop(0)
             if self.pending:
                 self.sender.transcript.append(
-                    f"(nothing for {STUCK:g} s: the server seems stuck sending to {self.bad})"
+                    f"(nothing for {stuck:g} s: the server seems stuck sending to {self.bad})"
                 )
                 return
 
-    async def settle(self, help: str) -> None:  # noqa: A002
+    async def settle(self, help: str) -> None:
         """Once `bad` is gone, each reader gets what it still lacks, in either order: the
         message that was on its way, and the news that `bad` left."""
+        within = scaled(SETTLE)
         for reader in self.readers:
             needs = [self.sent[-1]] if reader in self.pending else []
             if reader.name not in self.told:
                 needs.append(self.left)
             while needs:
-                frame = await self.receive(reader, WITHIN)
+                frame = await self.receive(reader, within)
                 if frame is None:
                     raise Missing(
                         f"{reader.name} never got {self.last}, which was on its way when "
@@ -187,24 +166,25 @@ class Flood:
                         if needs[0] != self.left
                         else f"{reader.name} was never told that {self.bad} left",
                         self.name(needs[0]),
-                        f"nothing within {WITHIN:g} s",
+                        f"nothing within {within:g} s",
                         help=help,
                     )
-                if frame not in needs:
+                if isinstance(frame, bytes) or frame not in needs:
                     self.unexpected(reader, frame, needs[0], help)
-                needs.remove(frame)
+                needs.remove(frame)  # type: ignore[arg-type]  # unexpected() raised for bytes
             self.told.add(reader.name)
         self.pending = []
 
     async def send(self) -> None:
-        text = flood_text(len(self.sent))
-        self.sent.append(f"Client #{self.sender.name}: {text}")
-        self.numbers[self.sent[-1]] = len(self.sent) - 1
-        self.sender.transcript.append(f"{self.sender.name} sent {self.last} ({SIZE // 1024} KiB)")
+        number = len(self.sent)
+        text = flood_text(number)
+        self.sent.append(f"Client #{self.sender.id}: {text}")
+        label = f"message #{number} ({SIZE // 1024} KiB)"
+        self.sender.transcript.alias(self.sent[-1], label)
         self.started = time.monotonic()
         try:
-            await self.sender.ws.send(text)
-        except ConnectionClosed:
+            await self.sender.send(text, label=label)
+        except Closed:
             raise Failure(
                 f"{self.sender.name} tried to send {self.last}, but the server had closed "
                 "its connection",
@@ -214,19 +194,14 @@ class Flood:
     async def receive(self, reader: Client, within: float) -> str | bytes | None:
         """The next frame `reader` gets within `within` seconds, or None."""
         try:
-            frame = await asyncio.wait_for(reader.ws.recv(), max(within, 0.05))
-        except TimeoutError:
-            return None
-        except ConnectionClosed as exc:
-            code = f" with code {exc.rcvd.code}" if exc.rcvd else " without a close frame"
-            reader.transcript.append(f"{reader.name}'s connection was closed{code}")
+            return await reader.poll(max(within, 0.05))
+        except Closed as closed:
+            code = f" with code {closed.code}" if closed.code else " without a close frame"
             raise Failure(
                 f"{reader.name} was waiting for {self.last}, but the server closed its "
                 f"connection{code}",
                 help=CLOSED_HELP,
             ) from None
-        reader.transcript.append(f"{reader.name} received {self.name(frame)}")
-        return frame
 
     async def deliver(self, reader: Client, within: float) -> bool:
         """Whether `reader` got the last message within `within` of its sending."""
@@ -248,31 +223,31 @@ class Flood:
         """`client` reads at last: `first`, then part of what was sent before the cut, in
         order, then the close. The close code; None if it ended without a close frame."""
         wanted = [*first, *self.sent[: self.cut_at]]
+        within = scaled(SETTLE)
+        transcript = client.transcript
+        start = len(transcript)  # one line for the whole read, not one per frame
         got = 0
         while True:
             try:
-                frame = await asyncio.wait_for(client.ws.recv(), WITHIN)
-            except TimeoutError:
-                client.transcript.append(f"{client.name} read {got} frames, then nothing came")
+                frame = await client.poll(within)
+            except Closed as closed:
+                how = f" with code {closed.code}" if closed.code else " without a close frame"
+                transcript.fold(
+                    start, f"{client.name} read {got} frames, then its connection was closed{how}"
+                )
+                return closed.code
+            if frame is None:
+                transcript.fold(start, f"{client.name} read {got} frames, then nothing came")
                 raise Missing(
                     f"{client.name} was announced as left, but its connection was never closed",
                     "the connection closed with code 1008",
-                    f"still open after {got} frames and {WITHIN:g} s of silence",
+                    f"still open after {got} frames and {within:g} s of silence",
                     help="Cutting a client off means closing its connection (code 1008), "
                     "not only forgetting it. The close frame waits behind what the client "
                     "has not read yet: send it from a task of its own, without a timeout.",
-                ) from None
-            except ConnectionClosed as exc:
-                code = exc.rcvd.code if exc.rcvd else None
-                client.transcript.append(
-                    f"{client.name} read {got} frames, then its connection was closed"
-                    + (f" with code {code}" if code else " without a close frame")
                 )
-                return code
             if got >= len(wanted) or frame != wanted[got]:
-                client.transcript.append(
-                    f"{client.name} read {got} frames, then {self.name(frame)}"
-                )
+                transcript.fold(start, f"{client.name} read {got} frames, then {self.name(frame)}")
                 raise Mismatch(
                     f"{client.name} should find what was sent to it before it was cut off, "
                     "in order, and then the close",
@@ -283,12 +258,12 @@ class Flood:
                 )
             got += 1
 
-    def unexpected(self, reader: Client, frame: str | bytes, wanted: str, help: str) -> None:  # noqa: A002
+    def unexpected(self, reader: Client, frame: str | bytes, wanted: str, help: str) -> None:
         if frame == self.left:
             raise Mismatch(
                 f"{reader.name} was told twice that {self.bad} left",
                 self.name(wanted),
-                show(frame),
+                self.name(frame),
                 help=ONCE_HELP,
             )
         raise Mismatch(
@@ -303,10 +278,8 @@ class Flood:
 @check()
 async def chats_as_before(server: LiveServer) -> None:
     """Joins, messages and clean leaves reach everyone as in broadcast, once each."""
-    alice, bob, carol = await join(server, "alice", "bob", "carol")
-    await bob.send("hello")
-    for client in (alice, bob, carol):
-        await client.expect("Client #bob: hello")
+    alice, bob, carol = await chat.join(server, "alice", "bob", "carol")
+    await chat.say(bob, "hello", alice, bob, carol)
     await carol.close()
     for client in (alice, bob):
         await client.expect(
@@ -314,10 +287,8 @@ async def chats_as_before(server: LiveServer) -> None:
             help="When receive_text() raises WebSocketDisconnect, remove the client and "
             "announce that it left.",
         )
-    await marker(alice, alice, bob, help="Each event is broadcast exactly once.")
-    dave = await server.connect("/ws/dave")
-    for client in (alice, bob, dave):
-        await client.expect("Client #dave joined")
+    await chat.marker(alice, alice, bob, help="Each event is broadcast exactly once.")
+    await chat.join(server, "dave", present=(alice, bob))
     server.expect_no_errors("while clients joined, chatted and left", help=ERRORS_HELP)
 
 
@@ -325,7 +296,7 @@ async def chats_as_before(server: LiveServer) -> None:
 async def keeps_up_with_a_burst_by_default(server: LiveServer) -> None:
     """With the module's own limits, a burst of 100 messages sent at once reaches
     everyone, in order, and nobody is cut off."""
-    alice, bob, carol = await join(server, "alice", "bob", "carol")
+    alice, bob, carol = await chat.join(server, "alice", "bob", "carol")
     texts = [f"burst {n}" for n in range(100)]
     await alice.send_at_once(texts)
     help_ = (
@@ -335,14 +306,14 @@ async def keeps_up_with_a_burst_by_default(server: LiveServer) -> None:
     for client in (alice, bob, carol):
         for text in texts:
             await client.expect(f"Client #alice: {text}", help=help_)
-    await marker(bob, alice, bob, carol, help=ONCE_HELP)
+    await chat.marker(bob, alice, bob, carol, help=ONCE_HELP)
 
 
 @check(depends=chats_as_before)
 async def survives_dropped_client(server: LiveServer) -> None:
     """When bob's connection drops without a close handshake, the others are told
     "Client #bob left", once, and keep chatting."""
-    alice, bob, carol = await join(server, "alice", "bob", "carol")
+    alice, bob, carol = await chat.join(server, "alice", "bob", "carol")
     bob.drop()
     for client in (alice, carol):
         await client.expect(
@@ -350,11 +321,9 @@ async def survives_dropped_client(server: LiveServer) -> None:
             help="A dropped connection also ends receive_text() with WebSocketDisconnect: "
             "remove the client and announce it, as for a clean close.",
         )
-    await marker(carol, alice, carol, help=ONCE_HELP)
-    dave = await server.connect("/ws/dave")
-    for client in (alice, carol, dave):
-        await client.expect("Client #dave joined")
-    await marker(alice, alice, carol, dave, text="still here", help=ONCE_HELP)
+    await chat.marker(carol, alice, carol, help=ONCE_HELP)
+    (dave,) = await chat.join(server, "dave", present=(alice, carol))
+    await chat.say(alice, "still here", alice, carol, dave, help=ONCE_HELP)
     server.expect_no_errors("when bob's connection dropped", help=ERRORS_HELP)
 
 
@@ -362,14 +331,14 @@ async def survives_dropped_client(server: LiveServer) -> None:
 async def survives_drop_mid_send(server: LiveServer) -> None:
     """A client that vanishes while a send to it is pending is announced as left once,
     and the others get every message."""
-    alice, stuck, bob = await join(server, "alice", "stuck", "bob", stalled="stuck")
+    alice, stuck, bob = await chat.join(server, "alice", "stuck", "bob", stalled="stuck")
     flood = Flood(alice, [alice, bob], "stuck")
     # Past what the socket buffers absorb: sends to stuck are pending from now on.
     await flood.run_until_stuck(FILL)
     stuck.drop()
     await flood.settle(help=DEAD_HELP)
-    await marker(alice, alice, bob, help=ONCE_HELP)
-    await marker(bob, alice, bob, text="and me", help=ONCE_HELP)
+    await chat.marker(alice, alice, bob, help=ONCE_HELP)
+    await chat.say(bob, "and me", alice, bob, help=ONCE_HELP)
     server.expect_no_errors("when a client vanished with a send to it pending", help=ERRORS_HELP)
 
 
@@ -377,7 +346,7 @@ async def survives_drop_mid_send(server: LiveServer) -> None:
 async def survives_close_mid_send(server: LiveServer) -> None:
     """A client that closes while a send to it is pending is announced as left once,
     and the others get every message."""
-    alice, stuck, bob = await join(server, "alice", "stuck", "bob", stalled="stuck")
+    alice, stuck, bob = await chat.join(server, "alice", "stuck", "bob", stalled="stuck")
     flood = Flood(alice, [alice, bob], "stuck")
     await flood.run_until_stuck(FILL)
     # stuck sends its close frame but never reads the reply, so its close would wait a
@@ -394,8 +363,8 @@ async def survives_close_mid_send(server: LiveServer) -> None:
     stuck.drop()
     await closing
     await flood.settle(help=DEAD_HELP)
-    await marker(alice, alice, bob, help=ONCE_HELP)
-    await marker(bob, alice, bob, text="and me", help=ONCE_HELP)
+    await chat.marker(alice, alice, bob, help=ONCE_HELP)
+    await chat.say(bob, "and me", alice, bob, help=ONCE_HELP)
     server.expect_no_errors("when a client closed with a send to it pending", help=ERRORS_HELP)
 
 
@@ -403,7 +372,7 @@ async def survives_close_mid_send(server: LiveServer) -> None:
 async def slow_reader_never_stalls_others(server: LiveServer) -> None:
     """While one client has stopped reading, every message still reaches the others
     within a second."""
-    alice, slow, bob = await join(server, "alice", "slow", "bob", stalled="slow")
+    alice, slow, bob = await chat.join(server, "alice", "slow", "bob", stalled="slow")
     await Flood(alice, [alice, bob], "slow", strict=False).run(CAP, until_left=True)
 
 
@@ -411,7 +380,7 @@ async def slow_reader_never_stalls_others(server: LiveServer) -> None:
 async def cuts_off_slow_reader(server: LiveServer) -> None:
     """A client that falls QUEUE_SIZE messages behind is cut off and announced as
     "Client #slow left", once, even when it then vanishes."""
-    alice, slow, bob = await join(server, "alice", "slow", "bob", stalled="slow")
+    alice, slow, bob = await chat.join(server, "alice", "slow", "bob", stalled="slow")
     flood = Flood(alice, [alice, bob], "slow")
     await flood.run_until_cut_off()
     if not flood.everyone_told:
@@ -425,14 +394,14 @@ async def cuts_off_slow_reader(server: LiveServer) -> None:
             "off and announce it. The checks set QUEUE_SIZE = 8: read it when a client "
             "connects, not at import time.",
         )
-    await marker(alice, alice, bob, help=ONCE_HELP)
+    await chat.marker(alice, alice, bob, help=ONCE_HELP)
     # slow never reads its close frame: it vanishes, and the pending close fails. Its
     # socket is closed before the markers go out, so the server handles the drop before
     # the second marker at the latest.
     slow.drop()
-    await slow.ws.wait_closed()
-    await marker(bob, alice, bob, text="and me", help=ONCE_HELP)
-    await marker(alice, alice, bob, text="still here", help=ONCE_HELP)
+    await slow.wait_closed()
+    await chat.say(bob, "and me", alice, bob, help=ONCE_HELP)
+    await chat.say(alice, "still here", alice, bob, help=ONCE_HELP)
     server.expect_no_errors("when a client that was cut off vanished", help=ERRORS_HELP)
 
 
@@ -440,7 +409,7 @@ async def cuts_off_slow_reader(server: LiveServer) -> None:
 async def closes_slow_reader_with_1008(server: LiveServer) -> None:
     """When the client that was cut off reads again, it finds what was sent to it before,
     in order, and then close code 1008."""
-    alice, slow, bob = await join(server, "alice", "slow", "bob", stalled="slow")
+    alice, slow, bob = await chat.join(server, "alice", "slow", "bob", stalled="slow")
     flood = Flood(alice, [alice, bob], "slow")
     await flood.run_until_cut_off()
     if not flood.everyone_told:
@@ -458,7 +427,7 @@ async def closes_slow_reader_with_1008(server: LiveServer) -> None:
             "websocket.close(code=status.WS_1008_POLICY_VIOLATION), from a task of its own.",
         )
     # slow's endpoint sees its disconnect only now, and must not announce it again.
-    await marker(alice, alice, bob, text="after the close", help=ONCE_HELP)
+    await chat.say(alice, "after the close", alice, bob, help=ONCE_HELP)
     server.expect_no_errors("while cutting off a slow client", help=ERRORS_HELP)
 
 
@@ -466,7 +435,7 @@ async def closes_slow_reader_with_1008(server: LiveServer) -> None:
 async def slow_id_can_rejoin(server: LiveServer) -> None:
     """After slow is cut off, it can join again with the same id, and the end of its old
     connection leaves the new one alone."""
-    alice, slow, bob = await join(server, "alice", "slow", "bob", stalled="slow")
+    alice, slow, bob = await chat.join(server, "alice", "slow", "bob", stalled="slow")
     flood = Flood(alice, [alice, bob], "slow")
     await flood.run_until_cut_off()
     again = await server.connect("/ws/slow", "slow (again)")
@@ -474,10 +443,10 @@ async def slow_id_can_rejoin(server: LiveServer) -> None:
         await client.expect("Client #slow joined")
     # The old connection reads up and is closed: its endpoint ends only now.
     await flood.drain(slow, ["Client #slow joined", "Client #bob joined"])
-    help = (  # noqa: A001
+    help = (
         "When the old connection finally ends, forget that connection, not whoever uses "
         "its id now: compare the WebSocket objects (or key your clients by WebSocket)."
     )
-    await marker(again, alice, bob, again, text="back again", help=help, who="slow")
-    await marker(alice, alice, bob, again, help=help)
+    await chat.say(again, "back again", alice, bob, again, help=help)
+    await chat.marker(alice, alice, bob, again, help=help)
     server.expect_no_errors("when a cut-off client came back", help=ERRORS_HELP)

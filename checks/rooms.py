@@ -8,12 +8,9 @@ disconnect handler can make, because an emptied room has nobody left to tell.
 
 from __future__ import annotations
 
-import asyncio
 import json
-from typing import Any
 
-from grader import LiveServer, Mismatch, check
-from grader.client import WITHIN, Client
+from grader import Chat, LiveServer, Mismatch, check
 
 Rooms = dict[str, list[str]]
 
@@ -31,91 +28,57 @@ SAY_HELP = (
     "twice)."
 )
 
-
-async def join(server: LiveServer, room: str, *ids: str, present: tuple = ()) -> list[Client]:
-    """Connect clients to `room` one by one; each arrival is heard by everyone in the room.
-
-    `present` are clients already in the room. Clients are named `id@room`.
-    """
-    members = list(present)
-    joined = []
-    for client_id in ids:
-        client = await server.connect(f"/ws/{room}/{client_id}", name=f"{client_id}@{room}")
-        members.append(client)
-        for member in members:
-            await member.expect(f"Client #{client_id} joined", help=JOIN_HELP)
-        joined.append(client)
-    return joined
+# Clients are named `id@room` in the transcript.
+chat = Chat(
+    path="/ws/{room}/{id}",
+    name="{id}@{room}",
+    joined="Client #{id} joined",
+    said="Client #{id}: {text}",
+    join_help=JOIN_HELP,
+    say_help=SAY_HELP,
+)
 
 
-async def say(
-    sender: Client,
-    client_id: str,
-    text: str,
-    *room: Client,
-    help: str = SAY_HELP,  # noqa: A002
-) -> None:
-    """`sender` says `text`; everyone in `room` (the sender included) hears it next."""
-    await sender.send(text)
-    for member in room:
-        await member.expect(f"Client #{client_id}: {text}", help=help)
-
-
-def show_rooms(rooms: Any) -> str:
+def show_rooms(rooms: object) -> str:
     """Compact JSON, as FastAPI writes it, so that expected and actual line up."""
     return json.dumps(rooms, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
-async def rooms_become(server: LiveServer, expected: Rooms, *, help: str | None = None) -> None:  # noqa: A002
+async def rooms_become(server: LiveServer, expected: Rooms, *, help: str | None = None) -> None:
     """GET /rooms must answer 200 with `expected`, asked again until a deadline.
 
     A leaver's handler runs concurrently with the check, so the answer may lag a
     disconnect by a moment; anything but `expected` after the deadline fails.
     """
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + WITHIN
-    start = len(server.transcript)
-    asked = 0
-    while True:
-        status, body = await server.get("/rooms")
-        asked += 1
+
+    def answer(body: str) -> object:
         try:
-            answer = json.loads(body)
+            return json.loads(body)
         except ValueError:
-            answer = None
-        if status == 200 and answer == expected:
-            _fold_polls(server, start, asked, "until it answered as expected")
-            return
-        if loop.time() >= deadline:
-            _fold_polls(server, start, asked, f"over {WITHIN:g} s")
-            if status != 200:
-                rationale = f"GET /rooms answered HTTP {status}"
-                help = (
-                    "GET /rooms failed inside the server: see its output below. snapshot() "
-                    "must return a dict that maps room names to lists of client ids."
-                )
-            elif answer is None:
-                rationale = "GET /rooms did not answer JSON"
-            else:
-                rationale = "GET /rooms listed the wrong rooms or clients"
-            raise Mismatch(
-                rationale,
-                f"HTTP 200 {show_rooms(expected)}",
-                f"HTTP {status} {body[:300]}"
-                + (f" (still, after asking {asked} times over {WITHIN:g} s)" if asked > 1 else ""),
-                help=help,
-            )
-        # Pacing between polls, not synchronisation: the deadline above bounds the wait.
-        await asyncio.sleep(0.02)
+            return None
 
-
-def _fold_polls(server: LiveServer, start: int, asked: int, how: str) -> None:
-    """Keep the transcript short: one line for the repeated GETs, then the last answer."""
-    if asked > 1:
-        last = server.transcript[-2:]
-        del server.transcript[start:]
-        server.transcript.append(f"GET /rooms was asked {asked} times {how}")
-        server.transcript.extend(last)
+    status, body, asked = await server.get_until(
+        "/rooms", lambda status, body: status == 200 and answer(body) == expected
+    )
+    if status == 200 and answer(body) == expected:
+        return
+    if status != 200:
+        rationale = f"GET /rooms answered HTTP {status}"
+        help = (
+            "GET /rooms failed inside the server: see its output below. snapshot() must "
+            "return a dict that maps room names to lists of client ids."
+        )
+    elif answer(body) is None:
+        rationale = "GET /rooms did not answer JSON"
+    else:
+        rationale = "GET /rooms listed the wrong rooms or clients"
+    raise Mismatch(
+        rationale,
+        f"HTTP 200 {show_rooms(expected)}",
+        f"HTTP {status} {body[:300]}"
+        + (f" (still, after asking {asked} times)" if asked > 1 else ""),
+        help=help,
+    )
 
 
 @check()
@@ -141,23 +104,22 @@ async def relays_within_room(server: LiveServer) -> None:
         help="A second client must join the same room: connect() must add to the room's "
         "connections, not replace them, and broadcast() must send to all of them.",
     )
-    await say(alice, "alice", "hello", alice, bob)
-    await say(bob, "bob", "hi alice", alice, bob)
-    await say(alice, "alice", 'Zoë says "héllo" 👋  ', alice, bob, help="Relay text unchanged.")
+    await chat.say(alice, "hello", alice, bob)
+    await chat.say(bob, "hi alice", alice, bob)
+    await chat.say(alice, 'Zoë says "héllo" 👋  ', alice, bob, help="Relay text unchanged.")
 
 
 @check(depends=relays_within_room)
 async def announces_leave_to_room(server: LiveServer) -> None:
     """When a client disconnects, the rest of its room receives "Client #alice left"."""
-    alice, bob, carol = await join(server, "lobby", "alice", "bob", "carol")
+    alice, bob, carol = await chat.join(server, "alice", "bob", "carol", room="lobby")
     # alice joined first: a broadcast that trips over her closed socket never
     # reaches bob and carol.
     await alice.close()
     for member in (bob, carol):
         await member.expect("Client #alice left", help=LEFT_HELP)
-    await say(
+    await chat.say(
         carol,
-        "carol",
         "still here?",
         bob,
         carol,
@@ -171,27 +133,25 @@ async def rooms_are_isolated(server: LiveServer) -> None:
     """Clients in one room receive nothing of another room's joins, messages or leaves."""
     # carol is in the kitchen before anyone is in the lobby: a broadcast that ignores
     # the room reaches her first.
-    (carol,) = await join(server, "kitchen", "carol")
-    alice, bob = await join(server, "lobby", "alice", "bob")
-    await say(alice, "alice", "lobby talk", alice, bob)
+    (carol,) = await chat.join(server, "carol", room="kitchen")
+    alice, bob = await chat.join(server, "alice", "bob", room="lobby")
+    await chat.say(alice, "lobby talk", alice, bob)
     await bob.close()
     await alice.expect("Client #bob left", help=LEFT_HELP)
     # Had carol received any of the lobby's frames, they would arrive before this.
-    await say(
+    await chat.say(
         carol,
-        "carol",
         "kitchen marker",
         carol,
         help="broadcast(room, …) must send only to the connections stored in that room.",
     )
-    (dave,) = await join(server, "kitchen", "dave", present=(carol,))
-    await say(dave, "dave", "kitchen talk", carol, dave)
+    (dave,) = await chat.join(server, "dave", room="kitchen", present=(carol,))
+    await chat.say(dave, "kitchen talk", carol, dave)
     await dave.close()
     await carol.expect("Client #dave left", help=LEFT_HELP)
     # Had alice received any of the kitchen's frames, they would arrive before this.
-    await say(
+    await chat.say(
         alice,
-        "alice",
         "lobby marker",
         alice,
         help="broadcast(room, …) must send only to the connections stored in that room.",
@@ -201,12 +161,11 @@ async def rooms_are_isolated(server: LiveServer) -> None:
 @check(depends=rooms_are_isolated)
 async def same_id_in_two_rooms(server: LiveServer) -> None:
     """One id may be in two rooms through two connections; leaving one keeps the other."""
-    alice_lobby, bob = await join(server, "lobby", "alice", "bob")
-    (alice_kitchen,) = await join(server, "kitchen", "alice")
-    await say(alice_kitchen, "alice", "in the kitchen", alice_kitchen)
-    await say(
+    alice_lobby, bob = await chat.join(server, "alice", "bob", room="lobby")
+    (alice_kitchen,) = await chat.join(server, "alice", room="kitchen")
+    await chat.say(alice_kitchen, "in the kitchen", alice_kitchen)
+    await chat.say(
         alice_lobby,
-        "alice",
         "in the lobby",
         alice_lobby,
         bob,
@@ -216,15 +175,14 @@ async def same_id_in_two_rooms(server: LiveServer) -> None:
     await alice_kitchen.close()
     # The kitchen is now empty; the lobby must carry on as if nothing happened, and
     # alice@lobby must not hear that alice left the kitchen.
-    await say(
+    await chat.say(
         bob,
-        "bob",
         "still there, alice?",
         alice_lobby,
         bob,
         help="disconnect(room, websocket) must remove only that connection from that room.",
     )
-    await say(alice_lobby, "alice", "yes", alice_lobby, bob)
+    await chat.say(alice_lobby, "yes", alice_lobby, bob)
 
 
 @check(depends=announces_leave_to_room)
@@ -239,14 +197,13 @@ async def same_id_twice_in_a_room(server: LiveServer) -> None:
             help="Key a room's members by connection, not by client id: the same id may "
             "connect twice, and both connections are members.",
         )
-    (bob,) = await join(server, "lobby", "bob", present=(first, second))
-    await say(first, "alice", "from tab 1", first, second, bob)
+    (bob,) = await chat.join(server, "bob", room="lobby", present=(first, second))
+    await chat.say(first, "from tab 1", first, second, bob)
     await first.close()
     for member in (second, bob):
         await member.expect("Client #alice left", help=LEFT_HELP)
-    await say(
+    await chat.say(
         second,
-        "alice",
         "tab 2 still here",
         second,
         bob,
@@ -280,7 +237,7 @@ async def lists_rooms(server: LiveServer) -> None:
 @check(depends=(lists_rooms, announces_leave_to_room))
 async def lists_leavers_removed(server: LiveServer) -> None:
     """GET /rooms stops listing a client once it has left, and still lists the others."""
-    alice, bob, carol = await join(server, "lobby", "alice", "bob", "carol")
+    alice, bob, carol = await chat.join(server, "alice", "bob", "carol", room="lobby")
     await rooms_become(server, {"lobby": ["alice", "bob", "carol"]})
     await bob.close()
     for member in (alice, carol):
@@ -290,7 +247,7 @@ async def lists_leavers_removed(server: LiveServer) -> None:
         {"lobby": ["alice", "carol"]},
         help="disconnect() must remove the connection, and with it its id, from the room.",
     )
-    (bob,) = await join(server, "lobby", "bob", present=(alice, carol))
+    (bob,) = await chat.join(server, "bob", room="lobby", present=(alice, carol))
     await rooms_become(server, {"lobby": ["alice", "bob", "carol"]})
 
 
@@ -302,7 +259,7 @@ async def lists_each_id_once(server: LiveServer) -> None:
     second = await server.connect("/ws/lobby/alice", name="alice (tab 2)")
     for tab in (first, second):
         await tab.expect("Client #alice joined", help=JOIN_HELP)
-    (bob,) = await join(server, "lobby", "bob", present=(first, second))
+    (bob,) = await chat.join(server, "bob", room="lobby", present=(first, second))
     await rooms_become(
         server,
         {"lobby": ["alice", "bob"]},
@@ -324,8 +281,8 @@ async def lists_each_id_once(server: LiveServer) -> None:
 @check(depends=(lists_rooms, announces_leave_to_room))
 async def removes_empty_rooms(server: LiveServer) -> None:
     """A room vanishes from GET /rooms when its last client leaves, and can be joined anew."""
-    (alice,) = await join(server, "lobby", "alice")
-    (bob,) = await join(server, "kitchen", "bob")
+    (alice,) = await chat.join(server, "alice", room="lobby")
+    (bob,) = await chat.join(server, "bob", room="kitchen")
     await rooms_become(server, {"kitchen": ["bob"], "lobby": ["alice"]})
     # Nobody is left in the lobby to hear that alice left: ask until the listing changes.
     alice.drop()
@@ -337,17 +294,17 @@ async def removes_empty_rooms(server: LiveServer) -> None:
     )
     await bob.close()
     await rooms_become(server, {})
-    (carol,) = await join(server, "lobby", "carol")
-    await say(carol, "carol", "anyone?", carol)
+    (carol,) = await chat.join(server, "carol", room="lobby")
+    await chat.say(carol, "anyone?", carol)
     await rooms_become(server, {"lobby": ["carol"]})
 
 
 @check(depends=(removes_empty_rooms, rooms_are_isolated))
 async def no_server_errors(server: LiveServer) -> None:
     """The server logs no unhandled exception while clients join, chat, leave and empty rooms."""
-    alice, bob = await join(server, "lobby", "alice", "bob")
-    (carol,) = await join(server, "kitchen", "carol")
-    await say(alice, "alice", "hi", alice, bob)
+    alice, bob = await chat.join(server, "alice", "bob", room="lobby")
+    (carol,) = await chat.join(server, "carol", room="kitchen")
+    await chat.say(alice, "hi", alice, bob)
     await alice.close()
     await bob.expect("Client #alice left", help=LEFT_HELP)
     await bob.close()  # the lobby's last client
@@ -355,6 +312,6 @@ async def no_server_errors(server: LiveServer) -> None:
     await rooms_become(server, {})
     # Both rooms' removals have run, and the "left" broadcast to each emptied room comes
     # right after its removal. One more round trip lets anything still pending finish.
-    (dave,) = await join(server, "lobby", "dave")
-    await say(dave, "dave", "marker", dave)
+    (dave,) = await chat.join(server, "dave", room="lobby")
+    await chat.marker(dave, dave)
     server.expect_no_errors()

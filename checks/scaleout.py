@@ -14,26 +14,31 @@ from __future__ import annotations
 
 import asyncio
 import random
-import socket
 import string
-from typing import TYPE_CHECKING
 
 import psutil
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from grader import Failure, LiveServer, Mismatch, Missing, check
-from grader.client import TIME_SCALE, WITHIN, Client, show
-from grader.services import RedisServer, free_port
+from grader import (
+    Chat,
+    Client,
+    Failure,
+    Launcher,
+    LiveServer,
+    Mismatch,
+    RedisServer,
+    check,
+    free_port,
+    scaled,
+)
 
-if TYPE_CHECKING:
-    from grader.plugin import Launcher
-
-# The contract's bounds, stretched on a slow machine like every other wait.
-READY_WITHIN = 5.0 * TIME_SCALE  # from start to holding a subscription
-RESUME_WITHIN = 5.0 * TIME_SCALE  # from Redis being back to crossing again
-EXIT_WITHIN = 5.0 * TIME_SCALE  # from SIGTERM to the process having exited
-PROBE_EVERY = 0.25 * TIME_SCALE
+# The contract's bounds in seconds, stretched with scaled() on a slow machine like
+# every other wait.
+READY_WITHIN = 5.0  # from start to holding a subscription
+RESUME_WITHIN = 5.0  # from Redis being back to crossing again
+EXIT_WITHIN = 5.0  # from SIGTERM to the process having exited
+PROBE_EVERY = 0.25
 
 JOIN_HELP = (
     "Everyone on every process, the newcomer included, receives 'joined' exactly once: "
@@ -59,21 +64,13 @@ LOCAL_HELP = (
     "redis.RedisError around publish(): local clients must never depend on Redis."
 )
 
-
-def closed_port() -> int:
-    """A free port below the range the kernel picks for outgoing connections.
-
-    Nothing listens there, and no outgoing connection can take it as its own port
-    meanwhile (not even one connecting to itself), so every connection is refused.
-    """
-    for port in random.sample(range(20000, 32000), 100):
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    return free_port()
+chat = Chat(
+    path="/ws/{id}",
+    joined="Client #{id} joined",
+    said="Client #{id}: {text}",
+    join_help=JOIN_HELP,
+    say_help=CROSS_HELP,
+)
 
 
 def redis_env(redis_server: RedisServer) -> dict[str, str]:
@@ -108,7 +105,7 @@ def holds_subscription(server: LiveServer, ports: set[int], redis_port: int) -> 
     process subscribes on two connections, or has not subscribed yet while another has.
     """
     try:
-        connections = psutil.Process(server.app.host_pid).net_connections(kind="tcp")
+        connections = psutil.Process(server.pid).net_connections(kind="tcp")
     except psutil.Error:
         return None
     return any(
@@ -125,7 +122,8 @@ async def until_subscribed(
     lost to it, so a cross-process exchange starts only once Redis confirms it.
     """
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + READY_WITHIN
+    within = scaled(READY_WITHIN)
+    deadline = loop.time() + within
     while True:
         ports = await subscribed_ports(redis_server)
         held = [holds_subscription(server, ports, redis_server.port) for server in servers]
@@ -134,7 +132,7 @@ async def until_subscribed(
         if all(held):
             return
         for server in servers:
-            died = server.app.exit_reason()
+            died = server.exit_reason()
             if died:
                 raise Failure(
                     f"server {server.label} {died} instead of starting",
@@ -145,7 +143,7 @@ async def until_subscribed(
             who = " and ".join(f"server {s.label}" for s in late)
             raise Failure(
                 f"{who} should have subscribed to a channel on the Redis server at REDIS_URL "
-                f"within {READY_WITHIN:g} s of {since}",
+                f"within {within:g} s of {since}",
                 help="Read the address with os.environ.get('REDIS_URL', "
                 "'redis://localhost:6379/0') (the checks' Redis is on another port), and "
                 "start the subscriber in the app's lifespan, before the first client comes.",
@@ -153,25 +151,14 @@ async def until_subscribed(
         await asyncio.sleep(0.02)
 
 
-async def two_processes(launch: Launcher, redis_server: RedisServer) -> tuple:
+async def two_processes(
+    launch: Launcher, redis_server: RedisServer
+) -> tuple[LiveServer, LiveServer]:
     """Processes A and B of the app, sharing the test Redis."""
     a = launch(env=redis_env(redis_server), label="A")
     b = launch(env=redis_env(redis_server), label="B")
     a.transcript.append(f"servers A and B started with REDIS_URL={redis_server.url}")
     return a, b
-
-
-async def arrive(
-    server: LiveServer,
-    name: str,
-    *present: Client,
-    help: str = JOIN_HELP,  # noqa: A002
-) -> Client:
-    """`name` connects to `server`; it and everyone `present` hear it joined, next."""
-    client = await server.connect(f"/ws/{name}")
-    for member in (client, *present):
-        await member.expect(f"Client #{name} joined", help=help)
-    return client
 
 
 async def pair(a: LiveServer, b: LiveServer, redis_server: RedisServer) -> tuple[Client, Client]:
@@ -184,54 +171,18 @@ async def pair(a: LiveServer, b: LiveServer, redis_server: RedisServer) -> tuple
     message is published after it (one handler, in order), so once bob has that message
     the question is settled, and from then on every event reaches every client.
     """
-    alice = await arrive(a, "alice")
+    (alice,) = await chat.join(a, "alice")
     await until_subscribed(redis_server, a, since="its first client's arrival")
     bob = await b.connect("/ws/bob")
     maybe = {"Client #alice joined"}
-    await expect_allowing(bob, "Client #bob joined", maybe, help=JOIN_HELP)
+    maybe -= await bob.expect("Client #bob joined", allowing=maybe, help=JOIN_HELP)
     await alice.expect("Client #bob joined", help=JOIN_HELP)
     await until_subscribed(redis_server, b, since="its first client's arrival")
     a.transcript.append("both servers had subscribed")
     await alice.send("hi bob")
     await alice.expect("Client #alice: hi bob", help=ONCE_HELP)
-    await expect_allowing(bob, "Client #alice: hi bob", maybe, help=CROSS_HELP)
+    await bob.expect("Client #alice: hi bob", allowing=maybe, help=CROSS_HELP)
     return alice, bob
-
-
-async def say(sender: Client, text: str, *everyone: Client, help: str = CROSS_HELP) -> None:  # noqa: A002
-    """`sender` sends `text`; every client in `everyone` receives it next."""
-    await sender.send(text)
-    for member in everyone:
-        await member.expect(f"Client #{sender.name}: {text}", help=help)
-
-
-async def expect_allowing(
-    client: Client,
-    text: str,
-    allowed: set[str],
-    help: str = ONCE_HELP,  # noqa: A002
-) -> None:
-    """The next frame is `text`, except that each frame in `allowed` may come first, once."""
-    while True:
-        try:
-            frame = await client.receive()
-        except Missing:
-            raise Missing(
-                f"{client.name} should have received {show(text)}",
-                show(text),
-                f"nothing within {WITHIN:g} s",
-                help=help,
-            ) from None
-        if frame == text:
-            return
-        if frame not in allowed:
-            raise Mismatch(
-                f"{client.name} should have received {show(text)} next",
-                show(text),
-                show(frame),
-                help=help,
-            )
-        allowed.discard(frame)
 
 
 def outage(redis_server: RedisServer, server: LiveServer) -> None:
@@ -242,9 +193,10 @@ def outage(redis_server: RedisServer, server: LiveServer) -> None:
 async def restart(redis_server: RedisServer, server: LiveServer) -> None:
     """Start Redis again on the same port; try again if the port was taken meanwhile.
 
-    While Redis is down its port is free, and it lies in the range the kernel hands out
-    for outgoing connections: rarely, one of them (even the app's own reconnection
-    attempt, connected to itself) holds the port for a moment.
+    free_port() chose it outside the range the kernel hands out for outgoing
+    connections, so none of them can take it while Redis is down; only on a machine so
+    crowded that free_port() had to take any free port can the app's own reconnection
+    attempt (connected to itself) hold it for a moment.
     """
     for attempt in range(3):
         try:
@@ -274,17 +226,17 @@ async def local_chat(launch: Launcher, redis_server: RedisServer) -> None:
     """On one process, clients hear each other's joined, messages and left, exactly once."""
     a = launch(env=redis_env(redis_server), label="A")
     a.transcript.append(f"server A started with REDIS_URL={redis_server.url}")
-    alice = await arrive(a, "alice", help=SAME_PROCESS_HELP)
+    (alice,) = await chat.join(a, "alice", help=SAME_PROCESS_HELP)
     # Subscribed, a process hears its own publications come back: they must not repeat.
     await until_subscribed(redis_server, a, since="its first client's arrival")
-    bob = await arrive(a, "bob", alice, help=SAME_PROCESS_HELP)
-    await say(alice, "hello", alice, bob, help=SAME_PROCESS_HELP)
-    await say(bob, "hi alice", alice, bob, help=SAME_PROCESS_HELP)
-    carol = await arrive(a, "carol", alice, bob, help=SAME_PROCESS_HELP)
+    (bob,) = await chat.join(a, "bob", present=(alice,), help=SAME_PROCESS_HELP)
+    await chat.say(alice, "hello", alice, bob, help=SAME_PROCESS_HELP)
+    await chat.say(bob, "hi alice", alice, bob, help=SAME_PROCESS_HELP)
+    (carol,) = await chat.join(a, "carol", present=(alice, bob), help=SAME_PROCESS_HELP)
     await carol.close()
     for client in (alice, bob):
         await client.expect("Client #carol left", help=SAME_PROCESS_HELP)
-    await say(alice, "marker", alice, bob, help=SAME_PROCESS_HELP)
+    await chat.say(alice, "marker", alice, bob, help=SAME_PROCESS_HELP)
 
 
 @check(depends=local_chat)
@@ -293,8 +245,8 @@ async def joined_crosses(launch: Launcher, redis_server: RedisServer) -> None:
     a, b = await two_processes(launch, redis_server)
     alice, bob = await pair(a, b, redis_server)
     # carol's arrival travels through B's subscription, behind any echo of bob's own.
-    carol = await arrive(a, "carol", alice, bob)
-    await arrive(b, "dave", alice, bob, carol)
+    (carol,) = await chat.join(a, "carol", present=(alice, bob))
+    await chat.join(b, "dave", present=(alice, bob, carol))
 
 
 @check(depends=joined_crosses)
@@ -302,11 +254,11 @@ async def messages_cross(launch: Launcher, redis_server: RedisServer) -> None:
     """A message sent on A reaches the clients on B, and one sent on B those on A."""
     a, b = await two_processes(launch, redis_server)
     alice, bob = await pair(a, b, redis_server)
-    await say(alice, "hello from A", alice, bob)
-    await say(bob, "hello from B", bob, alice)
+    await chat.say(alice, "hello from A", alice, bob)
+    await chat.say(bob, "hello from B", bob, alice)
     for text in ['Zoë: "héllo" 👋 {"origin": 1}', "a:b:c", "  spaced  ", "x" * 3000]:
-        await say(alice, text, alice, bob, help="Publish the text intact (JSON keeps it so).")
-        await say(bob, text, bob, alice, help="Publish the text intact (JSON keeps it so).")
+        await chat.say(alice, text, alice, bob, help="Publish the text intact (JSON keeps it so).")
+        await chat.say(bob, text, bob, alice, help="Publish the text intact (JSON keeps it so).")
 
 
 @check(depends=messages_cross)
@@ -316,7 +268,7 @@ async def crosses_through_redis(launch: Launcher, redis_server: RedisServer) -> 
     alice, bob = await pair(a, b, redis_server)
     text = "through Redis " + "".join(random.choices(string.ascii_letters, k=60_000))
     before = redis_server.received()
-    await say(alice, text, alice, bob)
+    await chat.say(alice, text, alice, bob)
     took = redis_server.received() - before
     a.transcript.append(f"meanwhile, Redis received {took} bytes from its clients")
     if took < len(text):
@@ -333,15 +285,15 @@ async def exactly_once(launch: Launcher, redis_server: RedisServer) -> None:
     """With two clients on each process, every client receives every message exactly once."""
     a, b = await two_processes(launch, redis_server)
     alice, bob = await pair(a, b, redis_server)
-    carol = await arrive(a, "carol", alice, bob)
-    dave = await arrive(b, "dave", alice, bob, carol)
+    (carol,) = await chat.join(a, "carol", present=(alice, bob))
+    (dave,) = await chat.join(b, "dave", present=(alice, bob, carol))
     everyone = (alice, bob, carol, dave)
     # Each message below reaches the other process through its subscription, behind
     # any echo of that process's own earlier publications: a duplicate shows up first.
-    await say(alice, "one", *everyone, help=ONCE_HELP)
-    await say(dave, "two", *everyone, help=ONCE_HELP)
-    await say(carol, "three", *everyone, help=ONCE_HELP)
-    await say(bob, "four", *everyone, help=ONCE_HELP)
+    await chat.say(alice, "one", *everyone, help=ONCE_HELP)
+    await chat.say(dave, "two", *everyone, help=ONCE_HELP)
+    await chat.say(carol, "three", *everyone, help=ONCE_HELP)
+    await chat.say(bob, "four", *everyone, help=ONCE_HELP)
 
 
 @check(depends=joined_crosses)
@@ -350,7 +302,7 @@ async def left_crosses(launch: Launcher, redis_server: RedisServer) -> None:
     and the chat keeps crossing both ways."""
     a, b = await two_processes(launch, redis_server)
     alice, bob = await pair(a, b, redis_server)
-    carol = await arrive(a, "carol", alice, bob)
+    (carol,) = await chat.join(a, "carol", present=(alice, bob))
     help_ = "On WebSocketDisconnect, disconnect() first, then broadcast() 'left': publish it too."
     await alice.close()
     for client in (carol, bob):
@@ -359,12 +311,12 @@ async def left_crosses(launch: Launcher, redis_server: RedisServer) -> None:
     # must keep crossing: a leave is no reason to touch the shared subscription.
     keep = "A client leaving changes nothing about the process's subscription: keep it."
     for n in range(6):
-        await say(bob, f"still here {n}", bob, carol, help=keep)
-        await say(carol, f"me too {n}", carol, bob, help=keep)
-        await asyncio.sleep(0.1 * TIME_SCALE)  # spreads the probes over the half second
+        await chat.say(bob, f"still here {n}", bob, carol, help=keep)
+        await chat.say(carol, f"me too {n}", carol, bob, help=keep)
+        await asyncio.sleep(scaled(0.1))  # spreads the probes over the half second
     await bob.close()
     await carol.expect("Client #bob left", help=help_)
-    await say(carol, "anyone?", carol)
+    await chat.say(carol, "anyone?", carol)
 
 
 @check(depends=messages_cross)
@@ -386,7 +338,9 @@ async def keeps_order(launch: Launcher, redis_server: RedisServer) -> None:
 @check(depends=local_chat)
 async def starts_without_redis(launch: Launcher) -> None:
     """With Redis unreachable at startup, the app still starts and serves its own clients."""
-    a = launch(env={"REDIS_URL": f"redis://127.0.0.1:{closed_port()}/0"}, label="A")
+    # A free port outside the range for outgoing connections: nobody listens there, and
+    # no connection can take it meanwhile, so every attempt to reach Redis is refused.
+    a = launch(env={"REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}, label="A")
     a.transcript.append("(REDIS_URL names a port where no Redis listens)")
     help_ = (
         "Startup must not wait for Redis: start the subscriber as a background task that "
@@ -394,21 +348,18 @@ async def starts_without_redis(launch: Launcher) -> None:
     )
     try:
         alice = await a.connect("/ws/alice")
-    except Failure as exc:
-        died = a.app.exit_reason()
-        if died:
-            raise Failure(
-                f"server A {died} instead of starting without Redis", help=help_
-            ) from None
-        exc.help = help_
-        raise
+    except Failure as failure:
+        # Whether the process died says which it was: a crash, or a startup still waiting.
+        died = a.exit_reason()
+        what = f"server A {died} instead of starting without Redis" if died else failure.rationale
+        raise Failure(what, help=help_) from None
     # It started: from here on, what matters is local delivery.
     await alice.expect("Client #alice joined", help=LOCAL_HELP)
-    bob = await arrive(a, "bob", alice)
-    await say(alice, "anyone?", alice, bob, help=LOCAL_HELP)
+    (bob,) = await chat.join(a, "bob", present=(alice,))
+    await chat.say(alice, "anyone?", alice, bob, help=LOCAL_HELP)
     await bob.close()
     await alice.expect("Client #bob left", help=LOCAL_HELP)
-    await say(alice, "marker", alice, help=LOCAL_HELP)
+    await chat.say(alice, "marker", alice, help=LOCAL_HELP)
     a.expect_no_errors(
         "while Redis was unreachable",
         help="Catch redis.RedisError (and OSError) and log a one-line warning with "
@@ -423,12 +374,12 @@ async def survives_outage(launch: Launcher, redis_server: RedisServer) -> None:
     alice, bob = await pair(a, b, redis_server)
     logged = {server: len(server.output()) for server in (a, b)}
     outage(redis_server, a)
-    await say(alice, "anyone there?", alice, help=LOCAL_HELP)
-    carol = await arrive(a, "carol", alice)
-    await say(carol, "just us on A", alice, carol, help=LOCAL_HELP)
-    await say(bob, "alone on B", bob, help=LOCAL_HELP)
-    dave = await arrive(b, "dave", bob)
-    await say(dave, "just us on B", bob, dave, help=LOCAL_HELP)
+    await chat.say(alice, "anyone there?", alice, help=LOCAL_HELP)
+    (carol,) = await chat.join(a, "carol", present=(alice,))
+    await chat.say(carol, "just us on A", alice, carol, help=LOCAL_HELP)
+    await chat.say(bob, "alone on B", bob, help=LOCAL_HELP)
+    (dave,) = await chat.join(b, "dave", present=(bob,))
+    await chat.say(dave, "just us on B", bob, dave, help=LOCAL_HELP)
     warning_help = (
         "Catch redis.RedisError (and OSError) in the subscriber and around publish(), and "
         "log a one-line warning with logger.warning(...): not logger.exception(...), "
@@ -438,7 +389,7 @@ async def survives_outage(launch: Launcher, redis_server: RedisServer) -> None:
     for server, before in logged.items():
         server.expect_no_errors("during the Redis outage", help=warning_help)
         # The subscriber may notice a moment later than the clients did: wait, bounded.
-        deadline = loop.time() + 2.0 * TIME_SCALE
+        deadline = loop.time() + scaled(2.0)
         while len(server.output()) <= before:
             if loop.time() > deadline:
                 raise Failure(
@@ -461,16 +412,15 @@ async def crosses_again(sender: Client, receiver: Client, deadline: float, lost:
     while not first:
         if loop.time() > deadline:
             raise Failure(
-                f"Redis has been back for {RESUME_WITHIN:g} s, but none of {sent} messages "
+                f"Redis has been back for {scaled(RESUME_WITHIN):g} s, but none of {sent} messages "
                 f"from {sender.name} reached {receiver.name} on the other process",
                 help="When the subscriber loses Redis, catch the error, wait a moment "
                 "(at most 0.5 s) and subscribe again, in a loop that never gives up.",
             )
         sent += 1
-        await say(sender, f"probe {sent}", sender, help=ONCE_HELP)
-        try:
-            frame = await receiver.receive(within=PROBE_EVERY)
-        except Missing:
+        await chat.say(sender, f"probe {sent}", sender, help=ONCE_HELP)
+        frame = await receiver.poll(scaled(PROBE_EVERY))
+        if frame is None:
             continue
         if frame in lost:  # a late replay of the outage's message: allowed, once
             lost.discard(frame)
@@ -479,14 +429,14 @@ async def crosses_again(sender: Client, receiver: Client, deadline: float, lost:
         if frame not in probes:
             raise Mismatch(
                 f"{receiver.name} should have received one of {sender.name}'s probes next",
-                show(probes[-1]),
-                show(frame),
+                receiver.transcript.show(probes[-1]),
+                receiver.transcript.show(frame),
                 help=ONCE_HELP,
             )
         first = probes.index(frame) + 1
     for n in range(first + 1, sent + 1):
         await receiver.expect(f"Client #{sender.name}: probe {n}", help=ONCE_HELP)
-    await say(sender, "marker", sender, receiver, help=ONCE_HELP)
+    await chat.say(sender, "marker", sender, receiver, help=ONCE_HELP)
 
 
 @check(depends=messages_cross, timeout=30)
@@ -496,14 +446,14 @@ async def resumes_after_outage(launch: Launcher, redis_server: RedisServer) -> N
     alice, bob = await pair(a, b, redis_server)
     outage(redis_server, a)
     # Sent while Redis is down: lost to the other process, unless a process replays them.
-    await say(alice, "lost?", alice, help=LOCAL_HELP)
-    await say(bob, "lost too?", bob, help=LOCAL_HELP)
+    await chat.say(alice, "lost?", alice, help=LOCAL_HELP)
+    await chat.say(bob, "lost too?", bob, help=LOCAL_HELP)
     await restart(redis_server, a)
-    deadline = asyncio.get_running_loop().time() + RESUME_WITHIN
+    deadline = asyncio.get_running_loop().time() + scaled(RESUME_WITHIN)
     await crosses_again(alice, bob, deadline, {"Client #alice: lost?"})
     await crosses_again(bob, alice, deadline, {"Client #bob: lost too?"})
-    carol = await arrive(a, "carol", alice, bob)
-    await say(carol, "all back", alice, bob, carol, help=ONCE_HELP)
+    (carol,) = await chat.join(a, "carol", present=(alice, bob))
+    await chat.say(carol, "all back", alice, bob, carol, help=ONCE_HELP)
 
 
 @check(depends=messages_cross)
@@ -515,14 +465,15 @@ async def shuts_down_cleanly(launch: Launcher, redis_server: RedisServer) -> Non
         "In the lifespan, after yield: cancel the subscriber task and await it (a loop that "
         "catches CancelledError, or BaseException, never ends), then close the Redis client."
     )
-    if not await a.shutdown(within=EXIT_WITHIN):
-        raise Failure(f"server A was still running {EXIT_WITHIN:g} s after SIGTERM", help=help_)
+    within = scaled(EXIT_WITHIN)
+    if not await a.shutdown(within=within):
+        raise Failure(f"server A was still running {within:g} s after SIGTERM", help=help_)
     a.expect_no_errors("while shutting down", help=help_)
     # A may or may not have announced that alice left as it closed her connection.
     allowed = {"Client #alice left"}
     await bob.send("still here?")
-    await expect_allowing(bob, "Client #bob: still here?", allowed)
+    allowed -= await bob.expect("Client #bob: still here?", allowing=allowed, help=ONCE_HELP)
     carol = await b.connect("/ws/carol")
     await carol.expect("Client #carol joined")
-    await expect_allowing(bob, "Client #carol joined", allowed)
-    await say(carol, "just us", bob, carol)
+    await bob.expect("Client #carol joined", allowing=allowed, help=ONCE_HELP)
+    await chat.say(carol, "just us", bob, carol)

@@ -1,8 +1,10 @@
-"""What a check file imports: the `@check` decorator and the three ways a check fails.
+"""What a check file imports: the `@check` decorator and the ways a check fails.
 
-    Failure        the behaviour is wrong; `rationale` says how, `help` how to fix it
-    ├── Mismatch   something arrived, but not what was expected
-    └── Missing    nothing arrived where something was expected
+    Failure          the behaviour is wrong; `rationale` says how, `help` how to fix it
+    ├── Mismatch     something arrived, but not what was expected
+    │   └── Missing  nothing arrived where something was expected
+    ├── Closed       the server closed the connection a client was using (`code`)
+    └── ServerErrors the server logged an unhandled exception
 
 A check is an async function whose docstring is the sentence the student reads.
 """
@@ -76,10 +78,19 @@ class Failure(Exception):
         """The path of the connection that failed, if one did (for the diagnosis)."""
 
 
+class Closed(Failure):
+    """A client tried to use its connection, but the server had closed it: with `code`,
+    or None when it dropped the connection without a close frame."""
+
+    def __init__(self, rationale: str, code: int | None, *, help: str | None = None) -> None:
+        super().__init__(rationale, help=help)
+        self.code = code
+
+
 class ServerErrors(Failure):
     """The server logged an unhandled exception: a failure about the error itself."""
 
-    def __init__(self, rationale: str, *, help: str | None = None) -> None:  # noqa: A002
+    def __init__(self, rationale: str, *, help: str | None = None) -> None:
         # Where the witness saw the exception, the diagnosis says more than this.
         super().__init__(rationale, help=help)
         self.fallback = "What the server said shows the line of your file where it failed."

@@ -8,34 +8,21 @@ is proven by sending a marker and seeing it arrive next, never by sleeping.
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.frames import CloseCode, Frame, Opcode
 
-from grader import diagnosis
-from grader.checks import Failure, Mismatch, Missing, ServerErrors
+from grader import diagnosis, timing
+from grader.checks import Closed, Failure, Mismatch, Missing, ServerErrors
 from grader.server import AppServer
 
-
-# Scale every wait on a slow machine without touching the checks: GRADER_TIME_SCALE=3.
-def _time_scale() -> float:
-    try:
-        scale = float(os.environ.get("GRADER_TIME_SCALE", "1"))
-    except ValueError:
-        return 1.0  # the command line refuses a bad value before the checks run
-    return scale if scale > 0 else 1.0
-
-
-TIME_SCALE = _time_scale()
-WITHIN = 2.0 * TIME_SCALE
-CONNECT_WITHIN = 3.0 * TIME_SCALE
 MAX_FRAME = 4 << 20
-
 
 REFUSALS = {
     403: "The server closed the connection before accepting it. Does the endpoint reach "
@@ -73,24 +60,53 @@ def path_of(url: str) -> str:
     return "/" + url.split("/", 3)[-1]
 
 
+def _seconds(within: float | None, default: float) -> float:
+    return timing.scaled(default) if within is None else within
+
+
 class Transcript(list[str]):
     """The steps of one check, in order, as sentences."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.aliases: dict[str | bytes, str] = {}
+
+    def alias(self, frame: str | bytes, name: str) -> None:
+        """Call `frame` by `name` from now on (a 64 KiB message as "message #3")."""
+        self.aliases[frame] = name
+
+    def show(self, frame: str | bytes) -> str:
+        return self.aliases.get(frame) or show(frame)
+
+    def fold(self, start: int, line: str, *, keep: int = 0) -> None:
+        """Replace the steps since `start` by one `line`, followed by the last `keep`."""
+        last = self[len(self) - keep :] if keep else []
+        del self[start:]
+        self.append(line)
+        self.extend(last)
+
 
 class Client:
-    """One WebSocket connection, named after who is using it (`alice`)."""
+    """One WebSocket connection, named after who is using it (`alice`).
 
-    def __init__(self, name: str, ws: ClientConnection, transcript: Transcript) -> None:
+    `id` is the client id it connected as (the name, unless a check chose another name).
+    """
+
+    def __init__(
+        self, name: str, ws: ClientConnection, transcript: Transcript, id: str | None = None
+    ) -> None:
         self.name = name
+        self.id = id or name
         self.ws = ws
         self.transcript = transcript
 
-    async def send(self, text: str) -> None:
-        self.transcript.append(f"{self.name} sent {show(text)}")
+    async def send(self, text: str, *, label: str | None = None) -> None:
+        """Send a text frame; the transcript calls it `label` if given (for big frames)."""
+        self.transcript.append(f"{self.name} sent {label or show(text)}")
         try:
             await self.ws.send(text)
         except ConnectionClosed as exc:
-            raise self._closed_failure(exc, f"send {show(text)}") from None
+            raise self._closed(exc, f"send {label or show(text)}") from None
 
     async def send_at_once(self, texts: list[str]) -> None:
         """Send `texts` as text frames in one write: the server reads them all at once,
@@ -100,47 +116,80 @@ class Client:
         self.ws.transport.write(b"".join(frames))
         await asyncio.sleep(0)  # let the write go out before the check reads
 
-    async def receive(self, within: float = WITHIN) -> str | bytes:
-        """The next frame; Missing if none arrives in time."""
+    async def poll(self, within: float | None = None) -> str | bytes | None:
+        """The next frame if one arrives within `within` seconds, else None; `Closed` if
+        the server closes the connection instead."""
+        within = _seconds(within, timing.WITHIN)
         try:
             frame = await asyncio.wait_for(self.ws.recv(), within)
         except TimeoutError:
-            raise Missing(
-                f"{self.name} waited for a frame", "a frame", f"nothing within {within:g} s"
-            ) from None
+            return None
         except ConnectionClosed as exc:
-            raise self._closed_failure(exc, "receive a frame") from None
-        self.transcript.append(f"{self.name} received {show(frame)}")
+            raise self._closed(exc, "receive a frame") from None
+        self.transcript.append(f"{self.name} received {self.transcript.show(frame)}")
         return frame
 
-    async def expect(self, text: str, *, within: float = WITHIN, help: str | None = None) -> None:
-        """The next frame this client receives must be exactly `text`."""
-        try:
-            frame = await self.receive(within)
-        except Missing:
+    async def receive(self, within: float | None = None) -> str | bytes:
+        """The next frame; Missing if none arrives in time."""
+        within = _seconds(within, timing.WITHIN)
+        frame = await self.poll(within)
+        if frame is None:
             raise Missing(
-                f"{self.name} should have received {show(text)}",
-                show(text),
-                f"nothing within {within:g} s",
-                help=help,
-            ) from None
-        except Failure as exc:
-            exc.expected = show(text)
-            exc.help = help or exc.help  # the check's own advice is the more specific
-            raise
-        if frame != text:
-            expected, actual = show_difference(text, frame)
-            mismatch = Mismatch(
-                f"{self.name} should have received {show(text)} next", expected, actual, help=help
+                f"{self.name} waited for a frame", "a frame", f"nothing within {within:g} s"
             )
-            mismatch.frames = (text, frame)
-            raise mismatch
+        return frame
 
-    async def expect_closed(self, code: int | None = None, *, within: float = WITHIN) -> str:
+    async def expect(
+        self,
+        text: str,
+        *,
+        within: float | None = None,
+        help: str | None = None,
+        allowing: Iterable[str] = (),
+    ) -> set[str]:
+        """The next frame this client receives must be exactly `text`; each frame in
+        `allowing` may come first, once (where either order is right). Returns those
+        that came first."""
+        within = _seconds(within, timing.WITHIN)
+        allowed = set(allowing)
+        came: set[str] = set()
+        while True:
+            try:
+                frame = await self.poll(within)
+            except Failure as exc:
+                exc.expected = show(text)
+                exc.help = help or exc.help  # the check's own advice is the more specific
+                raise
+            if frame is None:
+                raise Missing(
+                    f"{self.name} should have received {show(text)}",
+                    show(text),
+                    f"nothing within {within:g} s",
+                    help=help,
+                )
+            if frame == text:
+                return came
+            if isinstance(frame, bytes) or frame not in allowed:
+                expected, actual = show_difference(text, frame)
+                mismatch = Mismatch(
+                    f"{self.name} should have received {show(text)} next",
+                    expected,
+                    actual,
+                    help=help,
+                )
+                mismatch.frames = (text, frame)
+                raise mismatch
+            allowed.discard(frame)
+            came.add(frame)
+
+    async def expect_closed(
+        self, code: int | None = None, *, within: float | None = None, help: str | None = None
+    ) -> str:
         """The server must close this connection (with `code`, if given) and send nothing first.
 
         Returns the close reason the server gave ("" for none).
         """
+        within = _seconds(within, timing.WITHIN)
         wanted = "the connection closed" + (f" with code {code}" if code else "")
         try:
             frame = await asyncio.wait_for(self.ws.recv(), within)
@@ -149,6 +198,7 @@ class Client:
                 f"the server should have closed {self.name}'s connection",
                 wanted,
                 f"still open after {within:g} s",
+                help=help,
             ) from None
         except ConnectionClosed as exc:
             got = exc.rcvd.code if exc.rcvd else CloseCode.ABNORMAL_CLOSURE
@@ -158,10 +208,14 @@ class Client:
                     f"{self.name}'s connection was closed with the wrong code",
                     wanted,
                     f"closed with code {got}",
+                    help=help,
                 ) from None
             return exc.rcvd.reason if exc.rcvd else ""
         raise Mismatch(
-            f"the server should have closed {self.name}'s connection", wanted, show(frame)
+            f"the server should have closed {self.name}'s connection",
+            wanted,
+            self.transcript.show(frame),
+            help=help,
         )
 
     async def close(self) -> None:
@@ -174,7 +228,12 @@ class Client:
         self.transcript.append(f"{self.name}'s connection dropped (no close handshake)")
         self.ws.transport.abort()
 
-    def _closed_failure(self, exc: ConnectionClosed, doing: str) -> Failure:
+    async def wait_closed(self) -> None:
+        """Until the connection has closed, however it ends (no bound: the check's own
+        timeout bounds it)."""
+        await self.ws.wait_closed()
+
+    def _closed(self, exc: ConnectionClosed, doing: str) -> Failure:
         if exc.sent and exc.sent.code == CloseCode.MESSAGE_TOO_BIG:
             self.transcript.append(f"{self.name} closed the connection: the frame was too big")
             return Failure(
@@ -183,64 +242,16 @@ class Client:
             )
         code = exc.rcvd.code if exc.rcvd else None
         how = f"closed it with code {code}" if code else "dropped it without a close handshake"
-        self.transcript.append(f"{self.name}'s connection was closed by the server")
-        return Failure(
+        self.transcript.append(
+            f"{self.name}'s connection was closed"
+            + (f" with code {code}" if code else " without a close frame")
+        )
+        return Closed(
             f"{self.name} tried to {doing}, but the server {how}",
+            code,
             help="The server closes a connection when the endpoint returns or raises: "
             "see what the server said.",
         )
-
-
-async def open_client(
-    name: str,
-    url: str,
-    transcript: Transcript,
-    *,
-    within: float = CONNECT_WITHIN,
-    reading: bool = True,
-    where: str = "",
-) -> Client:
-    """Connect to `url`; a refusal or a silent server becomes a Failure that says so."""
-    transcript.append(
-        f"{name} connected to {path_of(url)}{where}" + ("" if reading else " (and never reads)")
-    )
-    options: dict = {}
-    try:
-        if not reading:
-            options = {"sock": _tiny_buffer_socket(url), "max_queue": 1}
-        ws = await asyncio.wait_for(
-            connect(
-                url,
-                open_timeout=None,
-                close_timeout=1,
-                # Checks send at most 64 KiB; a server must not make the checks process
-                # (which no job cap bounds) hold gigabytes.
-                max_size=MAX_FRAME,
-                ping_interval=None,
-                # No permessage-deflate: checks push megabytes, and compressing them
-                # would cost seconds of CPU on a busy machine and test nothing.
-                compression=None,
-                **options,
-            ),
-            within,
-        )
-    except TimeoutError:
-        raise Failure(
-            f"could not connect to {url} within {within:g} s",
-            help="The server accepted the TCP connection but never answered the WebSocket "
-            "handshake. Is the event loop blocked (time.sleep, an endless loop)?",
-        ) from None
-    except InvalidStatus as exc:
-        status = exc.response.status_code
-        refused = Failure(
-            f"{name}'s connection to {path_of(url)} was refused with HTTP {status}",
-            help=REFUSALS.get(status, "See what the server said."),
-        )
-        refused.path = path_of(url)
-        raise refused from None
-    except (InvalidHandshake, OSError, ConnectionClosed) as exc:
-        raise Failure(f"could not connect to {url}: {exc}") from None
-    return Client(name, ws, transcript)
 
 
 def _tiny_buffer_socket(url: str) -> socket.socket:
@@ -250,38 +261,6 @@ def _tiny_buffer_socket(url: str) -> socket.socket:
     sock.connect((host, int(port)))
     sock.setblocking(False)
     return sock
-
-
-async def expect_refused(url: str, transcript: Transcript, status: int = 403) -> None:
-    """The server must reject the handshake at `url` with HTTP `status`."""
-    path = path_of(url)
-    transcript.append(f"a client tried to connect to {path}")
-    try:
-        ws = await asyncio.wait_for(connect(url, open_timeout=None), CONNECT_WITHIN)
-    except InvalidStatus as exc:
-        got = exc.response.status_code
-        if got != status:
-            raise Mismatch(
-                f"the handshake at {path} was refused with the wrong status",
-                f"HTTP {status}",
-                f"HTTP {got}",
-            ) from None
-        transcript.append(f"the handshake was refused with HTTP {got}")
-        return
-    except TimeoutError:
-        raise Missing(
-            f"the handshake at {path} should have been refused",
-            f"HTTP {status}",
-            f"no answer within {CONNECT_WITHIN:g} s",
-        ) from None
-    except (InvalidHandshake, OSError, ConnectionClosed) as exc:  # after TimeoutError, an OSError
-        raise Failure(f"could not connect to {path}: {exc}") from None
-    await ws.close()
-    raise Mismatch(
-        f"the handshake at {path} should have been refused",
-        f"HTTP {status}",
-        "the connection was accepted",
-    )
 
 
 class LiveServer:
@@ -295,34 +274,133 @@ class LiveServer:
         self.label = label
         self.clients: list[Client] = []
 
+    @property
+    def who(self) -> str:
+        return f"server {self.label}" if self.label else "the server"
+
+    @property
+    def pid(self) -> int:
+        """The server's process id, as this (the checks') process sees it."""
+        return self.app.host_pid
+
+    def exit_reason(self) -> str | None:
+        """How the server ended ("exited with code 1"), or None while it runs."""
+        return self.app.exit_reason()
+
     def url(self, path: str) -> str:
         return self.app.url(path)
 
-    async def connect(self, path: str, name: str | None = None, *, reading: bool = True) -> Client:
-        """Open a client on `path`, named after its last segment unless `name` is given.
+    async def connect(
+        self,
+        path: str,
+        name: str | None = None,
+        *,
+        id: str | None = None,
+        reading: bool = True,
+        help: str | None = None,
+    ) -> Client:
+        """Open a client on `path`, named after its last segment unless `name` is given;
+        that segment is also its `id` unless `id` is given.
 
         `reading=False` makes a client that never reads: its tiny receive buffer fills
-        after a few kilobytes, and from then on the server's sends to it block.
+        after a few kilobytes, and from then on the server's sends to it block. `help`
+        is the advice if the endpoint refuses the handshake (HTTP 403); other failures
+        keep the grader's own, which says what happened.
         """
-        name = name or path.split("?")[0].rstrip("/").rsplit("/", 1)[-1]
+        last = path.split("?")[0].rstrip("/").rsplit("/", 1)[-1]
+        name = name or last
+        url = self.url(path)
         where = f" on server {self.label}" if self.label else ""
-        client = await open_client(
-            name, self.url(path), self.transcript, reading=reading, where=where
+        self.transcript.append(
+            f"{name} connected to {path_of(url)}{where}" + ("" if reading else " (and never reads)")
         )
+        within = timing.scaled(timing.CONNECT_WITHIN)
+        options: dict[str, Any] = {}
+        try:
+            if not reading:
+                options = {"sock": _tiny_buffer_socket(url), "max_queue": 1}
+            ws = await asyncio.wait_for(
+                connect(
+                    url,
+                    open_timeout=None,
+                    close_timeout=1,
+                    # Checks send at most 64 KiB; a server must not make the checks process
+                    # (which no job cap bounds) hold gigabytes.
+                    max_size=MAX_FRAME,
+                    ping_interval=None,
+                    # No permessage-deflate: checks push megabytes, and compressing them
+                    # would cost seconds of CPU on a busy machine and test nothing.
+                    compression=None,
+                    **options,
+                ),
+                within,
+            )
+        except TimeoutError:
+            raise Failure(
+                f"could not connect to {url} within {within:g} s",
+                help="The server accepted the TCP connection but never answered the WebSocket "
+                "handshake. Is the event loop blocked (time.sleep, an endless loop)?",
+            ) from None
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            advice = help if help and status == 403 else None
+            refused = Failure(
+                f"{name}'s connection to {path_of(url)} was refused with HTTP {status}",
+                help=advice or REFUSALS.get(status, "See what the server said."),
+            )
+            refused.path = path_of(url)
+            raise refused from None
+        except (InvalidHandshake, OSError, ConnectionClosed) as exc:
+            raise Failure(f"could not connect to {url}: {exc}") from None
+        client = Client(name, ws, self.transcript, id or last)
         self.clients.append(client)
         return client
 
-    async def expect_refused(self, path: str, status: int = 403) -> None:
-        await expect_refused(self.url(path), self.transcript, status)
+    async def expect_refused(
+        self, path: str, status: int = 403, *, help: str | None = None
+    ) -> None:
+        """The server must reject the handshake at `path` with HTTP `status`."""
+        self.transcript.append(f"a client tried to connect to {path}")
+        within = timing.scaled(timing.CONNECT_WITHIN)
+        try:
+            ws = await asyncio.wait_for(connect(self.url(path), open_timeout=None), within)
+        except InvalidStatus as exc:
+            got = exc.response.status_code
+            if got != status:
+                raise Mismatch(
+                    f"the handshake at {path} was refused with the wrong status",
+                    f"HTTP {status}",
+                    f"HTTP {got}",
+                    help=help,
+                ) from None
+            self.transcript.append(f"the handshake was refused with HTTP {got}")
+            return
+        except TimeoutError:
+            raise Missing(
+                f"the handshake at {path} should have been refused",
+                f"HTTP {status}",
+                f"no answer within {within:g} s",
+                help=help,
+            ) from None
+        except (InvalidHandshake, OSError, ConnectionClosed) as exc:  # after TimeoutError
+            raise Failure(f"could not connect to {path}: {exc}", help=help) from None
+        await ws.close()
+        raise Mismatch(
+            f"the handshake at {path} should have been refused",
+            f"HTTP {status}",
+            "the connection was accepted",
+            help=help,
+        )
 
     async def get(self, path: str) -> tuple[int, str]:
         """An HTTP GET on the server: (status, body)."""
         self.transcript.append(f"GET {path}")
+        within = timing.scaled(timing.WITHIN)
 
         def fetch() -> tuple[int, str]:
             try:
-                with urllib.request.urlopen(self.app.url(path, "http"), timeout=WITHIN) as resp:
-                    return resp.status, resp.read().decode(errors="replace")
+                with urllib.request.urlopen(self.app.url(path, "http"), timeout=within) as resp:
+                    return int(resp.status), resp.read().decode(errors="replace")
             except urllib.error.HTTPError as exc:
                 return exc.code, exc.read().decode(errors="replace")
             except OSError as exc:
@@ -332,24 +410,47 @@ class LiveServer:
         self.transcript.append(f"GET {path} answered {status} {show(body)}")
         return status, body
 
+    async def get_until(
+        self, path: str, done: Callable[[int, str], bool], *, within: float | None = None
+    ) -> tuple[int, str, int]:
+        """GET `path` again and again until `done(status, body)`, or `within` seconds
+        have passed: (status, body, how many times it was asked) of the last answer.
+
+        For state the server changes on its own time (a leaver's handler runs
+        concurrently with the check); the transcript keeps one line for the repeats.
+        """
+        within = _seconds(within, timing.WITHIN)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        start = len(self.transcript)
+        asked = 0
+        while True:
+            status, body = await self.get(path)
+            asked += 1
+            ok = done(status, body)
+            if ok or loop.time() >= deadline:
+                if asked > 1:
+                    how = "until it answered as expected" if ok else f"over {within:g} s"
+                    self.transcript.fold(start, f"GET {path} was asked {asked} times {how}", keep=2)
+                return status, body, asked
+            # Pacing between requests, not synchronisation: the deadline bounds the wait.
+            await asyncio.sleep(0.02)
+
     async def shutdown(self, within: float = 5.0) -> bool:
         """Ask the server to stop (SIGTERM, as a deploy does); whether it exited in time."""
-        self.transcript.append(
-            f"server {self.label} was told to stop" if self.label else "the server was told to stop"
-        )
+        self.transcript.append(f"{self.who} was told to stop")
         return await asyncio.to_thread(self.app.terminate, within)
 
     def output(self) -> str:
         """Everything the server has printed or logged so far."""
         return self.app.log()
 
-    def expect_no_errors(self, during: str = "", *, help: str | None = None) -> None:  # noqa: A002
+    def expect_no_errors(self, during: str = "", *, help: str | None = None) -> None:
         """The server must have logged no unhandled exception so far; `during` says
         what it was doing ("while Redis was down")."""
         if diagnosis.has_errors(self.output()):
-            who = f"server {self.label}" if self.label else "the server"
             raise ServerErrors(
-                f"{who} logged an unhandled exception" + (f" {during}" if during else ""),
+                f"{self.who} logged an unhandled exception" + (f" {during}" if during else ""),
                 help=help,
             )
 
