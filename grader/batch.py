@@ -10,42 +10,45 @@ from __future__ import annotations
 import os
 import threading
 import traceback
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from grader import runner, submission
 from grader.errors import UsageError
 from grader.manifest import Exercise, Kit
 from grader.results import ExerciseResult
 
-Job = tuple[Hashable, Exercise, Path, str | None]
+Key = TypeVar("Key", bound=Hashable)
+"""What the caller names a job by (a student and an exercise, a role…)."""
+Job = tuple[Key, Exercise, Path, str | None]
 """(key, exercise, file, refusal): a refusal grades the file as unrunnable, for that reason."""
 
 
 @dataclass
-class Batch:
+class Batch(Generic[Key]):
     """The results so far; `interrupted` if Ctrl-C ended the batch before every job ran."""
 
-    results: dict[Hashable, ExerciseResult] = field(default_factory=dict)
+    results: dict[Key, ExerciseResult] = field(default_factory=dict)
     interrupted: bool = False
 
 
 def grade_many(
     kit: Kit,
-    jobs: list[Job],
+    jobs: Sequence[Job[Key]],
     *,
     isolated: bool,
     workers: int | None = None,
-    on_done: Callable[[Hashable, ExerciseResult], None] = lambda key, result: None,
-) -> Batch:
+    on_done: Callable[[Key, ExerciseResult], None] = lambda key, result: None,
+) -> Batch[Key]:
     """Grade every job; results keyed as the jobs are."""
-    batch = Batch()
+    batch: Batch[Key] = Batch()
     cancel = threading.Event()
     exercises = {key: exercise for key, exercise, _, _ in jobs}
     pool = ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 2)
-    futures: dict[Future[ExerciseResult], Hashable] = {
+    futures: dict[Future[ExerciseResult], Key] = {
         pool.submit(runner.grade, kit, ex, file, refusal, isolated=isolated, cancel=cancel): key
         for key, ex, file, refusal in jobs
     }
@@ -75,7 +78,7 @@ def _result_of(future: Future[ExerciseResult], exercise: Exercise) -> ExerciseRe
         return future.result()
     except runner.Cancelled:
         return None
-    except Exception:  # noqa: BLE001 - one job's failure must not lose the batch
+    except Exception:  # one job's failure must not lose the batch
         return ExerciseResult(
             exercise=exercise.id,
             title=exercise.title,

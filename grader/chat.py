@@ -12,9 +12,12 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from grader.serving import AppSpec, CouldNotStart, import_app
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Receive, Scope, Send
 
 PAGE = Path(__file__).with_name("static") / "chat.html"
 ENV_FILE, ENV_MODULE, ENV_ENDPOINT, ENV_TITLE = (
@@ -30,7 +33,7 @@ def page(endpoint: str, title: str) -> bytes:
     return html.replace("__ENDPOINT__", json.dumps(endpoint)).replace("__TITLE__", title).encode()
 
 
-def build_app() -> Any:
+def build_app() -> ASGIApp:
     """The ASGI app uvicorn serves: the chat page at /, the student's app everywhere else."""
     file = Path(os.environ[ENV_FILE])
     sys.path.insert(0, str(file.parent))
@@ -41,7 +44,7 @@ def build_app() -> Any:
         raise SystemExit(1) from None
     body = page(os.environ[ENV_ENDPOINT], os.environ.get(ENV_TITLE, "Chat"))
 
-    async def app(scope: dict, receive: Any, send: Any) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == "/" and scope["method"] == "GET":
             await send(
                 {

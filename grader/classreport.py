@@ -12,8 +12,12 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader.results import FAILING, ExerciseResult, Outcome
+
+if TYPE_CHECKING:  # matplotlib is imported only when a report is drawn (an extra)
+    from matplotlib.figure import Figure
 
 TEMPLATE = Path(__file__).with_name("static") / "report.html.j2"
 
@@ -131,6 +135,7 @@ def html(summary: ClassSummary, title: str, feedback: Mapping[str, str]) -> str:
     """The class report as one self-contained page; `feedback` maps a student to the
     relative link of their feedback page."""
     import jinja2
+    import markupsafe  # jinja2's own dependency: what its autoescape trusts
 
     environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     template = environment.from_string(TEMPLATE.read_text(encoding="utf-8"))
@@ -138,12 +143,12 @@ def html(summary: ClassSummary, title: str, feedback: Mapping[str, str]) -> str:
         title=title,
         summary=summary,
         feedback=feedback,
-        distribution=jinja2.utils.markupsafe.Markup(_distribution_svg(summary)),
-        failures=jinja2.utils.markupsafe.Markup(_failures_svg(summary)),
+        distribution=markupsafe.Markup(_distribution_svg(summary)),
+        failures=markupsafe.Markup(_failures_svg(summary)),
     )
 
 
-def _figure(width: float, height: float):  # type: ignore[no-untyped-def]
+def _figure(width: float, height: float) -> Figure:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -152,7 +157,7 @@ def _figure(width: float, height: float):  # type: ignore[no-untyped-def]
     return Figure(figsize=(width, height), dpi=100, layout="constrained")
 
 
-def _svg(figure) -> str:  # type: ignore[no-untyped-def]
+def _svg(figure: Figure) -> str:
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg")
     text = buffer.getvalue()
@@ -160,6 +165,8 @@ def _svg(figure) -> str:  # type: ignore[no-untyped-def]
 
 
 def _distribution_svg(summary: ClassSummary) -> str:
+    from matplotlib.ticker import MaxNLocator
+
     figure = _figure(6.4, 3.0)
     axes = figure.subplots()
     axes.hist(
@@ -171,7 +178,9 @@ def _distribution_svg(summary: ClassSummary) -> str:
     axes.set_xlabel("score (%)")
     axes.set_ylabel("students")
     axes.set_xlim(0, 100)
-    axes.yaxis.get_major_locator().set_params(integer=True)
+    locator = axes.yaxis.get_major_locator()
+    if isinstance(locator, MaxNLocator):  # AutoLocator, the default: whole students only
+        locator.set_params(integer=True)
     return _svg(figure)
 
 

@@ -37,7 +37,7 @@ def source_diff(reference: str, submission: str) -> Table:
             for i, j in ((i2 - 2, j2 - 2), (i2 - 1, j2 - 1)):
                 table.add_row(str(i + 1), plain(left[i]), str(j + 1), plain(right[j]))
             continue
-        style = {"equal": None, "replace": "yellow", "delete": "red", "insert": "green"}[tag]
+        style = {"equal": "", "replace": "yellow", "delete": "red", "insert": "green"}[tag]
         for k in range(max(i2 - i1, j2 - j1)):
             i, j = i1 + k, j1 + k
             table.add_row(

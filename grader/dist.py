@@ -13,15 +13,17 @@ from __future__ import annotations
 import shutil
 import stat
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from grader.manifest import MANIFEST, Exercise, Kit
+from grader.manifest import HIDDEN, MANIFEST, Exercise, Kit
 
-STUDENT_PARTS = ("lessons", "starter", "checks", "grader", "pyproject.toml", ".gitignore")
+# What setting up .venv reads: the pins, and every version they lead to.
+SETUP_FILES = ("pyproject.toml", "requirements.lock")
+STUDENT_PARTS = ("lessons", "starter", "checks", "grader", ".gitignore", *SETUP_FILES)
 EDITION = {"edition/README.md": "README.md", "edition/Makefile": "Makefile"}
-AUTOGRADER_PARTS = ("grader", "pyproject.toml")
-LEFT_OUT = shutil.ignore_patterns("hidden", "__pycache__", "*.pyc", ".progress")
+AUTOGRADER_PARTS = ("grader", *SETUP_FILES)
+LEFT_OUT = shutil.ignore_patterns(HIDDEN, "__pycache__", "*.pyc", ".progress")
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, when it builds the autograder's image (an Ubuntu image:
@@ -43,7 +45,7 @@ if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
 fi
 cd /autograder/source
 "$PY" -m venv .venv
-.venv/bin/pip install --quiet --disable-pip-version-check -e .
+.venv/bin/pip install --quiet --disable-pip-version-check -c requirements.lock -e .
 status=0
 .venv/bin/python -m grader doctor || status=$?
 case $status in
@@ -88,7 +90,12 @@ exit 0
 """
 
 
-def _copy(kit: Kit, parts: Sequence[str], target: Path, ignore=LEFT_OUT) -> None:  # type: ignore[no-untyped-def]
+def _copy(
+    kit: Kit,
+    parts: Sequence[str],
+    target: Path,
+    ignore: Callable[[str, list[str]], Iterable[str]] = LEFT_OUT,
+) -> None:
     for part in parts:
         source = kit.root / part
         if source.is_dir():
@@ -128,7 +135,7 @@ def gradescope_autograder(
             f"lessons/{exercise.lesson}",
             f"starter/{exercise.file}",
             f"checks/{exercise.checks}",
-            f"checks/hidden/{exercise.checks}",
+            f"checks/{HIDDEN}/{exercise.checks}",
         ]
         for part in files:
             if (kit.root / part).is_file():

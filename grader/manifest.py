@@ -2,18 +2,23 @@
 
 The manifest is the single source of truth; every other part of the kit (starter,
 solution, checks, lesson text) is found through it. Parsing fails loudly on anything
-incomplete, so a broken kit never reaches a student.
+incomplete, mistyped or unknown (a field nothing reads is refused, not ignored), so a
+broken kit never reaches a student.
 """
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 from grader.errors import GraderError, UsageError
 
 MANIFEST = Path("lessons") / "exercises.toml"
+HIDDEN = "hidden"
+"""The folder below checks/ whose checks are hidden: graded, left out of the student
+edition, and shown to a student only counted."""
 
 
 @dataclass(frozen=True)
@@ -40,7 +45,8 @@ class Exercise:
     processes: int = 1
     """How many copies of the app `make serve` runs, on consecutive ports."""
     skip_check_unsolved: bool = False
-    """Set when the untouched starter is allowed to pass some checks' file."""
+    """Set when the untouched starter may pass every check (an exercise whose starter
+    already works): `verify` then does not call a passing starter a surprise."""
     weight: float = 1.0
     """What the exercise counts for: every check's points are multiplied by it."""
     points: tuple[tuple[str, float], ...] = ()
@@ -79,12 +85,17 @@ class Kit:
             ) from None
         except tomllib.TOMLDecodeError as exc:
             raise GraderError(f"{path} is not valid TOML: {exc}") from None
-        exercises = tuple(_exercise(entry, root) for entry in data.get("exercises", []))
+        _refuse_unknown(data, {"title", "exercises"}, "the course")
+        _expect(data, "title", "the course")
+        if not isinstance(data.get("exercises", []), list):
+            raise GraderError(f"{path}: exercises must be a list of [[exercises]] tables")
+        exercises = tuple(_exercise(entry) for entry in data.get("exercises", []))
         ids = [e.id for e in exercises]
         if not exercises:
-            raise GraderError(f"{path} lists no exercises")
-        if len(set(ids)) != len(ids):
-            raise GraderError(f"{path} lists an exercise id twice: {ids}")
+            raise GraderError(f"{path} lists no exercises: add an [[exercises]] table")
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise GraderError(f"{path} lists the exercise id {', '.join(twice)} twice: rename one")
         return cls(root=root, title=data.get("title", root.name), exercises=exercises)
 
     def get(self, exercise_id: str) -> Exercise:
@@ -107,7 +118,7 @@ class Kit:
         """The visible checks, then the hidden ones if this edition has them."""
         files = [
             self.root / "checks" / exercise.checks,
-            self.root / "checks" / "hidden" / exercise.checks,
+            self.root / "checks" / HIDDEN / exercise.checks,
         ]
         return [f for f in files if f.exists()]
 
@@ -115,13 +126,56 @@ class Kit:
         return self.root / "lessons" / exercise.lesson
 
 
-def _exercise(entry: dict, root: Path) -> Exercise:
+def in_hidden_folder(check_file: Path) -> bool:
+    """Whether a check file holds hidden checks (whatever their decorators say)."""
+    return check_file.parent.name == HIDDEN
+
+
+# What each field must be, as TOML gives it, and how to say so.
+_TEXT = (str, "a string")
+_LIST = (list, "a list")
+_NUMBER = ((int, float), "a number")
+_TYPES: dict[str, tuple[type | tuple[type, ...], str]] = {
+    **dict.fromkeys(("id", "title", "file", "checks", "lesson", "endpoint"), _TEXT),
+    **dict.fromkeys(("hints", "preload", "services"), _LIST),
+    **dict.fromkeys(("timeout", "weight"), _NUMBER),
+    "processes": (int, "a whole number"),
+    "skip_check_unsolved": (bool, "true or false"),
+    **dict.fromkeys(("env", "points"), (dict, "a table")),
+}
+
+
+def _refuse_unknown(table: dict[str, Any], known: set[str], where: str) -> None:
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise GraderError(
+            f"{where} in {MANIFEST} has a field the grader does not know: "
+            f"{', '.join(unknown)}; remove it or fix its spelling (the fields: "
+            f"{', '.join(sorted(known))})"
+        )
+
+
+def _expect(table: dict[str, Any], key: str, where: str) -> None:
+    kind, words = _TYPES[key]
+    value = table.get(key)
+    # bool is an int to Python, but `timeout = true` is a mistake, not a number.
+    if value is not None and (
+        not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool)
+    ):
+        raise GraderError(f"{where} in {MANIFEST}: {key} must be {words}, not {value!r}")
+
+
+def _exercise(entry: dict[str, Any]) -> Exercise:
     missing = [k for k in ("id", "title", "file", "hints") if not entry.get(k)]
     if missing:
         raise GraderError(f"an exercise in {MANIFEST} lacks {', '.join(missing)}: {entry}")
+    where = f"exercise {entry['id']!r}"
+    _refuse_unknown(entry, {f.name for f in fields(Exercise)}, where)
+    for key in _TYPES:
+        _expect(entry, key, where)
     hints = tuple(entry["hints"])
-    if any(not h.strip() for h in hints):
-        raise GraderError(f"exercise {entry['id']!r} has an empty hint in {MANIFEST}")
+    if any(not isinstance(h, str) or not h.strip() for h in hints):
+        raise GraderError(f"{where} has an empty hint in {MANIFEST}: write it or remove it")
     return Exercise(
         id=entry["id"],
         title=entry["title"],

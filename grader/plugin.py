@@ -15,15 +15,16 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import pytest
 
-from grader import caps, channel, diagnosis, witness
+from grader import caps, channel, diagnosis, timing, witness
 from grader.checks import CheckSpec, Failure, ServerErrors
 from grader.client import LiveServer, Transcript
+from grader.manifest import in_hidden_folder
 from grader.processes import PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, kill_tree, prctl
 from grader.results import CheckResult, Outcome
 from grader.sandbox import Sandbox
@@ -166,9 +167,9 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
 
 
 def _spec(item: pytest.Item) -> CheckSpec:
+    # Every check is a pytest.Function, whose `obj` (the function) pytest.Item does not declare.
     spec: CheckSpec = item.obj.__grader_check__  # type: ignore[attr-defined]
-    # Everything in checks/hidden/ is hidden, whatever its decorator says.
-    if item.path.parent.name == "hidden" and not spec.hidden:
+    if in_hidden_folder(item.path) and not spec.hidden:
         spec = dataclasses.replace(spec, hidden=True)
     if _KEY in item.config.stash:  # the manifest has the last word on what it is worth
         spec = dataclasses.replace(spec, points=item.config.stash[_KEY].worth(spec))
@@ -196,9 +197,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             grading.could_not_start = CouldNotStart(f"the app could not start: {exc}", exc.detail)
         finally:
             trial.stop()
-    if grading.could_not_start:
-        exc = grading.could_not_start
-        grading.results.write(channel.RunError(exc.message, exc.detail))
+    refusal = grading.could_not_start
+    if refusal:
+        grading.results.write(channel.RunError(refusal.message, refusal.detail))
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -221,6 +222,28 @@ NEVER_BLOCKS = channel.CheckInfo(
 )
 
 
+class _Identity(TypedDict):
+    """What every result of one check says, whatever its outcome."""
+
+    name: str
+    description: str
+    points: float
+
+
+class _Measured(_Identity):
+    """…and, for a check that ran (or was skipped), its visibility and how long it took."""
+
+    hidden: bool
+    duration: float
+
+
+class _ServerContext(TypedDict, total=False):
+    """What the servers of a failed check said; nothing for a check without servers."""
+
+    steps: tuple[str, ...]
+    server_output: str
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     grading = session.config.stash.get(_KEY, None)
     if grading is not None:
@@ -229,7 +252,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 def _never_blocks(grading: Grading) -> CheckResult:
     info = grading.never_blocks
-    base = {"name": info.name, "description": info.description, "points": info.points}
+    base = _Identity(name=info.name, description=info.description, points=info.points)
     if grading.could_not_start is not None:
         return CheckResult(
             outcome=Outcome.SKIPPED, rationale=grading.could_not_start.message, **base
@@ -310,11 +333,13 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     names = pyfuncitem._fixtureinfo.argnames
     kwargs = {name: pyfuncitem.funcargs[name] for name in names}
     launcher = pyfuncitem.funcargs.get("launch")
-    asyncio.run(_drive(fn, kwargs, _spec(pyfuncitem).timeout, launcher))
+    asyncio.run(_drive(fn, kwargs, timing.scaled(_spec(pyfuncitem).timeout), launcher))
     return True
 
 
-async def _drive(fn: Any, kwargs: dict[str, Any], timeout: float, launcher: Any) -> None:
+async def _drive(
+    fn: Callable[..., Awaitable[object]], kwargs: dict[str, Any], timeout: float, launcher: object
+) -> None:
     failed = False
     try:
         async with asyncio.timeout(timeout) as deadline:
@@ -350,13 +375,13 @@ def _result(
     item: pytest.Function, call: pytest.CallInfo[None], report: pytest.TestReport, grading: Grading
 ) -> CheckResult:
     spec = _spec(item)
-    base = {
-        "name": spec.name,
-        "description": spec.description,
-        "points": spec.points,
-        "hidden": spec.hidden,
-        "duration": round(report.duration, 3),
-    }
+    base = _Measured(
+        name=spec.name,
+        description=spec.description,
+        points=spec.points,
+        hidden=spec.hidden,
+        duration=round(report.duration, 3),
+    )
     if report.skipped:
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         waited_for = next(
@@ -368,7 +393,8 @@ def _result(
             waited_for=waited_for if grading.could_not_start is None else "",
             **base,
         )
-    launcher: Launcher | None = item.funcargs.get("launch")  # type: ignore[assignment]
+    found = item.funcargs.get("launch")
+    launcher = found if isinstance(found, Launcher) else None
     if report.passed:  # the script is kept too: `compare` shows it beside a failing one
         steps = tuple(launcher.transcript) if launcher else ()
         return CheckResult(outcome=Outcome.PASSED, steps=steps, **base)
@@ -413,7 +439,7 @@ def _result(
 
 def _server_context(
     launcher: Launcher | None, grading: Grading, error: BaseException | None
-) -> tuple[dict[str, Any], diagnosis.Advice | None]:
+) -> tuple[_ServerContext, diagnosis.Advice | None]:
     """What the servers of a failed check said, trimmed, and advice from the evidence."""
     if launcher is None or not launcher.servers:
         return {}, None
@@ -438,10 +464,10 @@ def _server_context(
         endpoint=grading.endpoint,
         about_errors=isinstance(error, ServerErrors),
     )
-    context = {
-        "steps": tuple(launcher.transcript[-60:]),
-        "server_output": "\n".join(p for p in parts if p),
-    }
+    context = _ServerContext(
+        steps=tuple(launcher.transcript[-60:]),
+        server_output="\n".join(p for p in parts if p),
+    )
     return context, diagnosis.explain(evidence, Path(grading.display).name)
 
 

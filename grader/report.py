@@ -18,7 +18,7 @@ from rich.text import Text
 
 from grader.classreport import ClassSummary
 from grader.manifest import Exercise
-from grader.results import CheckResult, ExerciseResult, Outcome
+from grader.results import CheckResult, ExerciseResult, Outcome, Verification
 
 SHOWN_STEPS = 12
 MARKS = {
@@ -53,6 +53,10 @@ class Reader:
     instructor: bool = False
     hints_seen: Mapping[str, int] = field(default_factory=dict)
     """How many hints of each exercise (by id) the student has asked for."""
+
+    def sees(self, check: CheckResult) -> bool:
+        """Whether this reader is shown the check itself, not only counted among hidden ones."""
+        return self.instructor or not check.hidden
 
 
 def visible_whitespace(expected: str, actual: str) -> tuple[str, str]:
@@ -116,7 +120,7 @@ def exercise_report(
     instructor"); an instructor sees them like any other.
     """
     reader = reader or Reader()
-    shown = [c for c in result.checks if reader.instructor or not c.hidden]
+    shown = [c for c in result.checks if reader.sees(c)]
     hidden = len(result.checks) - len(shown)
     passed = sum(c.passed for c in shown)
     score = f"{passed}/{len(shown)} checks passed"
@@ -173,7 +177,7 @@ def progress_report(
             state = Text("▶ current", "bold yellow")
         else:
             state = Text("· not started", "dim")
-        shown = [c for c in result.checks if reader.instructor or not c.hidden] if result else []
+        shown = [c for c in result.checks if reader.sees(c)] if result else []
         score = f"{sum(c.passed for c in shown)}/{len(shown)}" if result else ""
         table.add_row(state, Text(exercise.id, "bold"), Text(exercise.title), score)
     done = sum(r.passed for r in results)
@@ -227,18 +231,18 @@ def _verdict(result: ExerciseResult) -> Text:
     return Text("failed", "yellow")
 
 
-def verify_table(rows: list[tuple[Exercise, ExerciseResult, ExerciseResult]]) -> Table:
-    """Per exercise: the solution must pass, the starter must fail."""
+def verify_table(rows: list[Verification]) -> Table:
+    """Per exercise: the solution must pass, the starter must fail (see Verification.ok)."""
     table = Table(title="make verify")
     for column in ("exercise", "solution", "starter", "verdict"):
         table.add_column(column)
-    for exercise, solution, starter in rows:
-        ok = solution.passed and (not starter.passed or exercise.skip_check_unsolved)
+    for row in rows:
+        solution, starter = row.solution, row.starter
         table.add_row(
-            exercise.id,
+            row.exercise,
             Text(f"{solution.score:g}/{solution.max_score:g} ") + _verdict(solution),
             Text(f"{starter.score:g}/{starter.max_score:g} ") + _verdict(starter),
-            Text("ok", "green") if ok else Text("SURPRISE", "bold red"),
+            Text("ok", "green") if row.ok else Text("SURPRISE", "bold red"),
         )
     return table
 

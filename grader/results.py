@@ -1,4 +1,5 @@
-"""What grading produces: one CheckResult per check, one ExerciseResult per exercise.
+"""What grading produces: one CheckResult per check, one ExerciseResult per exercise, and
+for `verify` one Verification per exercise.
 
 Everything downstream (the student report, the exports) is a pure function of these.
 """
@@ -105,7 +106,8 @@ class ExerciseResult:
         if self.passed:
             return "passed"
         if self.submitted is not Submitted.FILE:
-            return self.submitted.value
+            status: str = self.submitted.value  # narrowing makes it Any to mypy (#14092)
+            return status
         return "could not run" if self.error else "failed"
 
     @property
@@ -151,3 +153,20 @@ class ExerciseResult:
             duration=data.get("duration", 0.0),
             submitted=Submitted(data.get("submitted", "file")),
         )
+
+
+@dataclass(frozen=True)
+class Verification:
+    """`verify` on one exercise: its reference solution and its untouched starter, graded."""
+
+    exercise: str
+    solution: ExerciseResult
+    starter: ExerciseResult
+    starter_may_pass: bool = False
+    """The manifest's `skip_check_unsolved`: a passing starter is then no surprise."""
+
+    @property
+    def ok(self) -> bool:
+        """The kit is sound here: the solution passes, and the starter fails (unless it
+        may pass), so a student has something to do and a way to do it."""
+        return self.solution.passed and (self.starter_may_pass or not self.starter.passed)

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader import caps, channel, diagnosis, sandbox, witness
+from grader import caps, channel, diagnosis, sandbox, timing, witness
 from grader.manifest import Exercise, Kit
 from grader.processes import kill_tree
 from grader.results import CheckResult, ExerciseResult, Outcome, Submitted
@@ -174,7 +174,7 @@ def _run_checks(kit: Kit, job: Job, cancel: threading.Event | None) -> tuple[boo
             with contextlib.suppress(BrokenPipeError):
                 proc.stdin.write(job.key)
                 proc.stdin.close()
-            timed_out = not _wait(proc, exercise.timeout, cancel)
+            timed_out = not _wait(proc, timing.scaled(exercise.timeout), cancel)
         finally:
             # All it started first: without a sandbox, servers are in sessions of their own.
             kill_tree(proc.pid)
@@ -226,8 +226,8 @@ def _assemble(
         result = records.results.get(info.name)
         if result is None:
             why = (
-                f"grading stopped: the exercise took longer than {exercise.timeout:g} s"
-                + (f"; meanwhile {slow}" if slow else "")
+                "grading stopped: the exercise took longer than "
+                f"{timing.scaled(exercise.timeout):g} s" + (f"; meanwhile {slow}" if slow else "")
                 if timed_out
                 else "the checks process ended before this check ran"
             )

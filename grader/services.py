@@ -43,7 +43,8 @@ def free_port() -> int:
             return port
     with socket.socket() as sock:  # a crowded machine: any free port will do
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        found: int = sock.getsockname()[1]  # (host, port): socket types it Any
+        return found
 
 
 class RedisServer:

@@ -21,10 +21,14 @@ import sys
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from grader import caps
 from grader.processes import PR_SET_DUMPABLE, prctl
 from grader.witness import ASGI_ERROR, Witness
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp
 
 
 class CouldNotStart(Exception):
@@ -65,8 +69,8 @@ def run(spec: AppSpec, sock: socket.socket, report_fd: int, log_fd: int, events_
     keep = sorted({sock.fileno(), report_fd, events_fd})
     for low, high in zip([2, *keep], [*keep, _max_fd()], strict=True):
         os.closerange(low + 1, high)
-    sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
-    sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+    sys.stdout = open(1, "w", buffering=1, closefd=False)
+    sys.stderr = open(2, "w", buffering=1, closefd=False)
     # The grader's own descriptors, out of the way of the app's: what the witness sees is
     # reported even when the app silences its own output.
     witness = Witness(_aside(1, keep=True), _aside(events_fd), str(spec.file))
@@ -126,7 +130,7 @@ def _max_fd() -> int:
     return soft if 0 < soft < 1 << 20 else 65536
 
 
-def import_app(spec: AppSpec) -> object:  # pragma: no cover - runs in a sandboxed child
+def import_app(spec: AppSpec) -> ASGIApp:  # pragma: no cover - runs in a sandboxed child
     name = spec.file.name
     module_spec = importlib.util.spec_from_file_location(spec.module, spec.file)
     assert module_spec is not None and module_spec.loader is not None
@@ -147,7 +151,7 @@ def import_app(spec: AppSpec) -> object:  # pragma: no cover - runs in a sandbox
             f"{name} used more than {caps.size(caps.MEMORY_PER_PROCESS)} of memory while "
             "being imported"
         ) from None
-    except BaseException as exc:  # noqa: BLE001 - any failure is the student's to see
+    except BaseException as exc:  # any failure is the student's to see
         said = str(exc) if len(str(exc)) <= 300 else f"{str(exc)[:300]}…"
         raise CouldNotStart(
             f"importing {name} raised {type(exc).__name__}: {said}",
@@ -166,7 +170,7 @@ def import_app(spec: AppSpec) -> object:  # pragma: no cover - runs in a sandbox
             f"`{spec.attribute}` in {name} is a {type(app).__name__}, not an ASGI app",
             f"`{spec.attribute}` should be the FastAPI() instance.",
         )
-    return app
+    return cast("ASGIApp", app)  # student code: callable is as much as can be checked
 
 
 def student_traceback(exc: BaseException, file: Path) -> str:

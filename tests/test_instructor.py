@@ -245,7 +245,12 @@ def test_compare_shows_both_sources_and_the_first_divergence() -> None:
     done = grader("compare", "-e", "broadcast", "--submission", str(wrong))
     assert done.returncode == 1
     assert "source: reference ◀▶ submission" in done.stdout
-    assert "first divergence" in done.stdout and "▶" in done.stdout
+    assert "first divergence: A client that connects to /ws/alice" in done.stdout
+    # The marker is on the first step that differs (the handshake never answered), not on
+    # the one both scripts share.
+    marked = r"│ 2 ▶\s*│ alice received 'Client #alice joined'\s*│ could not connect"
+    assert re.search(marked, done.stdout), done.stdout
+    assert re.search(r"│ 1\s*│ alice connected to /ws/alice\s*│ alice connected", done.stdout)
 
 
 def test_student_edition_has_only_what_students_run_and_make_check_works(
