@@ -10,7 +10,7 @@ the protocol of the exercises on `/ws/{client_id}`:
     on a message     "Client #{id}: {data}" to everyone, the sender included
     on disconnect    "Client #{id} left"    to everyone still there
 
-Try it by hand with `.venv/bin/python bench/anchor.py --port 8001`; the benchmark starts
+Try it by hand with `.venv/bin/python -m bench.anchor --port 8001`; the benchmark starts
 it with `--fd`, a listening socket it bound on 127.0.0.1 beforehand.
 """
 

@@ -5,7 +5,7 @@ submissions that hang at import, block their event loop or never accept), then g
 it twice in the same run: with --jobs 1 and with --jobs <cores>. Prints submissions per
 minute for both and their ratio.
 
-    .venv/bin/python bench/grade_throughput.py [--students 30] [--exercise broadcast]
+    .venv/bin/python -m bench.grade_throughput [--students 30] [--exercise broadcast]
 """
 
 from __future__ import annotations

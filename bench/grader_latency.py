@@ -5,7 +5,7 @@ solution under uvicorn, open one WebSocket and receive its first frame. The full
 the grader's own command line grading the reference solution (8 checks, a fresh
 server for each). Both are measured side by side in one run; the ratio is printed.
 
-    .venv/bin/python bench/grader_latency.py [--runs 5]
+    .venv/bin/python -m bench.grader_latency [--runs 5]
 """
 
 from __future__ import annotations

@@ -249,7 +249,7 @@ class Worker:
                 self.report()
 
 
-def sample(values: array, rate: float) -> list[int]:
+def sample(values: array[int], rate: float) -> list[int]:
     """A uniform random sample of `values`, `rate` of them (all when rate is 1)."""
     items = values.tolist()
     if rate >= 1.0:

@@ -29,20 +29,21 @@ import asyncio
 import contextlib
 import dataclasses
 import json
-import math
 import os
 import signal
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import NoReturn
+from dataclasses import dataclass
+from typing import Any, NoReturn
 
 import psutil
 
 from bench import loadgen
-from bench.servers import BenchServer, CouldNotStart, last_error
+from bench.servers import BenchServer, last_error
+from bench.stats import Latency
 from bench.wsclient import Client, HandshakeError, connect
+from grader.server import CouldNotStart
 
 HOST = "127.0.0.1"
 PHASE_CAP = 30.0
@@ -68,8 +69,24 @@ class Load:
     """Load processes; with a server of P processes, at most N/P (P clients each, or more)."""
 
 
-@dataclass
+@dataclass(frozen=True)
+class CpuUse:
+    """% of one core used during a run's measurement."""
+
+    server: float
+    """Summed over the server processes."""
+    server_busiest: float
+    broker: float | None
+    """The redis-server's, for a server that has one."""
+    load: float
+    """Summed over the load-generator processes."""
+    load_busiest: float
+
+
+@dataclass(frozen=True)
 class Outcome:
+    """What one run measured, built once at its end (or at the moment it failed)."""
+
     error: str | None = None
     """None when the run completed; otherwise why not (STALLED: deliveries stopped)."""
     answered: bool = True
@@ -77,40 +94,24 @@ class Outcome:
     deliveries: int = 0
     expected: int = 0
     seconds: float = 0.0
-    latencies_ms: list[float] = field(default_factory=list, repr=False)
-    """Every send->receipt latency measured (or a uniform sample), sorted."""
-    crossed_ms: list[float] = field(default_factory=list, repr=False)
-    """With several server processes: the latencies of the deliveries that crossed from
-    the sender's process to another (through the broker), sorted; the same sample."""
-    local_ms: list[float] = field(default_factory=list, repr=False)
-    """With several server processes: those of the deliveries within the sender's one."""
+    latency: Latency | None = None
+    """Over every delivery measured (or a uniform sample); None if nothing arrived."""
+    crossed_latency: Latency | None = None
+    """With several server processes: the deliveries that crossed from the sender's
+    process to another (through the broker); the same sample."""
+    local_latency: Latency | None = None
+    """With several server processes: the deliveries within the sender's process."""
     crossed: int = 0
     """Deliveries that crossed between server processes (all of them, not a sample)."""
-    processes: int = 1
     sync_resent: int = 0
     """How often the sync message had to be sent again (several processes only)."""
-    max_ms: float = 0.0
-    server_cpu_pct: float | None = None
-    """Summed over the server processes."""
-    server_busiest_pct: float | None = None
-    broker_cpu_pct: float | None = None
-    """The redis-server's, for a server that has one."""
-    loadgen_cpu_pct: float | None = None
-    loadgen_busiest_pct: float | None = None
+    max_ms: float | None = None
+    cpu: CpuUse | None = None
+    """None for a run too short to tell (under MIN_CPU_WALL s)."""
 
     @property
-    def deliveries_per_s(self) -> float:
-        return self.deliveries / self.seconds if self.seconds > 0 else 0.0
-
-    def quantile_ms(self, q: float, of: str = "all") -> float | None:
-        """The nearest-rank q-quantile of the latencies (None if nothing arrived).
-
-        `of`: "all" deliveries, or only the "crossed" or the "local" ones.
-        """
-        values = {"all": self.latencies_ms, "crossed": self.crossed_ms, "local": self.local_ms}[of]
-        if not values:
-            return None
-        return values[max(0, math.ceil(q * len(values)) - 1)]
+    def deliveries_per_s(self) -> float | None:
+        return self.deliveries / self.seconds if self.seconds > 0 and self.deliveries else None
 
 
 class LoadProcess:
@@ -132,7 +133,7 @@ class LoadProcess:
             _child(config, command_in, event_out)
         os.close(command_in)
         os.close(event_out)
-        self.events: dict[str, dict] = {}
+        self.events: dict[str, dict[str, Any]] = {}
         self.frames = 0
         self.ended = False
         self._transports: list[asyncio.BaseTransport] = []
@@ -142,8 +143,9 @@ class LoadProcess:
         """Start reading events; `news` is set on each (progress aside) and at the end."""
         loop = asyncio.get_running_loop()
         lines = asyncio.StreamReader(limit=1 << 28)  # a report may be a few MB long
-        events = open(self._event_in, "rb", buffering=0)  # noqa: SIM115 - the transport's
-        commands = open(self._command_out, "wb", buffering=0)  # noqa: SIM115
+        # Not closed here: the pipe transports below own these files and close them.
+        events = open(self._event_in, "rb", buffering=0)
+        commands = open(self._command_out, "wb", buffering=0)
         read, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(lines), events)
         write, _ = await loop.connect_write_pipe(asyncio.Protocol, commands)
         self._transports = [read, write]
@@ -196,9 +198,9 @@ def _child(config: loadgen.Config, command_in: int, event_out: int) -> NoReturn:
         for fd, target in ((command_in, 0), (event_out, 1), (null, 2)):
             os.dup2(fd, target)
         os.closerange(3, 1 << 16)  # nothing of the coordinator's: its pipes must see EOF
-        sys.stdin = open(0, closefd=False)  # noqa: SIM115
-        sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
-        sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
+        sys.stdin = open(0, closefd=False)
+        sys.stdout = open(1, "w", closefd=False)
+        sys.stderr = open(2, "w", closefd=False)
         code = asyncio.run(loadgen.main(config))
     except BaseException:  # noqa: B036 - whatever happens, the child must not return
         pass
@@ -217,11 +219,9 @@ def measure(make_server: Callable[[], BenchServer], load: Load) -> Outcome:
         if problem is not None:
             cause = last_error(server.log())
             reason = f"{problem}; the server raised {cause}" if cause else problem
-            return Outcome(error=reason, answered=False, processes=len(ports))
+            return Outcome(error=reason, answered=False)
         procs = [LoadProcess(_config(ports, load, i)) for i in range(load.workers)]
-        outcome = asyncio.run(_drive(server, load, procs))
-        outcome.processes = len(ports)
-        return outcome
+        return asyncio.run(_drive(server, load, procs))
     except CouldNotStart as exc:
         return Outcome(error=exc.message, answered=False)
     finally:
@@ -423,9 +423,7 @@ async def _phases(
         problem = f"no frame arrived for {load.stall_after:g} s"
     if problem is not None:
         return Outcome(error=f"{problem}, before the measurement began", sync_resent=resent)
-    server_cpu = [_cpu(pid) for pid in server.pids]
-    broker_cpu = _cpu(server.broker_pid) if server.broker_pid else None
-    loadgen_cpu = [w.cpu_seconds() for w in workers]
+    cpu = Cpu.start(server, workers)
     go_ns = time.monotonic_ns()
     for worker in workers:
         worker.tell("go")
@@ -433,35 +431,62 @@ async def _phases(
     wall = (time.monotonic_ns() - go_ns) / 1e9
     if problem not in (None, STALLED):
         problem = f"{problem}, during the measurement"
-    outcome = Outcome(error=problem, expected=expected, sync_resent=resent)
-    if wall >= MIN_CPU_WALL:  # CPU time comes in 10 ms ticks: a shorter run can't tell
-        used = [_cpu(pid) - cpu for pid, cpu in zip(server.pids, server_cpu, strict=True)]
-        outcome.server_cpu_pct = 100 * sum(used) / wall
-        outcome.server_busiest_pct = 100 * max(used) / wall
-        if broker_cpu is not None:
-            outcome.broker_cpu_pct = 100 * (_cpu(server.broker_pid) - broker_cpu) / wall
-        spent = [w.cpu_seconds() - cpu for w, cpu in zip(workers, loadgen_cpu, strict=True)]
-        outcome.loadgen_cpu_pct = 100 * sum(spent) / wall
-        outcome.loadgen_busiest_pct = 100 * max(spent) / wall
+    # CPU time comes in 10 ms ticks: a shorter run can't tell.
+    used = cpu.used(server, workers, wall) if wall >= MIN_CPU_WALL else None
     for worker in workers:
         worker.events.pop("report", None)
         worker.tell("report")
     patient = dataclasses.replace(load, stall_after=10.0)
     if await _until(workers, "report", patient, news, errors=False):
-        outcome.error = outcome.error or "the load generator did not report"
-        return outcome
+        error = problem or "the load generator did not report"
+        return Outcome(error=error, expected=expected, sync_resent=resent, cpu=used)
     reports = [w.events["report"] for w in workers]
-    outcome.deliveries = sum(r["deliveries"] for r in reports)
     last_ns = max(r["last_ns"] for r in reports)
-    outcome.seconds = (last_ns - go_ns) / 1e9 if last_ns else wall
     local = [ns / 1e6 for r in reports for ns in r["latencies_ns"]]
     crossed = [ns / 1e6 for r in reports for ns in r["crossed_ns"]]
-    outcome.latencies_ms = sorted(local + crossed)
-    if len(server.pids) > 1:
-        outcome.local_ms, outcome.crossed_ms = sorted(local), sorted(crossed)
-    outcome.crossed = sum(r["crossed"] for r in reports)
-    outcome.max_ms = max(r["max_ns"] for r in reports) / 1e6
-    return outcome
+    several = len(server.pids) > 1
+    return Outcome(
+        error=problem,
+        expected=expected,
+        sync_resent=resent,
+        deliveries=sum(r["deliveries"] for r in reports),
+        seconds=(last_ns - go_ns) / 1e9 if last_ns else wall,
+        latency=Latency.of(local + crossed),
+        local_latency=Latency.of(local) if several else None,
+        crossed_latency=Latency.of(crossed) if several else None,
+        crossed=sum(r["crossed"] for r in reports),
+        max_ms=max(r["max_ns"] for r in reports) / 1e6 if last_ns else None,
+        cpu=used,
+    )
+
+
+@dataclass(frozen=True)
+class Cpu:
+    """CPU seconds used so far by the server, its broker and the load, at the start."""
+
+    server: list[float]
+    broker: float | None
+    load: list[float]
+
+    @classmethod
+    def start(cls, server: BenchServer, workers: list[LoadProcess]) -> Cpu:
+        broker = _cpu(server.broker_pid) if server.broker_pid else None
+        return cls([_cpu(pid) for pid in server.pids], broker, [w.cpu_seconds() for w in workers])
+
+    def used(self, server: BenchServer, workers: list[LoadProcess], wall: float) -> CpuUse:
+        """% of one core each used since the start, over `wall` s."""
+        spent = [_cpu(pid) - cpu for pid, cpu in zip(server.pids, self.server, strict=True)]
+        load = [w.cpu_seconds() - cpu for w, cpu in zip(workers, self.load, strict=True)]
+        broker = None
+        if self.broker is not None:
+            broker = 100 * (_cpu(server.broker_pid) - self.broker) / wall
+        return CpuUse(
+            server=100 * sum(spent) / wall,
+            server_busiest=100 * max(spent) / wall,
+            broker=broker,
+            load=100 * sum(load) / wall,
+            load_busiest=100 * max(load) / wall,
+        )
 
 
 def _cpu(pid: int) -> float:

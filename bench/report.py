@@ -1,4 +1,8 @@
-"""The fan-out benchmark's output: terminal tables, a JSON file and a latency plot."""
+"""The fan-out benchmark's output: terminal tables, a JSON file and a latency plot.
+
+Pure functions of `bench.results.Results`. Every figure measured more than once is shown
+as its median and its noise, `±N%`: half the range of its runs, as % of the median.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import json
 import os
 import platform
 import sys
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,104 +19,26 @@ from rich.markup import escape
 from rich.table import Table
 
 from bench.measure import MIN_CPU_WALL, STALLED, Outcome
-
-
-@dataclass
-class CrossProcess:
-    """The cross-process section (exercise scaleout): the app as several processes."""
-
-    processes: int
-    clients: list[int]
-    """The N measured: --cross-clients, less any N below one client per process."""
-    labels: dict[str, str] = field(default_factory=dict)
-    runs: dict[str, dict[int, Outcome]] = field(default_factory=dict)
-    """server name (student, reference) -> N -> outcome with `processes` processes"""
-    requested: list[int] = field(default_factory=list)
-    """The N asked for (--cross-clients, or --clients)."""
-
-
-BASELINES = {
-    "one_process": "the same file as 1 process with its own Redis (fan-out row of that name)",
-    "broadcast": "solutions/broadcast.py, the same chat without Redis (fan-out row naive)",
-}
-
-
-@dataclass
-class Results:
-    clients: list[int]
-    slow_clients: int
-    exercise: str = ""
-    labels: dict[str, str] = field(default_factory=dict)
-    settings: dict[str, Any] = field(default_factory=dict)
-    fanout: dict[str, dict[int, Outcome]] = field(default_factory=dict)
-    """server name -> N -> outcome"""
-    slow: dict[str, tuple[Outcome, Outcome]] = field(default_factory=dict)
-    """server name -> (without, with the never-reading client)"""
-    cross: CrossProcess | None = None
-    runtime_s: float = 0.0
-    load_average: float = field(default_factory=lambda: os.getloadavg()[0])
-    """The machine's 1-minute load average when the run began."""
-
-    def ratio_to_anchor(self, server: str, n: int, outcome: Outcome | None = None) -> float | None:
-        """deliveries/s of `server` (or of `outcome`) at N over the anchor's."""
-        mine = outcome or self.fanout[server][n]
-        anchor = self.fanout.get("anchor", {}).get(n)
-        if mine.error or anchor is None or anchor.error or not anchor.deliveries_per_s:
-            return None
-        return mine.deliveries_per_s / anchor.deliveries_per_s
-
-    def baseline(self, kind: str, server: str, n: int) -> Outcome | None:
-        """The single-process run the cross-process `server` at N is compared with."""
-        name = server if kind == "one_process" else "naive"
-        return self.fanout.get(name, {}).get(n)
-
-    def redis_adds(self, server: str, n: int) -> dict[str, dict[str, float | None]]:
-        """What the cross-process run of `server` at N costs over each baseline: p50 and
-        p99 differences in ms, and the ratio of deliveries/s; None where a run failed."""
-        assert self.cross is not None
-        mine = self.cross.runs[server][n]
-        adds: dict[str, dict[str, float | None]] = {}
-        for kind in BASELINES:
-            base = self.baseline(kind, server, n)
-            ok = base is not None and not base.error and not mine.error
-            adds[kind] = {
-                "p50_ms": _diff(mine, base, 0.5) if ok else None,
-                "p99_ms": _diff(mine, base, 0.99) if ok else None,
-                "throughput_ratio": (
-                    mine.deliveries_per_s / base.deliveries_per_s
-                    if ok and base is not None and base.deliveries_per_s
-                    else None
-                ),
-            }
-        adds["crossed_minus_local"] = {
-            f"p{round(100 * q)}_ms": None
-            if mine.error
-            else _minus(mine.quantile_ms(q, "crossed"), mine.quantile_ms(q, "local"))
-            for q in (0.5, 0.99)
-        }
-        return adds
-
-
-def _diff(mine: Outcome, base: Outcome | None, q: float) -> float | None:
-    return _minus(mine.quantile_ms(q), base.quantile_ms(q) if base else None)
-
-
-def _minus(a: float | None, b: float | None) -> float | None:
-    return None if a is None or b is None else a - b
+from bench.results import BASELINES, Measured, Results
+from bench.stats import Figure
 
 
 def failure(outcome: Outcome) -> str:
+    """Why a run did not complete, in words."""
     if outcome.error == STALLED:
         return f"stalled: deliveries stopped after {outcome.deliveries} of {outcome.expected}"
     return f"did not work: {outcome.error}"
 
 
 def summary(outcome: Outcome) -> str:
+    """One run, in one line: what the progress lines show."""
     if outcome.error:
         return failure(outcome)
+    latency = outcome.latency
     return (
-        f"{outcome.deliveries_per_s:9,.0f} deliveries/s  p50 {_ms(outcome.quantile_ms(0.5))}"
-        f"  p99 {_ms(outcome.quantile_ms(0.99))} ms"
+        f"{outcome.deliveries_per_s or 0:9,.0f} deliveries/s  p50 "
+        f"{_ms(latency.p50_ms if latency else None)}  p99 "
+        f"{_ms(latency.p99_ms if latency else None)} ms"
     )
 
 
@@ -122,48 +48,72 @@ def _ms(value: float | None) -> str:
     return f"{value:.2f}" if value < 10 else f"{value:.1f}" if value < 100 else f"{value:.0f}"
 
 
-def _slow_p99(outcome: Outcome) -> str:
-    if outcome.error == STALLED:
+def _noise(figure: Figure) -> str:
+    noise = figure.noise_pct
+    return "" if noise is None else f" ±{noise:.0f}%"
+
+
+def shown(figure: Figure | None, unit: str = "ms") -> str:
+    """A figure as its median (in `unit`: ms, /s, x or %) and its noise."""
+    if figure is None:
+        return "–"
+    value = figure.median
+    text = {"ms": _ms, "/s": "{:,.0f}".format, "x": "{:.2f}".format, "%": "{:.0f}%".format}
+    return text[unit](value) + _noise(figure)
+
+
+def _slow_p99(measured: Measured) -> str:
+    if measured.stalled:
         return "∞ (stalled)"  # some messages never arrive
-    return "–" if outcome.error else _ms(outcome.quantile_ms(0.99))
+    return "–" if measured.error else shown(measured.latency(0.99))
 
 
-def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{value:.0f}%"
-
-
-def figures(outcome: Outcome) -> dict[str, Any]:
-    """An outcome as JSON; latencies are None when nothing was delivered."""
-    delivered = outcome.deliveries > 0
+def _figure(figure: Figure | None) -> dict[str, Any] | None:
+    """A figure as JSON: median, the range and noise of its runs, and the runs."""
+    if figure is None:
+        return None
     return {
-        "ok": outcome.error is None,
-        "error": failure(outcome) if outcome.error else None,
-        "stalled": outcome.error == STALLED,
-        "deliveries": outcome.deliveries,
-        "expected": outcome.expected,
-        "undelivered": max(0, outcome.expected - outcome.deliveries),
-        "deliveries_per_s": round(outcome.deliveries_per_s, 1) if delivered else None,
-        "p50_ms": _round(outcome.quantile_ms(0.5)),
-        "p99_ms": _round(outcome.quantile_ms(0.99)),
-        "max_ms": _round(outcome.max_ms) if delivered else None,
-        "server_cpu_pct": _round(outcome.server_cpu_pct),
-        "redis_cpu_pct": _round(outcome.broker_cpu_pct),
-        "loadgen_cpu_pct": _round(outcome.loadgen_cpu_pct),
-        "loadgen_busiest_process_cpu_pct": _round(outcome.loadgen_busiest_pct),
+        "median": _round(figure.median),
+        "low": _round(figure.low),
+        "high": _round(figure.high),
+        "noise_pct": _round(figure.noise_pct),
+        "runs": [_round(value) for value in figure.runs],
     }
 
 
-def cross_figures(outcome: Outcome) -> dict[str, Any]:
-    """A cross-process outcome as JSON: `figures`, plus the split between deliveries that
+def figures(measured: Measured) -> dict[str, Any]:
+    """One server under one load as JSON; a figure is None when no run has it."""
+    outcome = measured.shown
+    return {
+        "ok": measured.error is None,
+        "error": failure(outcome) if outcome.error else None,
+        "stalled": measured.stalled,
+        "runs": len(measured.outcomes),
+        "deliveries": outcome.deliveries,
+        "expected": outcome.expected,
+        "undelivered": max(0, outcome.expected - outcome.deliveries),
+        "deliveries_per_s": _figure(measured.throughput),
+        "p50_ms": _figure(measured.latency(0.5)),
+        "p99_ms": _figure(measured.latency(0.99)),
+        "max_ms": _round(measured.max_ms),
+        "server_cpu_pct": _figure(measured.cpu(lambda c: c.server)),
+        "redis_cpu_pct": _figure(measured.cpu(lambda c: c.broker)),
+        "loadgen_cpu_pct": _figure(measured.cpu(lambda c: c.load)),
+        "loadgen_busiest_process_cpu_pct": _figure(measured.cpu(lambda c: c.load_busiest)),
+    }
+
+
+def cross_figures(measured: Measured) -> dict[str, Any]:
+    """A cross-process run as JSON: `figures`, plus the split between deliveries that
     crossed from one server process to another and those that stayed in one."""
-    entry = figures(outcome)
-    entry["processes"] = outcome.processes
-    entry["server_busiest_process_cpu_pct"] = _round(outcome.server_busiest_pct)
-    entry["crossed_deliveries"] = outcome.crossed
-    entry["sync_resent"] = outcome.sync_resent
+    entry = figures(measured)
+    entry["processes"] = measured.processes
+    entry["server_busiest_process_cpu_pct"] = _figure(measured.cpu(lambda c: c.server_busiest))
+    entry["crossed_deliveries"] = measured.shown.crossed
+    entry["sync_resent"] = sum(o.sync_resent for o in measured.outcomes)
     for of in ("crossed", "local"):
         for name, q in (("p50", 0.5), ("p99", 0.99)):
-            entry[f"{of}_{name}_ms"] = _round(outcome.quantile_ms(q, of))
+            entry[f"{of}_{name}_ms"] = _figure(measured.latency(q, of))
     return entry
 
 
@@ -171,26 +121,26 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
-def verdict(without: Outcome, with_stalled: Outcome) -> str:
-    if with_stalled.error == STALLED:
-        return f"stalled: every delivery stopped after {with_stalled.deliveries:,}"
-    if with_stalled.error:
-        return failure(with_stalled)
-    before, after = without.quantile_ms(0.99), with_stalled.quantile_ms(0.99)
+def verdict(without: Measured, with_stalled: Measured) -> str:
+    if with_stalled.stalled:
+        return f"stalled: every delivery stopped after {with_stalled.shown.deliveries:,}"
+    if with_stalled.failed:
+        return failure(with_stalled.shown)
+    before, after = without.latency(0.99), with_stalled.latency(0.99)
     if without.error or before is None or after is None:
         return "kept delivering"
-    return f"kept delivering (p99 x{after / before:.2f})"
+    return f"kept delivering (p99 x{after.median / before.median:.2f})"
 
 
 def to_json(results: Results) -> dict[str, Any]:
     fanout: dict[str, Any] = {}
     for server, runs in results.fanout.items():
         fanout[server] = {}
-        for n, outcome in runs.items():
-            entry = figures(outcome)
-            ratio = results.ratio_to_anchor(server, n)
-            entry["ratio_to_anchor"] = None if ratio is None else round(ratio, 4)
+        for n, measured in runs.items():
+            entry = figures(measured)
+            entry["ratio_to_anchor"] = _figure(results.ratio_to_anchor(measured, n))
             fanout[server][str(n)] = entry
+    s = results.settings
     return {
         "exercise": results.exercise,
         "machine": {
@@ -200,12 +150,23 @@ def to_json(results: Results) -> dict[str, Any]:
             "platform": platform.platform(),
             "load_average_at_start": round(results.load_average, 2),
         },
-        "load": {"clients": results.clients, **results.settings},
-        "servers": results.labels,
+        "load": {
+            "clients": results.clients,
+            "senders": s.senders,
+            "messages_per_sender": {str(n): m for n, m in s.messages_per_sender.items()},
+            "payload_bytes": s.payload_bytes,
+            "stall_after_s": s.stall_after_s,
+            "repeat": s.repeat,
+        },
+        "noise": "each figure: median, low, high and noise_pct (half the range of its runs, "
+        "as % of the median) over `runs` runs, the servers taking turns",
+        "servers": dict(results.labels),
+        "aliases": dict(results.aliases),
         "fanout": fanout,
         "slow_client": {
             "clients": results.slow_clients,
-            "payload_bytes": results.settings.get("slow_payload_bytes"),
+            "payload_bytes": s.slow_payload_bytes,
+            "messages_per_sender": s.slow_messages,
             "servers": {
                 server: {
                     "without": figures(without),
@@ -228,10 +189,9 @@ def cross_json(results: Results) -> dict[str, Any] | None:
     adds: dict[str, Any] = {}
     for server, by_n in cross.runs.items():
         runs[server], adds[server] = {}, {}
-        for n, outcome in by_n.items():
-            entry = cross_figures(outcome)
-            ratio = results.ratio_to_anchor(server, n, outcome)
-            entry["ratio_to_anchor"] = None if ratio is None else round(ratio, 4)
+        for n, measured in by_n.items():
+            entry = cross_figures(measured)
+            entry["ratio_to_anchor"] = _figure(results.ratio_to_anchor(measured, n))
             runs[server][str(n)] = entry
             adds[server][str(n)] = {
                 kind: {key: _round(value) for key, value in values.items()}
@@ -242,9 +202,9 @@ def cross_json(results: Results) -> dict[str, Any] | None:
         "broker": "a private redis-server per run, shared by the processes",
         "clients": cross.clients,
         "requested_clients": cross.requested,
-        "messages_per_sender": results.settings.get("cross_messages_per_sender", {}),
+        "messages_per_sender": {str(n): m for n, m in cross.messages_per_sender.items()},
         "split": "clients and senders dealt out half and half over the processes' ports",
-        "servers": cross.labels,
+        "servers": dict(cross.labels),
         "baselines": BASELINES,
         "fair_baseline": "one_process",
         "runs": runs,
@@ -256,21 +216,31 @@ def write_json(results: Results, path: Path) -> None:
     path.write_text(json.dumps(to_json(results), indent=2) + "\n", encoding="utf-8")
 
 
+def _broken(runs: Mapping[int, Measured]) -> str | None:
+    """Why a server failed, if it failed the same way at every N without ever answering."""
+    values = list(runs.values())
+    if values and len({m.error for m in values}) == 1 and not any(m.answered for m in values):
+        return failure(values[0].shown)
+    return None
+
+
 def print_tables(results: Results, console: Console) -> None:
     s = results.settings
     console.print(
         "Servers: "
         + " · ".join(f"[bold]{name}[/] {escape(label)}" for name, label in results.labels.items())
     )
-    notes = any(o.error for runs in results.fanout.values() for o in runs.values())
+    for role, server in results.aliases.items():
+        console.print(f"  ({role} runs the same file as {server}: measured once, as {server})")
+    notes = any(m.error for runs in results.fanout.values() for m in runs.values())
     table = Table(
         title=f"Fan-out on /ws/{{client_id}}, exercise {results.exercise}",
         caption=(
-            f"{s['senders']} senders (at most N) x M messages of {s['payload_bytes']} B, "
-            f"M = {'/'.join(map(str, s['messages_per_sender'].values()))} for N = "
-            f"{'/'.join(map(str, results.clients))}, closed loop. CPU: % of one core "
-            f"(– for runs under {MIN_CPU_WALL:g} s); load CPU: summed over the load "
-            "processes (the busiest one)."
+            f"{s.senders} senders (at most N) x M messages of {s.payload_bytes} B, "
+            f"M = {'/'.join(map(str, s.messages_per_sender.values()))} for N = "
+            f"{'/'.join(map(str, results.clients))}, closed loop. {_repeat_note(s.repeat)} "
+            f"CPU: % of one core (– for runs under {MIN_CPU_WALL:g} s); load CPU: summed "
+            "over the load processes."
         ),
     )
     for column in ("server", "N", "deliveries/s", "x anchor", "p50 ms", "p99 ms", "max ms"):
@@ -281,30 +251,25 @@ def print_tables(results: Results, console: Console) -> None:
         table.add_column("note", overflow="fold")
     for server, runs in results.fanout.items():
         label = server
-        if len({o.error for o in runs.values()}) == 1 and not any(
-            o.answered for o in runs.values()
-        ):
-            note = failure(next(iter(runs.values())))  # failed the same way for every N
-            table.add_row(label, "all", *[""] * 7, f"[red]{escape(note)}[/]")
+        broken = _broken(runs)
+        if broken is not None:
+            table.add_row(label, "all", *[""] * 7, f"[red]{escape(broken)}[/]")
             table.add_section()
             continue
-        for n, o in runs.items():
-            if o.error:
-                table.add_row(label, str(n), *[""] * 7, f"[red]{escape(failure(o))}[/]")
+        for n, m in runs.items():
+            if m.error:
+                table.add_row(label, str(n), *[""] * 7, f"[red]{escape(failure(m.shown))}[/]")
             else:
-                ratio = results.ratio_to_anchor(server, n)
                 table.add_row(
                     label,
                     str(n),
-                    f"{o.deliveries_per_s:,.0f}",
-                    "–" if ratio is None else f"{ratio:.2f}",
-                    _ms(o.quantile_ms(0.5)),
-                    _ms(o.quantile_ms(0.99)),
-                    _ms(o.max_ms),
-                    _pct(o.server_cpu_pct),
-                    "–"
-                    if o.loadgen_cpu_pct is None
-                    else f"{_pct(o.loadgen_cpu_pct)} ({_pct(o.loadgen_busiest_pct)})",
+                    shown(m.throughput, "/s"),
+                    shown(results.ratio_to_anchor(m, n), "x"),
+                    shown(m.latency(0.5)),
+                    shown(m.latency(0.99)),
+                    _ms(m.max_ms),
+                    shown(m.cpu(lambda c: c.server), "%"),
+                    shown(m.cpu(lambda c: c.load), "%"),
                     *([""] if notes else []),
                 )
             label = ""
@@ -312,13 +277,14 @@ def print_tables(results: Results, console: Console) -> None:
     console.print(table)
     slow = Table(
         title=(
-            f"Slow client: N={results.slow_clients}, {s['slow_messages']} messages per sender "
-            f"of {s['slow_payload_bytes'] >> 10} KiB, plus one client that never reads"
+            f"Slow client: N={results.slow_clients}, {s.slow_messages} messages per sender "
+            f"of {s.slow_payload_bytes >> 10} KiB, plus one client that never reads"
         ),
         caption=(
             "p99: latency of the other clients, ms. Stalled: no delivery at all for "
-            f"{s['stall_after_s']:g} s; the messages never delivered make its p99 infinite "
-            "(the JSON also gives the p99 of those that were)."
+            f"{s.stall_after_s:g} s; the messages never delivered make its p99 infinite "
+            "(the JSON also gives the p99 of those that were). A server that stalled is not "
+            "run again with the never-reading client."
         ),
     )
     slow.add_column("server", no_wrap=True)
@@ -328,13 +294,12 @@ def print_tables(results: Results, console: Console) -> None:
     slow.add_column("verdict", overflow="fold")
     for server, (without, with_stalled) in results.slow.items():
         verdict_text = verdict(without, with_stalled)
+        counts = with_stalled.shown
         slow.add_row(
             server,
-            "–" if without.error else _ms(without.quantile_ms(0.99)),
+            "–" if without.error else shown(without.latency(0.99)),
             _slow_p99(with_stalled),
-            f"{with_stalled.deliveries:,} / {with_stalled.expected:,}"
-            if with_stalled.expected
-            else "–",
+            f"{counts.deliveries:,} / {counts.expected:,}" if counts.expected else "–",
             f"[red]{escape(verdict_text)}[/]" if with_stalled.error else escape(verdict_text),
         )
     console.print(slow)
@@ -343,8 +308,18 @@ def print_tables(results: Results, console: Console) -> None:
     if results.load_average > (os.cpu_count() or 1):
         console.print(
             f"[yellow]Note: the machine was busy when the run began (load average "
-            f"{results.load_average:.1f} on {os.cpu_count()} cores): figures are noisy.[/]"
+            f"{results.load_average:.1f} on {os.cpu_count()} cores): expect a large ±.[/]"
         )
+
+
+def _repeat_note(repeat: int) -> str:
+    if repeat < 2:
+        return "One run each: no figure says how noisy it is (--repeat 3 does)."
+    return (
+        f"Each figure: the median of {repeat} runs, the servers taking turns, ±: half the "
+        "range of the runs as % of the median; figures closer than their ± added up are "
+        "the same within this run's noise."
+    )
 
 
 def _signed(value: float | None) -> str:
@@ -357,11 +332,13 @@ def _times(value: float | None) -> str:
     return "–" if value is None else f"x{value:.2f}"
 
 
-def _server_cpu(outcome: Outcome) -> str:
+def _server_cpu(measured: Measured) -> str:
     """Server CPU; for several processes, the sum and (the busiest process)."""
-    if outcome.server_cpu_pct is None or outcome.processes == 1:
-        return _pct(outcome.server_cpu_pct)
-    return f"{_pct(outcome.server_cpu_pct)} ({_pct(outcome.server_busiest_pct)})"
+    total = shown(measured.cpu(lambda c: c.server), "%")
+    if measured.processes == 1 or total == "–":
+        return total
+    busiest = measured.cpu(lambda c: c.server_busiest)
+    return f"{total} ({'–' if busiest is None else f'{busiest.median:.0f}%'})"
 
 
 def print_cross(results: Results, console: Console) -> None:
@@ -400,12 +377,10 @@ def print_cross(results: Results, console: Console) -> None:
     # A server that failed the same way at every N gets one row ("all"), as in the fan-out
     # table; the others get a row at each N, beside the baselines at that N.
     broken = {
-        server: failure(next(iter(by_n.values())))
-        for server, by_n in cross.runs.items()
-        if len({o.error for o in by_n.values()}) == 1 and not any(o.answered for o in by_n.values())
+        server: note for server, by_n in cross.runs.items() if (note := _broken(by_n)) is not None
     }
-    errors = any(o.error for by_n in cross.runs.values() for o in by_n.values())
-    m = results.settings.get("cross_messages_per_sender", {})
+    errors = any(m.error for by_n in cross.runs.values() for m in by_n.values())
+    m = cross.messages_per_sender
     runs = Table(
         title=f"Cross-process fan-out, exercise {results.exercise}: {p} processes + Redis",
         caption=(
@@ -430,36 +405,36 @@ def print_cross(results: Results, console: Console) -> None:
     for n in cross.clients:
         rows = [(f"{s} x{p}", s, by_n.get(n)) for s, by_n in cross.runs.items() if s not in broken]
         rows += [
-            ("reference x1", "reference", results.fanout.get("reference", {}).get(n)),
-            ("naive", "naive", results.fanout.get("naive", {}).get(n)),
-            ("anchor", "anchor", results.fanout.get("anchor", {}).get(n)),
+            ("reference x1", "reference", results.row("reference").get(n)),
+            ("naive", "naive", results.row("naive").get(n)),
+            ("anchor", "anchor", results.row("anchor").get(n)),
         ]
         shown_n = str(n)
-        for label, server, outcome in rows:
-            if outcome is None:
+        for label, _, measured in rows:
+            if measured is None:
                 continue
-            style = "dim" if outcome.processes == 1 else ""
-            if outcome.error:
-                short = "stalled" if outcome.error == STALLED else "failed"
+            style = "dim" if measured.processes == 1 else ""
+            if measured.error:
+                short = "stalled" if measured.stalled else "failed"
                 runs.add_row(label, shown_n, f"[red]{short}[/]", *[""] * 8, style=style)
-                failures.append(f"{label}, N={n}: {failure(outcome)}")
+                failures.append(f"{label}, N={n}: {failure(measured.shown)}")
             else:
-                ratio = results.ratio_to_anchor(server, n, outcome)
                 crossed = "–"
-                if outcome.crossed_ms:
-                    crossed = "/".join(_ms(outcome.quantile_ms(q, "crossed")) for q in (0.5, 0.99))
+                p50, p99 = measured.latency(0.5, "crossed"), measured.latency(0.99, "crossed")
+                if p50 is not None and p99 is not None:
+                    crossed = f"{_ms(p50.median)}/{_ms(p99.median)}"
                 runs.add_row(
                     label,
                     shown_n,
-                    f"{outcome.deliveries_per_s:,.0f}",
-                    "–" if ratio is None else f"{ratio:.2f}",
-                    _ms(outcome.quantile_ms(0.5)),
-                    _ms(outcome.quantile_ms(0.99)),
-                    _ms(outcome.max_ms),
+                    shown(measured.throughput, "/s"),
+                    shown(results.ratio_to_anchor(measured, n), "x"),
+                    shown(measured.latency(0.5)),
+                    shown(measured.latency(0.99)),
+                    _ms(measured.max_ms),
                     crossed,
-                    _server_cpu(outcome),
-                    _pct(outcome.broker_cpu_pct),
-                    _pct(outcome.loadgen_cpu_pct),
+                    _server_cpu(measured),
+                    shown(measured.cpu(lambda c: c.broker), "%"),
+                    shown(measured.cpu(lambda c: c.load), "%"),
                     style=style,
                 )
             shown_n = ""
@@ -476,7 +451,8 @@ def print_cross(results: Results, console: Console) -> None:
             "through Redis to the other process, less what a second process saves by sending "
             "to half the clients each. broadcast.py: the chat without Redis, the whole price "
             "of the design. Local: within the same run, the crossed deliveries against those "
-            "that stayed in the sender's process."
+            "that stayed in the sender's process. Differences of medians: compare them with "
+            "the ± of the figures above."
         ),
     )
     adds.add_column("server", no_wrap=True)
@@ -497,9 +473,10 @@ def print_cross(results: Results, console: Console) -> None:
             adds.add_row(label, "all", "", "", "", "", f"[red]{escape(broken[server])}[/]")
             adds.add_section()
             continue
-        for n, outcome in by_n.items():
-            if outcome.error:
-                adds.add_row(label, str(n), "", "", "", "", f"[red]{escape(failure(outcome))}[/]")
+        for n, measured in by_n.items():
+            if measured.error:
+                note = f"[red]{escape(failure(measured.shown))}[/]"
+                adds.add_row(label, str(n), "", "", "", "", note)
                 label = ""
                 continue
             shown_n = str(n)
@@ -520,30 +497,37 @@ def print_cross(results: Results, console: Console) -> None:
 
 
 def plot(results: Results, path: Path) -> None:
-    """p50 and p99 latency against N, one line per server that worked (PNG, Agg)."""
+    """p50 and p99 latency against N, one line per server that worked, the range of the
+    runs as error bars (PNG, Agg)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    def draw(ax: Any, runs: Mapping[int, Measured], q: float, **style: Any) -> Any:
+        points = [(n, f) for n, m in runs.items() if not m.error and (f := m.latency(q))]
+        if not points:
+            return None
+        xs = [n for n, _ in points]
+        ys = [f.median for _, f in points]
+        spread = [[f.median - f.low for _, f in points], [f.high - f.median for _, f in points]]
+        return ax.errorbar(xs, ys, yerr=spread, capsize=3, **style)
+
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True)
     for ax, (name, q) in zip(axes, (("p50", 0.5), ("p99", 0.99)), strict=True):
         colors: dict[str, str] = {}
         for server, runs in results.fanout.items():
-            points = [(n, o.quantile_ms(q)) for n, o in runs.items() if not o.error]
-            if points:
-                xs, ys = zip(*points, strict=True)
-                label = f"{server}: {results.labels.get(server, '')}"
-                [line] = ax.plot(xs, ys, marker="o", label=label)
-                colors[server] = line.get_color()
+            label = f"{server}: {results.labels.get(server, '')}"
+            drawn = draw(ax, runs, q, marker="o", label=label)
+            if drawn is not None:
+                colors[server] = drawn.lines[0].get_color()
         cross = results.cross
         for server, runs in cross.runs.items() if cross else ():
-            points = [(n, o.quantile_ms(q)) for n, o in runs.items() if not o.error]
-            if cross and points:  # dashed, in the colour of the same file as one process
-                xs, ys = zip(*points, strict=True)
-                label = f"{server} x{cross.processes}: {cross.labels.get(server, '')}"
-                style = {"color": colors[server]} if server in colors else {}
-                ax.plot(xs, ys, marker="s", linestyle="--", label=label, **style)
+            assert cross is not None
+            label = f"{server} x{cross.processes}: {cross.labels.get(server, '')}"
+            style = {"color": colors[server]} if server in colors else {}
+            # Dashed, in the colour of the same file as one process.
+            draw(ax, runs, q, marker="s", linestyle="--", label=label, **style)
         ax.set_title(f"{name} latency, send -> receipt")
         ax.set_xlabel("connected clients N")
         ax.set_xscale("log")
@@ -552,7 +536,7 @@ def plot(results: Results, path: Path) -> None:
         ax.set_xticks(ticks, [str(n) for n in ticks])
         ax.minorticks_off()
         ax.grid(True, which="both", alpha=0.3)
-    axes[0].set_ylabel("ms")
+    axes[0].set_ylabel("ms (median; bars: range of the runs)")
     axes[0].legend(fontsize="small")
     fig.suptitle(f"Fan-out benchmark, exercise {results.exercise}")
     fig.tight_layout()

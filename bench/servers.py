@@ -53,7 +53,26 @@ class BenchServer(Protocol):
     def log(self) -> str: ...
 
 
-class AsgiServer:
+class _OneProcess:
+    """A server that is one process on one port, with no broker."""
+
+    port: int
+    broker_pid = 0
+
+    @property
+    def pid(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def ports(self) -> list[int]:
+        return [self.port]
+
+    @property
+    def pids(self) -> list[int]:
+        return [self.pid]
+
+
+class AsgiServer(_OneProcess):
     """An exercise's app file served by uvicorn, started by a zygote of its own.
 
     The benchmark measures the app, not the sandbox: the zygote runs as a plain
@@ -74,16 +93,6 @@ class AsgiServer:
     @property
     def pid(self) -> int:
         return self._server.host_pid if self._server else 0
-
-    @property
-    def ports(self) -> list[int]:
-        return [self.port]
-
-    @property
-    def pids(self) -> list[int]:
-        return [self.pid]
-
-    broker_pid = 0
 
     def start(self) -> None:
         if not self.file.is_file():
@@ -112,7 +121,7 @@ def tcp_socket() -> socket.socket:
     return socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
 
 
-class AnchorServer:
+class AnchorServer(_OneProcess):
     """bench/anchor.py in a process (and session) of its own."""
 
     def __init__(self, scratch: Path) -> None:
@@ -123,16 +132,6 @@ class AnchorServer:
     @property
     def pid(self) -> int:
         return self._proc.pid if self._proc else 0
-
-    @property
-    def ports(self) -> list[int]:
-        return [self.port]
-
-    @property
-    def pids(self) -> list[int]:
-        return [self.pid]
-
-    broker_pid = 0
 
     def start(self) -> None:
         sock = tcp_socket()

@@ -1,6 +1,6 @@
 """Grade the references again and again while the CPU is busy: nothing may flake.
 
-    .venv/bin/python bench/soak.py [--runs 20] [--burners 2] [--exercise ID] [--corpus]
+    .venv/bin/python -m bench.soak [--runs 20] [--burners 2] [--exercise ID] [--corpus]
 
 Each run grades every reference solution (and, with --corpus, every alternative
 correct implementation in tests/corpus/*/right/) while `--burners` processes spin on
@@ -16,11 +16,10 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from grader import runner, sandbox
+from grader.manifest import Kit
 
-from grader import runner, sandbox  # noqa: E402
-from grader.manifest import Kit  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def burn() -> None:

@@ -1,0 +1,1 @@
+"""The fan-out benchmark and the kit's other measurements."""
