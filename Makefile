@@ -26,7 +26,7 @@ $(DEV_STAMP): $(STAMP)
 
 # After a change to pyproject.toml's pins: every version again, for every platform and
 # Python the kit supports. Not through the setup, whose install the old lock would refuse.
-lock: ## regenerate requirements.lock from pyproject.toml (with uv)
+lock: ## kit developers: regenerate requirements.lock after changing a pin (with uv)
 	@test -x "$(UV)" || $(FETCH_UV) || { echo "make lock needs uv: pip install uv"; exit 1; }
 	@"$(UV)" pip compile --quiet --universal --extra instructor --extra dev \
 	  --custom-compile-command "make lock" -o $(LOCK) pyproject.toml

@@ -19,6 +19,7 @@ import asyncio
 import os
 import string
 import time
+from typing import NoReturn
 
 from grader import Chat, Client, Closed, Failure, LiveServer, Mismatch, Missing, check, scaled
 
@@ -171,7 +172,7 @@ class Flood:
                     )
                 if isinstance(frame, bytes) or frame not in needs:
                     self.unexpected(reader, frame, needs[0], help)
-                needs.remove(frame)  # type: ignore[arg-type]  # unexpected() raised for bytes
+                needs.remove(frame)
             self.told.add(reader.name)
         self.pending = []
 
@@ -258,7 +259,7 @@ class Flood:
                 )
             got += 1
 
-    def unexpected(self, reader: Client, frame: str | bytes, wanted: str, help: str) -> None:
+    def unexpected(self, reader: Client, frame: str | bytes, wanted: str, help: str) -> NoReturn:
         if frame == self.left:
             raise Mismatch(
                 f"{reader.name} was told twice that {self.bad} left",
@@ -387,7 +388,7 @@ async def cuts_off_slow_reader(server: LiveServer) -> None:
         untold = " and ".join(r.name for r in flood.readers if r.name not in flood.told)
         raise Failure(
             f"alice sent {len(flood.sent)} messages of 64 KiB that slow never read, the last "
-            f'{PATIENCE:g} s of them slowly, and {untold} never heard "Client #slow left": '
+            f'{scaled(PATIENCE):g} s of them slowly, and {untold} never heard "Client #slow left": '
             "slow was not cut off, or was cut off without a word",
             help="Bound each client's backlog: asyncio.Queue(maxsize=QUEUE_SIZE) filled "
             "with put_nowait(), where QueueFull means the client is too far behind; cut it "

@@ -224,8 +224,7 @@ async def lists_rooms(server: LiveServer) -> None:
     lobby = ["carol", "gus", "alice", "frank", "eve", "bob", "hal"]
     arrivals = [("lobby", lobby[0]), ("kitchen", "dave"), *(("lobby", i) for i in lobby[1:])]
     for room, client_id in arrivals:
-        client = await server.connect(f"/ws/{room}/{client_id}", name=f"{client_id}@{room}")
-        await client.expect(f"Client #{client_id} joined", help=JOIN_HELP)
+        await chat.join(server, client_id, room=room)
     await rooms_become(
         server,
         {"kitchen": ["dave"], "lobby": sorted(lobby)},

@@ -352,7 +352,9 @@ async def starts_without_redis(launch: Launcher) -> None:
         # Whether the process died says which it was: a crash, or a startup still waiting.
         died = a.exit_reason()
         what = f"server A {died} instead of starting without Redis" if died else failure.rationale
-        raise Failure(what, help=help_) from None
+        refused = Failure(what, help=help_)
+        refused.path = failure.path  # for the diagnosis: which route was refused
+        raise refused from None
     # It started: from here on, what matters is local delivery.
     await alice.expect("Client #alice joined", help=LOCAL_HELP)
     (bob,) = await chat.join(a, "bob", present=(alice,))
@@ -425,7 +427,7 @@ async def crosses_again(sender: Client, receiver: Client, deadline: float, lost:
         if frame in lost:  # a late replay of the outage's message: allowed, once
             lost.discard(frame)
             continue
-        probes = [f"Client #{sender.name}: probe {n}" for n in range(1, sent + 1)]
+        probes = [chat.said.format(id=sender.id, text=f"probe {n}") for n in range(1, sent + 1)]
         if frame not in probes:
             raise Mismatch(
                 f"{receiver.name} should have received one of {sender.name}'s probes next",
@@ -435,7 +437,7 @@ async def crosses_again(sender: Client, receiver: Client, deadline: float, lost:
             )
         first = probes.index(frame) + 1
     for n in range(first + 1, sent + 1):
-        await receiver.expect(f"Client #{sender.name}: probe {n}", help=ONCE_HELP)
+        await receiver.expect(chat.said.format(id=sender.id, text=f"probe {n}"), help=ONCE_HELP)
     await chat.say(sender, "marker", sender, receiver, help=ONCE_HELP)
 
 

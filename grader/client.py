@@ -79,8 +79,8 @@ class Transcript(list[str]):
         return self.aliases.get(frame) or show(frame)
 
     def fold(self, start: int, line: str, *, keep: int = 0) -> None:
-        """Replace the steps since `start` by one `line`, followed by the last `keep`."""
-        last = self[len(self) - keep :] if keep else []
+        """Replace the steps since `start` by one `line`, followed by the last `keep` of them."""
+        last = self[max(start, len(self) - keep) :] if keep else []
         del self[start:]
         self.append(line)
         self.extend(last)
@@ -118,7 +118,9 @@ class Client:
 
     async def poll(self, within: float | None = None) -> str | bytes | None:
         """The next frame if one arrives within `within` seconds, else None; `Closed` if
-        the server closes the connection instead."""
+        the server closes the connection instead (a frame over 4 MiB is a Failure of its
+        own). A `within` given is taken as it is: pass `scaled(seconds)`; the default
+        is scaled already. The same holds for every `within` below."""
         within = _seconds(within, timing.WITHIN)
         try:
             frame = await asyncio.wait_for(self.ws.recv(), within)
@@ -436,10 +438,11 @@ class LiveServer:
             # Pacing between requests, not synchronisation: the deadline bounds the wait.
             await asyncio.sleep(0.02)
 
-    async def shutdown(self, within: float = 5.0) -> bool:
-        """Ask the server to stop (SIGTERM, as a deploy does); whether it exited in time."""
+    async def shutdown(self, within: float | None = None) -> bool:
+        """Ask the server to stop (SIGTERM, as a deploy does); whether it exited in time
+        (5 s, scaled, unless `within` says otherwise)."""
         self.transcript.append(f"{self.who} was told to stop")
-        return await asyncio.to_thread(self.app.terminate, within)
+        return await asyncio.to_thread(self.app.terminate, _seconds(within, 5.0))
 
     def output(self) -> str:
         """Everything the server has printed or logged so far."""

@@ -10,7 +10,7 @@ and its checks read as scripts: `alice, bob = await chat.join(server, "alice", "
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from grader.client import Client, LiveServer
@@ -53,6 +53,7 @@ class Chat:
         """
         members = list(present)
         joined: list[Client] = []
+        never_reads: Client | None = None
         for client_id in ids:
             path = (
                 self.path(client_id, **fields)
@@ -67,8 +68,10 @@ class Chat:
                 help=refused_help or self.refused_help,
             )
             members.append(client)
+            if client_id == stalled:
+                never_reads = client
             for member in members:
-                if member.id != stalled:
+                if member is not never_reads:
                     await member.expect(
                         self.joined.format(id=client_id, **fields), help=help or self.join_help
                     )
@@ -81,7 +84,7 @@ class Chat:
         text: str,
         *hearers: Client,
         help: str | None = None,
-        allowing: Sequence[str] = (),
+        allowing: Collection[str] = (),
     ) -> None:
         """`sender` sends `text`; each of `hearers` receives it, relayed, as its next frame."""
         await sender.send(text)
