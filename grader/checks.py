@@ -46,6 +46,12 @@ def check(
     names of the student's module (say `MAX_CONNECTIONS=2`) on this check's server.
     """
     parents = depends if isinstance(depends, tuple) else (depends,)
+    for parent in parents:
+        # A dependency that is not a check would never pass: its dependents would be
+        # skipped for good, whatever the student does.
+        if not hasattr(parent, "__grader_check__"):
+            name = getattr(parent, "__name__", repr(parent))
+            raise TypeError(f"depends= names {name}, which is not a @check")
 
     def mark(fn: F) -> F:
         doc = " ".join((fn.__doc__ or fn.__name__).split())

@@ -176,8 +176,10 @@ def _run_checks(kit: Kit, job: Job, cancel: threading.Event | None) -> tuple[boo
                 proc.stdin.close()
             timed_out = not _wait(proc, timing.scaled(exercise.timeout), cancel)
         finally:
-            # All it started first: without a sandbox, servers are in sessions of their own.
-            kill_tree(proc.pid)
+            # It and all it started, stopped together before any is killed: without a
+            # sandbox, servers are in sessions of their own, and a checks process that
+            # saw its servers die first could still report them as "could not start".
+            kill_tree(proc.pid, including=True)
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
