@@ -131,16 +131,11 @@ def gradescope_autograder(
     (staging / MANIFEST).parent.mkdir(parents=True)
     (staging / MANIFEST).write_text(manifest_of(kit, ids))
     for exercise in exercises:
-        files = [
-            f"lessons/{exercise.lesson}",
-            f"starter/{exercise.file}",
-            f"checks/{exercise.checks}",
-            f"checks/{HIDDEN}/{exercise.checks}",
-        ]
-        for part in files:
-            if (kit.root / part).is_file():
-                (staging / part).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(kit.root / part, staging / part)
+        for source in (kit.lesson(exercise), kit.starter(exercise), *kit.check_files(exercise)):
+            if source.is_file():
+                target = staging / source.relative_to(kit.root)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, target)
     scripts = {"setup.sh": SETUP_SH, "run_autograder": RUN_AUTOGRADER.replace("{hidden}", hidden)}
     for script_name, text in scripts.items():
         script = staging / script_name

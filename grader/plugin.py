@@ -14,6 +14,7 @@ import inspect
 import json
 import os
 import sys
+import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -63,11 +64,15 @@ class Grading:
         self.endpoint: str = option("grader_endpoint")
         self.points: dict[str, float] = json.loads(option("grader_points"))
         """What the manifest says checks are worth (see Exercise.points_by_check)."""
-        self.never_blocks = NEVER_BLOCKS
         self._count = 0
         self.zygote = Zygote.start(
             self.sandbox, self.file_name, option("grader_module"), option("grader_preload")
         )
+
+    @property
+    def never_blocks(self) -> channel.CheckInfo:
+        """The engine's own check, worth what the manifest says it is."""
+        return dataclasses.replace(NEVER_BLOCKS, points=self.worth(NEVER_BLOCKS))
 
     def worth(self, check: CheckSpec | channel.CheckInfo) -> float:
         """A check's points: the manifest's for it, or its own times the exercise's weight."""
@@ -121,8 +126,12 @@ class Launcher:
         """Note what every server said and saw, then drop the clients (which may make more
         noise). If the check failed, first ask the servers where they are waiting."""
         if failed:
-            for live in self.servers:
-                live.app.ask_where_waiting()
+            # Every server is asked at once, and all answer within one shared half second.
+            asked = [(live.app, live.app.ask_where_waiting()) for live in self.servers]
+            deadline = time.monotonic() + 0.5
+            for app, before in asked:
+                if before is not None:
+                    app.await_where_waiting(before, deadline)
         self.outputs = [(live, live.output(), live.app.exit_reason()) for live in self.servers]
         self.events = [event for live in self.servers for event in live.app.events()]
         for live in self.servers:
@@ -183,9 +192,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     specs = [_spec(item) for item in session.items]
     grading.descriptions = {s.name: s.description for s in specs}
     checks = [channel.CheckInfo(s.name, s.description, s.points, s.hidden) for s in specs]
-    never_blocks = dataclasses.replace(NEVER_BLOCKS, points=grading.worth(NEVER_BLOCKS))
-    grading.never_blocks = never_blocks
-    grading.results.write(channel.Collected((*checks, never_blocks)))
+    grading.results.write(channel.Collected((*checks, grading.never_blocks)))
     missing = session.config.getoption("grader_missing")
     if missing:
         grading.could_not_start = CouldNotStart(missing)

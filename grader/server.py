@@ -150,20 +150,35 @@ class AppServer:
         """What the grader's witness in the server reported (see witness.py)."""
         return witness.read_events(self.events_path)
 
-    def ask_where_waiting(self, within: float = 0.5) -> None:
-        """Have the server report where its tasks are waiting (a `waiting` event)."""
+    def ask_where_waiting(self) -> int | None:
+        """Have the server report where its tasks are waiting (a `waiting` event); how
+        many such reports it had made before, or None if it cannot be asked."""
         if not self.pid or self.exit_reason() is not None:
-            return
-        before = sum(e["kind"] == "waiting" for e in self.events())
+            return None
+        before = self._waiting_reports()
         try:
             self.zygote.request("signal", pid=self.pid, signal=int(signal.SIGUSR2))
         except SandboxGone:
-            return
-        deadline = time.monotonic() + within
-        while sum(e["kind"] == "waiting" for e in self.events()) == before:
-            if time.monotonic() > deadline:
-                return
+            return None
+        return before
+
+    def await_where_waiting(self, before: int, deadline: float) -> None:
+        """Until the server has answered ask_where_waiting() (or `deadline`, monotonic).
+        The events file is read again only when it has grown."""
+        size = -1
+        while time.monotonic() < deadline:
+            try:
+                grown = self.events_path.stat().st_size
+            except OSError:
+                grown = 0
+            if grown != size:
+                size = grown
+                if self._waiting_reports() > before:
+                    return
             time.sleep(0.01)
+
+    def _waiting_reports(self) -> int:
+        return sum(e["kind"] == "waiting" for e in self.events())
 
     def stop(self) -> None:
         """Kill the server and its process group; safe to call twice."""

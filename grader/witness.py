@@ -102,19 +102,28 @@ class Witness:
 
     def place(self, frames: Iterable[FrameType | traceback.FrameSummary]) -> dict[str, Any]:
         """The innermost of `frames` in the student's file: {"line", "code"} or {}."""
-        found: dict[str, Any] = {}
+        found = 0
         for frame in frames:
             if isinstance(frame, traceback.FrameSummary):
                 file, line = frame.filename, frame.lineno or 0
             else:
                 file, line = frame.f_code.co_filename, frame.f_lineno
             if file == self.student_file:
-                code = linecache.getline(file, line).strip()
-                found = {"line": line, "code": code}
-        return found
+                found = line
+        return self._at(found) if found else {}
 
     def here(self) -> dict[str, Any]:
-        return self.place(_stack(sys._getframe(1)))
+        """The innermost student line calling this (walked from the inside: this runs
+        whenever the app creates a task or calls a wrapped method)."""
+        frame: FrameType | None = sys._getframe(1)
+        while frame is not None:
+            if frame.f_code.co_filename == self.student_file:
+                return self._at(frame.f_lineno)
+            frame = frame.f_back
+        return {}
+
+    def _at(self, line: int) -> dict[str, Any]:
+        return {"line": line, "code": linecache.getline(self.student_file, line).strip()}
 
     def _task(self) -> dict[str, Any]:
         """Where the running task was started, if the student's code started it."""
@@ -205,39 +214,25 @@ class Witness:
         """`manager = ConnectionManager()` at the top, and again inside a function that
         does not declare it global: each call of that function gets an object of its
         own, and the shared one is never used there."""
-        made = {
-            node.targets[0].id: (ast.unparse(node.value.func), node.lineno)
-            for node in tree.body
-            if isinstance(node, ast.Assign)
-            and len(node.targets) == 1
-            and isinstance(node.targets[0], ast.Name)
-            and isinstance(node.value, ast.Call)
-        }
+        made = {m[0]: (m[1], m[2]) for node in tree.body if (m := _made(node))}
         for function in ast.walk(tree):
             if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
                 continue
             shared = {n for g in ast.walk(function) if isinstance(g, ast.Global) for n in g.names}
             for node in ast.walk(function):
-                if not (
-                    isinstance(node, ast.Assign)
-                    and len(node.targets) == 1
-                    and isinstance(node.targets[0], ast.Name)
-                    and isinstance(node.value, ast.Call)
-                ):
+                again = _made(node)
+                if again is None or again[0] not in made or again[0] in shared:
                     continue
-                name = node.targets[0].id
-                if name in made and name not in shared:
-                    factory, defined = made[name]
-                    if ast.unparse(node.value.func) == factory:
-                        code = lines[node.lineno - 1].strip()
-                        self.event(
-                            "shadowed",
-                            name=name,
-                            line=node.lineno,
-                            code=code,
-                            function=function.name,
-                            defined_line=defined,
-                        )
+                name, factory, line = again
+                if factory == made[name][0]:
+                    self.event(
+                        "shadowed",
+                        name=name,
+                        line=line,
+                        code=lines[line - 1].strip(),
+                        function=function.name,
+                        defined_line=made[name][1],
+                    )
 
     def _settings_copied(self, tree: ast.Module, lines: list[str], names: set[str]) -> None:
         """Where the module copies a setting at import: `LIMIT = MAX_CONNECTIONS`, or a
@@ -578,6 +573,18 @@ def _awaited(coro: Any) -> list[FrameType]:
             frames.append(frame)
         coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
     return frames
+
+
+def _made(node: ast.AST) -> tuple[str, str, int] | None:
+    """`name = Factory(...)`: (name, the factory as written, its line); else None."""
+    if (
+        isinstance(node, ast.Assign)
+        and len(node.targets) == 1
+        and isinstance(node.targets[0], ast.Name)
+        and isinstance(node.value, ast.Call)
+    ):
+        return node.targets[0].id, ast.unparse(node.value.func), node.lineno
+    return None
 
 
 def _stack(frame: FrameType | None) -> list[FrameType]:
