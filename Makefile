@@ -57,7 +57,7 @@ bench: $(DEV_STAMP) ## fan-out benchmark [EX=<id>] [SUBMISSION=…] [CLIENTS=10,
 	@$(PY) -m bench.fanout $(EX_ARG) $(SUB_ARG) $(if $(CLIENTS),--clients $(CLIENTS)) $(JSON_ARG)
 
 test: $(DEV_STAMP) ## run the kit's own test suite (what CI runs)
-	@$(MAKE) -s system-packages SYSTEM_PACKAGES="chromium:chromium redis-server:redis-server bwrap:bubblewrap"
+	@$(MAKE) -s system-packages SYSTEM_PACKAGES="chromium:chromium redis-server:redis-server bwrap:bubblewrap setpriv:util-linux"
 	@$(PY) -m ruff check .
 	@$(PY) -m mypy
 	@$(PY) -m pytest -n $(TEST_WORKERS) -q

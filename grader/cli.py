@@ -418,7 +418,12 @@ def cmd_doctor(kit: Kit, args: argparse.Namespace) -> int:
         ("bubblewrap", probe.version or "not found", probe.works),
         (
             "namespaces",
-            "each submission gets its own user, pid, network, ipc and mount namespaces"
+            "each submission gets its own user, pid, network, ipc and mount namespaces, "
+            + (
+                "as an unused kernel uid of its own (never root)"
+                if os.geteuid() == 0
+                else "as you (never root)"
+            )
             if probe.works
             else probe.reason,
             probe.works,

@@ -33,7 +33,8 @@ trap 'echo "setup.sh failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 export DEBIAN_FRONTEND=noninteractive
 echo "Installing python3, redis-server and bubblewrap…"
 apt-get update -qq
-apt-get install -y -qq python3 python3-venv python3-pip redis-server bubblewrap >/dev/null
+apt-get install -y -qq python3 python3-venv python3-pip redis-server bubblewrap \
+  util-linux >/dev/null
 PY=python3
 if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   echo "$(python3 --version) is older than the grader needs (3.11): installing python3.11…"

@@ -73,18 +73,20 @@ def grade(
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="grader-") as tmp:
         scratch = Path(tmp)
-        (scratch / "submission").mkdir()
+        sandbox.prepare(scratch, isolated, kit.root)
         # Without a file the checks still run, so the result lists each with its points.
         missing = refuse or (None if file.is_file() else _missing(exercise, file))
         if missing is None:
             # A copy: nothing the server does can change the student's file.
             shutil.copyfile(file, scratch / "submission" / exercise.file)
+            (scratch / "submission" / exercise.file).chmod(0o644)  # for the sandbox's user
         submitted = _submitted(kit, exercise, file, refuse)
         job = Job(exercise, scratch, shown(file), missing, isolated, caps.for_job())
         try:
             timed_out, output = _run_checks(kit, job, cancel)
         finally:
             job.caps.close()
+            sandbox.remove_view(scratch)
         records = channel.read(scratch / "results", job.key)
         # Why it took so long, if the servers' watchdogs know.
         worst = diagnosis.worst_block(witness.blocked(scratch)) if timed_out else None
@@ -153,7 +155,7 @@ def _run_checks(kit: Kit, job: Job, cancel: threading.Event | None) -> tuple[boo
         *([f"--grader-missing={job.missing}"] if job.missing else []),
     ]
     if job.isolated:
-        command = sandbox.network(command)
+        command = sandbox.network(command, scratch, kit.root)
     env = {name: os.environ[name] for name in CHECKS_ENV if name in os.environ}
     env["PYTHONPATH"] = str(kit.root)
     env["PYTHONDONTWRITEBYTECODE"] = "1"

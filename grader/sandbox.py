@@ -16,6 +16,14 @@ libraries read-only, its own copy of the submission, a size-capped tmpfs as /tmp
 nothing else of the machine (not the kit, not a home folder). When its parent dies, or
 its first process ends, the kernel ends everything in it.
 
+Whoever starts the grader, the sandbox is never kernel uid 0: a user namespace made by
+root maps its user to root outside, and uid 0 may write most of /proc/sys with no
+capability at all (kernel.core_pattern runs a program as the host's root). So when the
+grader is root, the sandbox's bwrap starts as a fresh unused uid of its own (`job_uid`),
+and what it binds that only root may reach (/root/.pyenv, a kit in a root-only folder,
+the job's scratch) is first bound by root, in the job's own mount namespace, onto
+mount points that uid may traverse (`view`). /proc/sys is read-only inside either way.
+
 Without bwrap (macOS, some containers) everything runs as plain processes: fine for a
 student's own files, refused for anyone else's unless the instructor says --no-sandbox.
 """
@@ -23,10 +31,13 @@ student's own files, refused for anyone else's unless the instructor says --no-s
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
+import random
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +57,9 @@ ETC_FILES = (
     "host.conf",
     "protocols",
     "services",
-    "ssl",
+    # The public certificates and settings, never /etc/ssl/private.
+    "ssl/certs",
+    "ssl/openssl.cnf",
     "alternatives",
 )
 ETC_OWN = {
@@ -63,6 +76,17 @@ ALLOWED_ENV = {
     "PYTHONNOUSERSITE": "1",
 }
 BWRAP = shutil.which("bwrap") or "bwrap"
+SETPRIV = shutil.which("setpriv") or "setpriv"
+# The kernel uids a sandbox runs as when the grader is root, one per job: above the
+# ranges systems hand out (systemd's container range ends at 0x6FFFFFFF, "nobody" is
+# 65534), so no file and no other process of the machine belongs to it, and limits the
+# kernel counts per user (processes, inotify) are the job's alone.
+JOB_UIDS = range(0x7A000000, 0x7A000000 + (1 << 20))
+
+
+def job_uid() -> int | None:
+    """The kernel uid for a new job's sandbox: a fresh one if we are root, else ours."""
+    return random.choice(JOB_UIDS) if os.geteuid() == 0 else None
 
 
 @dataclass(frozen=True)
@@ -85,9 +109,25 @@ def probe() -> Probe:
             False, "bubblewrap is not installed (Debian, Ubuntu: apt-get install bubblewrap)"
         )
     version = subprocess.run([BWRAP, "--version"], capture_output=True, text=True).stdout.strip()
-    command = network(confine([sys.executable, "-I", "-c", "print('ok')"], Path("/nonexistent")))
+    uid = job_uid()
+    if uid is not None and not shutil.which(SETPRIV):
+        return Probe(
+            False, "setpriv is not installed (Debian, Ubuntu: apt-get install util-linux)", version
+        )
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=30, env=ALLOWED_ENV)
+        with tempfile.TemporaryDirectory(prefix="grader-probe-") as tmp:
+            scratch = Path(tmp)
+            prepare(scratch)
+            try:
+                command = network(
+                    confine([sys.executable, "-I", "-c", "print('ok')"], scratch, uid=uid),
+                    scratch,
+                )
+                done = subprocess.run(
+                    command, capture_output=True, text=True, timeout=30, env=ALLOWED_ENV, cwd="/"
+                )
+            finally:
+                remove_view(scratch)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return Probe(False, f"bubblewrap could not run: {exc}", version)
     if done.stdout.strip() != "ok":
@@ -98,10 +138,69 @@ def probe() -> Probe:
     return Probe(True, "", version)
 
 
-def network(argv: list[str]) -> list[str]:
-    """Run `argv` in a network namespace of its own, with only a loopback, up."""
-    user = [] if os.geteuid() == 0 else ["--unshare-user"]
-    return [BWRAP, *user, "--unshare-net", "--dev-bind", "/", "/", "--die-with-parent", *argv]
+def network(argv: list[str], scratch: Path, kit: Path | None = None) -> list[str]:
+    """Run `argv` in a network namespace of its own, with only a loopback, up. As root,
+    its mount namespace also shows what the job's sandboxes bind at their `view`
+    (`kit`: the folder of the grader package the sandboxes will run, if not ours)."""
+    if os.geteuid() != 0:
+        return [BWRAP, "--unshare-user", "--unshare-net", "--dev-bind", "/", "/", *_END, *argv]
+    views = []
+    for source, inside in exposed(scratch, kit):
+        views += ["--ro-bind", str(source), str(view_point(scratch, inside))]
+    return [BWRAP, "--unshare-net", "--dev-bind", "/", "/", *views, *_END, *argv]
+
+
+_END = ["--die-with-parent", "--"]
+
+
+def exposed(scratch: Path, kit: Path | None = None) -> list[tuple[Path, str]]:
+    """What of the machine a job's sandbox shows beside /usr, /etc's public files and its
+    own /tmp: (where it is, where the sandbox sees it)."""
+    shown = [(path, str(path)) for path in python_paths(kit or _kit())]
+    shown.append((scratch / "submission", "/submission"))
+    shown += [(scratch / "etc" / name, f"/etc/{name}") for name in ETC_OWN]
+    return shown
+
+
+def view(scratch: Path) -> Path:
+    """The folder of mount points through which a sandbox of a root grader reaches what
+    it binds (see the module's docstring); it holds nothing on the host's disk. In /tmp,
+    which every user may pass (a scratch folder's own parent may not be)."""
+    name = hashlib.sha256(str(scratch).encode()).hexdigest()[:24]
+    return Path("/tmp") / f"grader-view-{name}"
+
+
+def view_point(scratch: Path, inside: str) -> Path:
+    """Where in the view the sandbox finds what it shows at `inside`."""
+    return view(scratch) / hashlib.sha256(inside.encode()).hexdigest()[:16]
+
+
+def prepare(scratch: Path, isolated: bool = True, kit: Path | None = None) -> None:
+    """Lay out a job's scratch folder for its sandboxes: the submission's folder, the
+    sandbox's own /etc files and, `isolated` as root, the view's mount points (then call
+    `remove_view` when the job is over)."""
+    (scratch / "submission").mkdir(exist_ok=True)
+    (scratch / "etc").mkdir(exist_ok=True)
+    for name, text in ETC_OWN.items():
+        (scratch / "etc" / name).write_text(text)
+    # Readable by the sandbox's user whatever the umask: no one else can pass scratch.
+    for path in [scratch / "submission", scratch / "etc", *(scratch / "etc").iterdir()]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    if not isolated or os.geteuid() != 0:
+        return
+    points = view(scratch)
+    points.mkdir(mode=0o755)
+    points.chmod(0o755)
+    for source, inside in exposed(scratch, kit):
+        point = view_point(scratch, inside)
+        if source.is_dir():
+            point.mkdir(mode=0o755)
+        else:
+            point.touch(mode=0o644)
+
+
+def remove_view(scratch: Path) -> None:
+    shutil.rmtree(view(scratch), ignore_errors=True)
 
 
 class Sandbox:
@@ -117,6 +216,8 @@ class Sandbox:
         self.caps = job_caps
         self.isolated = isolated
         self.workdir = Path("/tmp") if isolated else scratch / "tmp"
+        self.uid = job_uid() if isolated else None
+        """The kernel uid of its sandboxes, when the grader is root."""
 
     def submission(self, name: str) -> Path:
         """Where a sandboxed process finds the submission's file `name`."""
@@ -132,21 +233,30 @@ class Sandbox:
         if not self.isolated:
             self.workdir.mkdir(exist_ok=True)
             return self.caps.enter(argv)
-        binds = {self.scratch / "submission": "/submission"} if submission else {}
-        return self.caps.enter(confine(argv, self.scratch, binds=binds))
+        return self.caps.enter(confine(argv, self.scratch, submission=submission, uid=self.uid))
 
 
 def confine(
     argv: list[str],
     scratch: Path,
     *,
-    binds: dict[Path, str] | None = None,
+    submission: bool = False,
+    uid: int | None = None,
     chdir: str = "/tmp",
 ) -> list[str]:
-    """`argv` in a sandbox: the system and Python read-only, `binds` (host → inside)
-    read-only, a private size-capped /tmp; it keeps the environment it is given and the
-    network namespace it starts in (the job's own). `scratch/etc` holds its /etc files."""
+    """`argv` in a sandbox: the system and Python read-only, with `submission` the job's
+    copy of it at /submission, a private size-capped /tmp; it keeps the environment it is
+    given and the network namespace it starts in (the job's own, made by `network`).
+    `scratch` was laid out by `prepare`. With `uid` (the grader is root), bwrap starts
+    as that kernel uid and binds through the job's view."""
+    shown = exposed(scratch)
+    if uid is not None:
+        shown = [(view_point(scratch, inside), inside) for _, inside in shown]
+    count = len(python_paths(_kit()))
+    python, (folder, *etc) = shown[:count], shown[count:]
+    drop = [] if uid is None else [SETPRIV, f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
     args = [
+        *drop,
         BWRAP,
         "--unshare-user",
         "--unshare-pid",
@@ -181,20 +291,24 @@ def confine(
             args += ["--ro-bind", str(path), str(path)]
     for name in ETC_FILES:
         args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
-    for name, path in _own_etc(scratch).items():
-        args += ["--ro-bind", str(path), f"/etc/{name}"]
-    hidden = kit_below_usr()
+    for source, inside in etc:
+        args += ["--ro-bind", str(source), inside]
+    hidden = kit_below_usr(_kit())
     if hidden is not None:  # bound with /usr: cover it, then show its venv and grader again
         args += ["--tmpfs", str(hidden)]
-    for path in python_paths():
-        args += ["--ro-bind", str(path), str(path)]
+    for source, inside in python:
+        args += ["--ro-bind", str(source), inside]
     if hidden is not None:
         args += ["--remount-ro", str(hidden)]
-    for source, inside in (binds or {}).items():
-        args += ["--ro-bind", str(source), inside]
+    if submission:
+        args += ["--ro-bind", str(folder[0]), folder[1]]
     args += [
         "--proc",
         "/proc",
+        # The kernel's settings, read-only: no sysctl is the sandbox's to change.
+        "--ro-bind",
+        "/proc/sys",
+        "/proc/sys",
         "--dev",
         "/dev",
         "--size",
@@ -213,17 +327,6 @@ def confine(
     return args
 
 
-def _own_etc(scratch: Path) -> dict[str, Path]:
-    folder = scratch / "etc"
-    if folder.is_dir():
-        return {name: folder / name for name in ETC_OWN}
-    if not scratch.is_dir():  # the probe: no files of our own
-        return {}
-    folder.mkdir()
-    for name, text in ETC_OWN.items():
-        (folder / name).write_text(text)
-    return {name: folder / name for name in ETC_OWN}
-
 
 def _kit() -> Path:
     import grader
@@ -231,18 +334,17 @@ def _kit() -> Path:
     return Path(grader.__file__).resolve().parent.parent
 
 
-def kit_below_usr() -> Path | None:
+def kit_below_usr(kit: Path) -> Path | None:
     """The kit's folder if it is inside /usr, which the sandbox shows whole."""
-    kit = _kit()
     return kit if kit.is_relative_to("/usr") else None
 
 
 @functools.cache
-def python_paths() -> tuple[Path, ...]:
+def python_paths(kit: Path) -> tuple[Path, ...]:
     """The folders a sandboxed Python needs: the interpreter, the standard library, the
-    installed packages and the grader package; never the kit around them (its checks
-    and solutions)."""
-    kit = _kit()
+    installed packages and the `kit`'s grader package; never the kit around them (its
+    checks and solutions)."""
+    kit = kit.resolve()
     package = kit / "grader"
     venv = Path(sys.prefix).resolve()
     # The path of a fresh, isolated interpreter: this one's may hold the folder it was

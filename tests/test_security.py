@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from grader import batch, caps, runner, sandbox
@@ -343,7 +344,8 @@ def instructor() -> Iterator[Path]:
             shutil.copytree(
                 ROOT / part, home / "kit" / part, ignore=shutil.ignore_patterns("__pycache__")
             )
-        for name in ("reads_secrets.py", "forge_results.py", "writes_home.py", "writes_kit.py"):
+        attacks = ("reads_secrets.py", "forge_results.py", "writes_home.py", "writes_kit.py")
+        for name in (*attacks, "writes_kernel_settings.py"):
             shutil.copy(ATTACKS / name, home / name)
         (home / "secret.txt").write_text("the instructor's secret")
         (home / ".bashrc").write_text("# the instructor's shell\n")
@@ -371,9 +373,10 @@ def test_an_ordinary_user_grading_is_protected_as_well(instructor: Path) -> None
     files = {p: p.read_bytes() for p in (home / "kit").rglob("*.py")}
     files[home / ".bashrc"] = (home / ".bashrc").read_bytes()
     attacks = ("reads_secrets.py", "forge_results.py", "writes_home.py", "writes_kit.py")
-    sandboxed = {attack: as_instructor(home, attack) for attack in attacks}
+    sandboxed = {a: as_instructor(home, a) for a in (*attacks, "writes_kernel_settings.py")}
     for done in sandboxed.values():
         assert "isolation: bubblewrap" in done.stdout, done.stdout + done.stderr
+    assert "0/10 checks passed" in sandboxed["writes_kernel_settings.py"].stdout
     assert "0/10 checks passed" in sandboxed["reads_secrets.py"].stdout
     assert "0/10 checks passed" in sandboxed["forge_results.py"].stdout
     assert "10/10 checks passed" in sandboxed["writes_home.py"].stdout
@@ -385,3 +388,77 @@ def test_an_ordinary_user_grading_is_protected_as_well(instructor: Path) -> None
     assert (home / ".bashrc").read_bytes() != files[home / ".bashrc"]
     # ...but the results channel is not.
     assert "0/10 checks passed" in as_instructor(home, "forge_results.py", "--no-sandbox").stdout
+
+
+@pytest.fixture
+def root_only_file() -> Iterator[Path]:
+    """A 0600 file of root's below /usr, which the sandbox shows whole."""
+    if os.geteuid() != 0:
+        pytest.skip("plants a root-only file below /usr")
+    fd, name = tempfile.mkstemp(prefix="grader-root-only-", dir="/usr/local/share")
+    os.write(fd, b"root's secret")
+    os.close(fd)
+    os.chmod(name, 0o600)
+    yield Path(name)
+    os.unlink(name)
+
+
+def test_the_sandbox_is_never_the_kernels_root(kit: Kit, root_only_file: Path) -> None:
+    """As root the sandbox's user is a fresh unprivileged uid, so it can neither change
+    the kernel's settings (/proc/sys) nor read what only root may."""
+    core_pattern = Path("/proc/sys/kernel/core_pattern").read_bytes()
+    file = ATTACKS / "writes_kernel_settings.py"
+    sandboxed = grade(kit, file, isolated=True)
+    assert sandboxed.score == 0 and not passed(sandboxed), passed(sandboxed)
+    assert Path("/proc/sys/kernel/core_pattern").read_bytes() == core_pattern
+    control = grade(kit, file, isolated=False)
+    assert control.passed, "the attack does not work even without the sandbox"
+
+
+def inside(scratch: Path, script: str) -> subprocess.CompletedProcess[str]:
+    """`script` run by sh in a job's sandbox, laid out as the grader lays it out."""
+    sandbox.prepare(scratch)
+    box = sandbox.Sandbox(scratch, caps.JobCaps(), isolated=True)
+    try:
+        command = sandbox.network(box.command(["/bin/sh", "-c", script]), scratch)
+        return subprocess.run(
+            command, capture_output=True, text=True, env=box.env(), cwd="/", timeout=30
+        )
+    finally:
+        sandbox.remove_view(scratch)
+
+
+def test_inside_the_sandbox_no_kernel_setting_is_writable(tmp_path: Path) -> None:
+    script = (
+        "cat /proc/self/status | grep ^Uid; "
+        "for f in /proc/sys/kernel/core_pattern /proc/sys/kernel/hostname "
+        "/proc/sys/vm/drop_caches /proc/sys/net/ipv4/ip_forward /proc/sysrq-trigger; do "
+        '  (cat "$f" > "$f") 2>/dev/null && echo "wrote $f"; done; '
+        "grep -E ' /proc/sys ' /proc/mounts; ls /etc/ssl; echo done"
+    )
+    done = inside(tmp_path, script)
+    assert done.stdout.endswith("done\n"), done.stdout + done.stderr
+    assert "wrote" not in done.stdout, done.stdout
+    assert " ro," in done.stdout.split("/proc/sys", 1)[1].splitlines()[0]
+    assert "private" not in done.stdout
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="as root only: an ordinary user's uid is theirs")
+def test_as_root_the_sandbox_runs_as_an_unused_kernel_uid(tmp_path: Path) -> None:
+    """Seen from outside, every process of the sandbox has a uid of the job's own."""
+    sandbox.prepare(tmp_path)
+    box = sandbox.Sandbox(tmp_path, caps.JobCaps(), isolated=True)
+    command = sandbox.network(box.command(["/bin/sh", "-c", "echo ready; exec sleep 30"]), tmp_path)
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=box.env(), cwd="/")
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+        below = psutil.Process(proc.pid).children(recursive=True)
+        inside = [p for p in below if p.name() in ("sh", "sleep")]  # before or after exec
+        assert inside, [p.name() for p in below]
+        for process in inside:
+            assert set(process.uids()) == {box.uid}, process.uids()
+        assert box.uid in sandbox.JOB_UIDS
+    finally:
+        proc.kill()
+        proc.wait()
+        sandbox.remove_view(tmp_path)
