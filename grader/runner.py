@@ -25,7 +25,7 @@ from pathlib import Path
 
 from grader import caps, channel, diagnosis, sandbox, timing, witness
 from grader.manifest import Exercise, Kit
-from grader.processes import kill_tree
+from grader.processes import PR_SET_DUMPABLE, kill_tree, prctl
 from grader.results import CheckResult, ExerciseResult, Outcome, Submitted
 from grader.submission import holds
 
@@ -71,6 +71,9 @@ def grade(
     then it raises Cancelled.
     """
     started = time.monotonic()
+    # This process holds the results channel's key: a submission run as the same user
+    # (--no-sandbox) must not read it from our memory.
+    prctl(PR_SET_DUMPABLE, 0)
     with tempfile.TemporaryDirectory(prefix="grader-") as tmp:
         scratch = Path(tmp)
         sandbox.prepare(scratch, isolated, kit.root)

@@ -345,7 +345,7 @@ def instructor() -> Iterator[Path]:
                 ROOT / part, home / "kit" / part, ignore=shutil.ignore_patterns("__pycache__")
             )
         attacks = ("reads_secrets.py", "forge_results.py", "writes_home.py", "writes_kit.py")
-        for name in (*attacks, "writes_kernel_settings.py"):
+        for name in (*attacks, "writes_kernel_settings.py", "reads_grader_process.py"):
             shutil.copy(ATTACKS / name, home / name)
         (home / "secret.txt").write_text("the instructor's secret")
         (home / ".bashrc").write_text("# the instructor's shell\n")
@@ -386,8 +386,10 @@ def test_an_ordinary_user_grading_is_protected_as_well(instructor: Path) -> None
     assert "10/10 checks passed" in as_instructor(home, "reads_secrets.py", "--no-sandbox").stdout
     as_instructor(home, "writes_home.py", "--no-sandbox")
     assert (home / ".bashrc").read_bytes() != files[home / ".bashrc"]
-    # ...but the results channel is not.
+    # ...but the results channel is not, nor the memory of the grader's processes.
     assert "0/10 checks passed" in as_instructor(home, "forge_results.py", "--no-sandbox").stdout
+    unsandboxed = as_instructor(home, "reads_grader_process.py", "--no-sandbox")
+    assert "0/10 checks passed" in unsandboxed.stdout, unsandboxed.stdout
 
 
 @pytest.fixture

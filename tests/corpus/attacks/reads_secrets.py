@@ -38,12 +38,20 @@ def chat() -> FastAPI:
 
 def homes() -> set[Path]:
     """The home folder of the user it runs as: from the user database, its environment,
-    and the environment of every process it can see (the grader's among them)."""
+    the folders its user owns in /home and /tmp, and the environment of every process it
+    can see."""
     found = {Path(os.environ.get("HOME", "/nonexistent"))}
     try:
         found.add(Path(pwd.getpwuid(os.getuid()).pw_dir))
     except KeyError:
         pass
+    # Folders of its own user where homes are kept (its user may have no entry).
+    for folder in glob.glob("/home/*") + glob.glob("/tmp/*"):
+        try:
+            if os.stat(folder).st_uid == os.getuid():
+                found.add(Path(folder))
+        except OSError:
+            continue
     for path in glob.glob("/proc/[0-9]*/environ"):
         try:
             for entry in open(path, "rb").read().split(b"\0"):
