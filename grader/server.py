@@ -9,7 +9,6 @@ pipe on which it says whether the student's module imported.
 
 from __future__ import annotations
 
-import json
 import os
 import select
 import signal
@@ -20,7 +19,7 @@ from typing import Any
 
 import psutil
 
-from grader import caps, witness
+from grader import caps, untrusted, witness
 from grader.serving import CouldNotStart
 from grader.zygote import SandboxGone, Zygote
 
@@ -90,7 +89,7 @@ class AppServer:
             for fd in (write_end, log_fd, events_fd):
                 os.close(fd)
             sock.close()
-        self.pid = int(answer.get("pid") or 0)
+        self.pid = _number(answer.get("pid")) or 0
         try:
             report = _read_report(read_end, self.startup_timeout)
         finally:
@@ -114,7 +113,7 @@ class AppServer:
         """None while the server runs; otherwise how it ended, in words."""
         if self._status is None and self.pid:
             try:
-                self._status = self.zygote.request("status", pid=self.pid)["status"]
+                self._status = _number(self.zygote.request("status", pid=self.pid).get("status"))
             except SandboxGone:
                 return "ended with the sandbox"
         if self._status is None:
@@ -185,8 +184,11 @@ class AppServer:
         if not self.pid or self._status is not None:
             return
         try:
-            self._status = self.zygote.request("stop", pid=self.pid)["status"]
+            answer = self.zygote.request("stop", pid=self.pid)
         except SandboxGone:
+            answer = {}
+        self._status = _number(answer.get("status"))
+        if self._status is None:  # gone with the sandbox, or an answer that makes no sense
             self._status = signal.SIGKILL
 
     @property
@@ -212,7 +214,13 @@ def _new_file(path: Path) -> int:
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
 
 
+def _number(value: object) -> int | None:
+    """A pid or a status from the zygote, which the student's code may have taken over."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def describe_exit(status: int, events: caps.Events | None = None) -> str:
+    status &= 0xFFFF  # as waitpid gives it, whatever the zygote said
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         if sig == signal.SIGXFSZ:
@@ -227,7 +235,10 @@ def describe_exit(status: int, events: caps.Events | None = None) -> str:
                     f"{caps.size(caps.MEMORY_PER_JOB)} of memory"
                 )
             return "was killed"
-        return f"was killed by signal {signal.Signals(sig).name}"
+        try:
+            return f"was killed by signal {signal.Signals(sig).name}"
+        except ValueError:  # no such signal: the status did not come from the kernel
+            return f"was killed by signal {sig}"
     return f"exited with code {os.WEXITSTATUS(status)}"
 
 
@@ -249,7 +260,7 @@ def _read_report(fd: int, timeout: float) -> dict[str, Any] | None:
         if len(data) > 1 << 20:
             break
     try:  # student code runs while the pipe is open: trust nothing that comes through
-        report = json.loads(data)
+        report = untrusted.loads(data, 1 << 20)
     except ValueError:
         return {"error": "the app wrote something unexpected to the grader's pipe"}
     return report if isinstance(report, dict) and report else {}

@@ -35,6 +35,7 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from grader import untrusted
 from grader.processes import PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, kill_tree, prctl
 from grader.serving import AppSpec, run
 
@@ -69,7 +70,11 @@ def receive(sock: socket.socket) -> tuple[dict[str, Any], list[int]] | None:
         if not chunk:
             return None
         data += chunk
-    payload: dict[str, Any] = json.loads(data)
+    # The zygote runs beside the student's code, which may take it over: its answers
+    # are read as untrusted (a deep or odd one is a ValueError, as a broken one is).
+    payload = untrusted.loads(data, MAX_MESSAGE)
+    if not isinstance(payload, dict):
+        raise ValueError("a message that is not a JSON object")
     return payload, fds
 
 
