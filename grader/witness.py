@@ -523,13 +523,23 @@ def read_events(path: Path) -> list[dict[str, Any]]:
     except OSError:
         return []
     for line in lines[:MAX_EVENTS]:
-        try:
-            event = _event(untrusted.loads(line, MAX_EVENT))
-        except ValueError:
-            continue
+        event = parse_event(line)
         if event is not None:
             found.append(event)
     return found
+
+
+def parse_event(line: bytes | str) -> dict[str, Any] | None:
+    """One line as the witness writes it, checked field by field; None if it is not one."""
+    try:
+        return _event(untrusted.loads(line, MAX_EVENT))
+    except ValueError:
+        return None
+
+
+def event_line(event: dict[str, Any]) -> bytes:
+    """An event (a checked one) as a line that `read_events` reads back."""
+    return json.dumps(event).encode() + b"\n"
 
 
 def blocked(folder: Path) -> list[dict[str, Any]]:
