@@ -154,6 +154,9 @@ def _run_checks(kit: Kit, job: Job, cancel: threading.Event | None) -> tuple[boo
     ]
     if job.isolated:
         command = sandbox.network(command)
+    # In the job's memory cap: what the submission makes the checks process hold counts
+    # toward the job's cap, not the machine's.
+    command = job.caps.enter_checks(command)
     env = {name: os.environ[name] for name in CHECKS_ENV if name in os.environ}
     env["PYTHONPATH"] = str(kit.root)
     env["PYTHONDONTWRITEBYTECODE"] = "1"

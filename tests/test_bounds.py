@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import channel, drain, runner, sandbox, untrusted, witness, zygote
+from grader import caps, channel, drain, runner, sandbox, untrusted, witness, zygote
 from grader.manifest import Kit
 from grader.results import ExerciseResult
 from tests.conftest import ROOT, leftovers, settles_without_leftovers
@@ -220,3 +220,52 @@ def test_events_are_parsed_as_they_come_and_persisted_within_bounds(tmp_path: Pa
     for _ in range(200):
         flood.feed((good + b"\n") * 1000)
     assert len(flood.found) == witness.MAX_EVENTS
+
+
+@pytest.mark.skipif(not isinstance(caps.probe(), caps.CgroupCaps), reason="no cgroup here")
+def test_the_checks_process_counts_toward_the_jobs_memory_cap(
+    kit: Kit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made: list[caps.CgroupCaps] = []
+    for_job = caps.for_job
+
+    def recorded() -> caps.JobCaps:
+        job = for_job()
+        assert isinstance(job, caps.CgroupCaps)
+        made.append(job)
+        return job
+
+    monkeypatch.setattr(caps, "for_job", recorded)
+    capped: dict[int, int] = {}  # the checks process's pid → the memory cap it runs under
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            for job in made:
+                for folder in job.checks:
+                    with contextlib.suppress(OSError, ValueError):
+                        for pid in map(int, (folder / "cgroup.procs").read_text().split()):
+                            if b"grader.plugin" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                                capped[pid] = _memory_cap(folder)
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        result = grade(kit, ROOT / "solutions" / "broadcast.py")
+    finally:
+        done.set()
+        watcher.join()
+    assert result.passed
+    assert capped and set(capped.values()) == {caps.MEMORY_PER_JOB}, capped
+    # Nothing was left inside: every folder of the job was emptied and removed.
+    assert made and not any(folder.exists() for folder in made[0].owned)
+
+
+def _memory_cap(folder: Path) -> int:
+    """The memory cap that holds `folder`: its own, or its parent's (cgroup v2)."""
+    for where in (folder, folder.parent):
+        for name in ("memory.limit_in_bytes", "memory.max"):
+            with contextlib.suppress(OSError, ValueError):
+                return int((where / name).read_text())
+    return 0
