@@ -2,7 +2,7 @@
 
 A server's output is the student's to print or to silence; what the witness sees, it
 writes on descriptors of the grader's own: tracebacks to the server's log (as uvicorn
-would), and events, as JSON lines, to the server's events file, which the checks read
+would), and events, as JSON lines, to the server's events pipe, which the checks read
 to explain a failure by its real cause:
 
     blocked     the event loop stood still, and where the app was meanwhile
@@ -515,7 +515,8 @@ def _event(data: Any) -> dict[str, Any] | None:
 
 
 def read_events(path: Path) -> list[dict[str, Any]]:
-    """The events in a server's events file, checked: whatever is not one is skipped."""
+    """The events in an events file (as the checks process keeps them; see drain.py),
+    checked: whatever is not one is skipped."""
     found = []
     try:
         with path.open("rb") as file:

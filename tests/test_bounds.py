@@ -23,7 +23,7 @@ import pytest
 
 from grader import caps, channel, drain, runner, sandbox, untrusted, witness, zygote
 from grader.manifest import Kit
-from grader.results import ExerciseResult
+from grader.results import ExerciseResult, Outcome
 from tests.conftest import ROOT, leftovers, settles_without_leftovers
 
 ATTACKS = ROOT / "tests" / "corpus" / "attacks"
@@ -269,3 +269,15 @@ def _memory_cap(folder: Path) -> int:
             with contextlib.suppress(OSError, ValueError):
                 return int((where / name).read_text())
     return 0
+
+
+@needs_sandbox
+def test_a_server_that_prints_without_end_is_stopped_and_its_last_words_shown(kit: Kit) -> None:
+    """Its output is a pipe now, not a file under RLIMIT_FSIZE: the checks process counts
+    it and stops the server at the same 16 MiB, with the same words."""
+    result = grade(kit, ROOT / "tests/corpus/broken/floods_output_in_endpoint.py")
+    failed = next(c for c in result.checks if c.outcome is Outcome.FAILED)
+    assert "(the server was stopped because it printed more than 16 MiB of output)" in (
+        failed.server_output
+    ), failed.server_output
+    assert "spam spam" in failed.server_output
