@@ -25,6 +25,7 @@ import contextlib
 import os
 import selectors
 import threading
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -176,7 +177,10 @@ class Drain:
             # Bounded, so that a pipe registered while it waits is seen in time anyway.
             for key, _ in self._selector.select(timeout=0.2):
                 pipe: Pipe = key.data
-                pipe.pump()
+                try:
+                    pipe.pump()
+                except Exception:  # what was read is lost; the pipes must still drain
+                    traceback.print_exc()
                 if pipe.at_end:  # only this thread closes: a number is never reused early
                     self._selector.unregister(pipe.fd)
                     os.close(pipe.fd)
