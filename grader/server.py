@@ -140,11 +140,14 @@ class AppServer:
 
     def _flooded(self) -> None:
         """It printed more than it may: stop it, as RLIMIT_FSIZE stopped it when its
-        output was a file. From the drain's thread: by its pid, not through the zygote."""
+        output was a file. From the drain's thread: by its pid, so as not to wait on the
+        zygote; through the zygote only where that pid cannot be found."""
         pid = self.host_pid
-        with contextlib.suppress(ProcessLookupError, PermissionError):
+        with contextlib.suppress(ProcessLookupError, PermissionError, SandboxGone):
             if pid:
                 os.killpg(pid, signal.SIGKILL)
+            elif self.pid:
+                self.zygote.request("signal", pid=self.pid, signal=int(signal.SIGKILL))
 
     def terminate(self, within: float) -> bool:
         """SIGTERM, as a deploy stops a server; whether it exited by itself within `within` s."""
