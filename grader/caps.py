@@ -4,8 +4,12 @@ Where the machine lets the grader make a cgroup (as root, cgroup v1 or v2), each
 gets one, with a memory cap and a process cap for everything the submission starts,
 and its events (an out-of-memory kill, a refused fork) become verdicts. Elsewhere the
 same numbers are applied per process with rlimits. On top, every server process has its
-own address-space and file-size limits, so the common cases (a MemoryError, a flood of
-output) fail with a precise message before a job-wide cap is reached.
+own address-space and file-size limits, and the checks process stops one that prints
+more than its share (see drain.py), so the common cases (a MemoryError, a flood of
+output) fail with a precise message before a job-wide cap is reached. The checks
+process itself counts toward the job's memory cap, not its other caps: what a
+submission makes it hold is the job's, and the job's processes and CPU are the
+submission's to use up without starving the checks.
 """
 
 from __future__ import annotations

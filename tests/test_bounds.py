@@ -139,6 +139,7 @@ def test_fallocate_on_what_a_server_holds_takes_no_host_disk(
         watcher.join()
     assert result.score == 0, "a reservation worked"
     assert peak < 8 << 20, f"the job's folder took {peak >> 20} MiB of disk"
+    assert disk_use(jobs) == 0, "the job's folder was left behind"
 
 
 def _fallocate_keep_size(fd: int, size: int) -> int:
