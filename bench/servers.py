@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Protocol
 
 from grader.caps import JobCaps
+from grader.drain import Drain
 from grader.sandbox import Sandbox
 from grader.server import AppServer, CouldNotStart
 from grader.services import RedisServer, ServiceMissing
@@ -100,9 +101,16 @@ class AsgiServer(_OneProcess):
         (self.folder / "submission").mkdir(parents=True)
         shutil.copyfile(self.file, self.folder / "submission" / self.file.name)
         sandbox = Sandbox(self.folder, JobCaps(), isolated=False)
-        self._zygote = Zygote.start(sandbox, self.file.name, self.module, "fastapi,redis.asyncio")
+        pipes = Drain()
+        self._zygote = Zygote.start(
+            sandbox, self.file.name, self.module, "fastapi,redis.asyncio", pipes
+        )
         self._server = AppServer(
-            self._zygote, self.folder / "server.log", file_name=self.file.name, env=self.env
+            self._zygote,
+            self.folder / "server.events",
+            pipes=pipes,
+            file_name=self.file.name,
+            env=self.env,
         )
         self._server.start()
         self.port = self._server.port

@@ -4,8 +4,12 @@ Where the machine lets the grader make a cgroup (as root, cgroup v1 or v2), each
 gets one, with a memory cap and a process cap for everything the submission starts,
 and its events (an out-of-memory kill, a refused fork) become verdicts. Elsewhere the
 same numbers are applied per process with rlimits. On top, every server process has its
-own address-space and file-size limits, so the common cases (a MemoryError, a flood of
-output) fail with a precise message before a job-wide cap is reached.
+own address-space and file-size limits, and the checks process stops one that prints
+more than its share (see drain.py), so the common cases (a MemoryError, a flood of
+output) fail with a precise message before a job-wide cap is reached. The checks
+process itself counts toward the job's memory cap, not its other caps: what a
+submission makes it hold is the job's, and the job's processes and CPU are the
+submission's to use up without starving the checks.
 """
 
 from __future__ import annotations
@@ -78,6 +82,11 @@ class JobCaps:
     def enter(self, argv: list[str]) -> list[str]:
         return argv
 
+    def enter_checks(self, argv: list[str]) -> list[str]:
+        """`argv` as the job's checks process: counted in its memory, not its processes
+        nor its CPU (those are the submission's to use up)."""
+        return argv
+
     def process_limit(self) -> int | None:
         """An RLIMIT_NPROC for each server, where no cgroup counts processes."""
         if not _per_user_cap():
@@ -105,20 +114,31 @@ class CgroupCaps(JobCaps):
     """A fresh cgroup (one folder per controller hierarchy) for one job."""
 
     def __init__(
-        self, kind: str, folders: list[Path], cpus: int | None = None, *, owner: bool = True
+        self,
+        kind: str,
+        folders: list[Path],
+        cpus: int | None = None,
+        *,
+        owner: bool = True,
+        checks: list[Path] | None = None,
+        owned: list[Path] | None = None,
     ) -> None:
         self.kind = kind
         self.folders = folders
+        """Where the submission runs: every cap applies."""
+        self.checks = checks or []
+        """Where the checks process runs: in the job's memory cap, and no other."""
+        self.owned = owned or folders
+        """Every folder of the job, innermost first: what close() empties and removes."""
         self.cpus = cpus
         self.owner = owner
         """Whether close() removes it: only the grader, which made it, does."""
 
     def enter(self, argv: list[str]) -> list[str]:
-        # The shell joins the cgroup, then becomes the command: nothing it starts can
-        # begin outside, as it could if the command were moved after it started.
-        procs = [str(f / "cgroup.procs") for f in self.folders]
-        script = 'while [ "$1" != -- ]; do echo $$ >"$1" || exit 125; shift; done; shift; exec "$@"'
-        return ["/bin/sh", "-c", script, "sh", *procs, "--", *argv]
+        return _join(self.folders, argv)
+
+    def enter_checks(self, argv: list[str]) -> list[str]:
+        return _join(self.checks, argv) if self.checks else argv
 
     def process_limit(self) -> int | None:
         return None
@@ -136,7 +156,7 @@ class CgroupCaps(JobCaps):
         if not self.owner:
             return
         deadline = time.monotonic() + 5
-        for folder in self.folders:
+        for folder in self.owned:
             while folder.exists():
                 pids = _pids(folder)
                 if (folder / "cgroup.kill").exists():
@@ -158,6 +178,14 @@ class CgroupCaps(JobCaps):
             f"{self.kind}: {size(MEMORY_PER_JOB)}, {PROCESSES_PER_JOB} processes{cpus} per job, "
             f"{size(MEMORY_PER_PROCESS)} per process"
         )
+
+
+def _join(folders: list[Path], argv: list[str]) -> list[str]:
+    # The shell joins the cgroup, then becomes the command: nothing it starts can
+    # begin outside, as it could if the command were moved after it started.
+    procs = [str(f / "cgroup.procs") for f in folders]
+    script = 'while [ "$1" != -- ]; do echo $$ >"$1" || exit 125; shift; done; shift; exec "$@"'
+    return ["/bin/sh", "-c", script, "sh", *procs, "--", *argv]
 
 
 def for_job() -> JobCaps:
@@ -202,15 +230,28 @@ def _cgroup_v2(name: str) -> CgroupCaps | None:
             folder.mkdir()
         except OSError:
             continue
+        # The job's memory cap on the folder, its other caps on the submission's below it;
+        # the checks process beside the submission (a cgroup v2 with folders below it
+        # holds no process itself), in the memory cap only.
+        submission, checks = folder / "submission", folder / "checks"
         caps = CgroupCaps("cgroup v2", [folder])
         try:
             (folder / "memory.max").write_text(str(MEMORY_PER_JOB))
             with contextlib.suppress(OSError):
                 (folder / "memory.swap.max").write_text("0")
+            (folder / "cgroup.subtree_control").write_text("+memory +pids")
+            with contextlib.suppress(OSError):
+                (folder / "cgroup.subtree_control").write_text("+cpu")
+            submission.mkdir()
+            caps.owned = [submission, folder]
+            checks.mkdir()
+            caps = CgroupCaps(
+                "cgroup v2", [submission], checks=[checks], owned=[submission, checks, folder]
+            )
             with contextlib.suppress(OSError):  # where the cpu controller is delegated too
-                (folder / "cpu.max").write_text(f"{CPUS_PER_JOB * 100000} 100000")
+                (submission / "cpu.max").write_text(f"{CPUS_PER_JOB * 100000} 100000")
                 caps.cpus = CPUS_PER_JOB
-            (folder / "pids.max").write_text(str(PROCESSES_PER_JOB))
+            (submission / "pids.max").write_text(str(PROCESSES_PER_JOB))
         except OSError:
             caps.close()
             continue
@@ -242,7 +283,9 @@ def _cgroup_v1(name: str) -> CgroupCaps | None:
     except OSError:
         CgroupCaps("cgroup v1", folders).close()
         return None
-    return CgroupCaps("cgroup v1", folders, CPUS_PER_JOB if len(folders) == 3 else None)
+    # The checks process joins the memory folder only: v1 keeps each controller apart.
+    cpus = CPUS_PER_JOB if len(folders) == 3 else None
+    return CgroupCaps("cgroup v1", folders, cpus, checks=folders[:1])
 
 
 def _own_cgroup(controller: str) -> str | None:

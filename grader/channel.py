@@ -22,9 +22,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from grader import untrusted
 from grader.results import CheckResult
 
 KEY_BYTES = 32
+MAX_LINE = 16 << 20  # a record of one check: its output is trimmed long before
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,8 @@ def read(path: Path, key: bytes) -> Records:
     seq = 0
     for line in lines:
         try:
-            wrapper = json.loads(line)
+            # Without a sandbox the submission can write to this file too.
+            wrapper = untrusted.loads(line, MAX_LINE)
             payload = wrapper["record"]
             genuine = wrapper["seq"] == seq and hmac.compare_digest(
                 str(wrapper["mac"]), _mac(key, seq, payload)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 MAX_LINES = 24
+MAX_READ = 1 << 20  # characters of output read at most: split, each line costs memory
 MAX_LINE = 400  # characters of one line: a server may print a megabyte on one
 
 # Starlette's errors for a call at the wrong moment of a connection's life.
@@ -477,6 +478,8 @@ def trim(output: str, student_file: str, shown_as: str | None = None) -> str:
     The student's file is named `shown_as` (where they keep it), not where it ran.
     """
     kept: list[str] = []
+    if len(output) > MAX_READ:  # a flood: only its end can be shown
+        output = output[-MAX_READ:].partition("\n")[2]
     lines = output.splitlines()
     if "Exception Group Traceback" in output:
         lines = [_GROUP_MARGIN.sub("", line) for line in lines if not _GROUP_RULE.match(line)]

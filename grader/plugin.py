@@ -22,7 +22,7 @@ from typing import Any, TypedDict
 
 import pytest
 
-from grader import caps, channel, diagnosis, timing, witness
+from grader import caps, channel, diagnosis, drain, timing, witness
 from grader.checks import CheckSpec, Failure, ServerErrors
 from grader.client import LiveServer, Transcript
 from grader.manifest import in_hidden_folder
@@ -65,8 +65,14 @@ class Grading:
         self.points: dict[str, float] = json.loads(option("grader_points"))
         """What the manifest says checks are worth (see Exercise.points_by_check)."""
         self._count = 0
+        # Started before any student code runs: a job at its process cap cannot stop it.
+        self.pipes = drain.Drain()
         self.zygote = Zygote.start(
-            self.sandbox, self.file_name, option("grader_module"), option("grader_preload")
+            self.sandbox,
+            self.file_name,
+            option("grader_module"),
+            option("grader_preload"),
+            self.pipes,
         )
 
     @property
@@ -84,7 +90,8 @@ class Grading:
         self._count += 1
         return AppServer(
             self.zygote,
-            self.scratch / f"server-{self._count}.log",
+            self.scratch / f"server-{self._count}.events",
+            pipes=self.pipes,
             file_name=self.file_name,
             overrides=overrides,
             env={**self.env, **(env or {})},

@@ -159,6 +159,9 @@ def _run_checks(kit: Kit, job: Job, cancel: threading.Event | None) -> tuple[boo
     ]
     if job.isolated:
         command = sandbox.network(command, scratch, kit.root)
+    # In the job's memory cap: what the submission makes the checks process hold counts
+    # toward the job's cap, not the machine's.
+    command = job.caps.enter_checks(command)
     env = {name: os.environ[name] for name in CHECKS_ENV if name in os.environ}
     env["PYTHONPATH"] = str(kit.root)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
@@ -190,7 +193,14 @@ def _run_checks(kit: Kit, job: Job, cancel: threading.Event | None) -> tuple[boo
             proc.wait()
     if timed_out and cancel is not None and cancel.is_set():
         raise Cancelled
-    return timed_out, log.read_text(errors="replace")[-20000:]
+    return timed_out, _tail(log, 20000)
+
+
+def _tail(file: Path, size: int) -> str:
+    """The last `size` bytes of `file`, never read whole (its size is not ours to bound)."""
+    with file.open("rb") as f:
+        f.seek(max(0, f.seek(0, os.SEEK_END) - size))
+        return f.read(size).decode(errors="replace")
 
 
 def shown(file: Path) -> str:

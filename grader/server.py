@@ -3,13 +3,15 @@
 The server itself is forked by the zygote inside the sandbox (see `zygote.py` and
 `serving.py`). What it needs from out here is made here and handed in: a listening
 socket bound on the job's loopback before the server exists (so clients can connect at
-once, and the port can never be taken in between), the file its output goes to, and a
-pipe on which it says whether the student's module imported.
+once, and the port can never be taken in between), a pipe for its output and one for
+its witness's events (read by the checks process as they fill, and kept bounded: see
+`drain.py`; no file the sandbox holds is on the host's disk), and a pipe on which it
+says whether the student's module imported.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import select
 import signal
@@ -20,7 +22,7 @@ from typing import Any
 
 import psutil
 
-from grader import caps, witness
+from grader import caps, drain, untrusted
 from grader.serving import CouldNotStart
 from grader.zygote import SandboxGone, Zygote
 
@@ -33,8 +35,9 @@ class AppServer:
     def __init__(
         self,
         zygote: Zygote,
-        log_path: Path,
+        events_path: Path,
         *,
+        pipes: drain.Drain,
         file_name: str,
         overrides: dict[str, Any] | None = None,
         env: dict[str, str] | None = None,
@@ -42,7 +45,9 @@ class AppServer:
         startup_timeout: float = 5.0,
     ) -> None:
         self.zygote = zygote
-        self.log_path = log_path
+        self.events_path = events_path
+        """Where the checks process keeps the witness's (checked) events, for the runner."""
+        self.pipes = pipes
         self.file_name = file_name
         self.overrides = overrides or {}
         self.env = env or {}
@@ -52,6 +57,9 @@ class AppServer:
         """The server's pid as the sandbox sees it (see `host_pid`)."""
         self.port = 0
         self._status: int | None = None
+        self._output = drain.Output(caps.OUTPUT_PER_PROCESS, self._flooded)
+        self._events = drain.Events()
+        self._read: list[drain.Pipe] = []
 
     def url(self, path: str, scheme: str = "ws") -> str:
         return f"{scheme}://127.0.0.1:{self.port}{path}"
@@ -66,16 +74,15 @@ class AppServer:
         sock.listen(512)
         self.port = sock.getsockname()[1]
         read_end, write_end = os.pipe()
-        files: list[int] = []
+        log_read, log_fd = os.pipe()
+        events_read, events_fd = os.pipe()
         try:
-            files += [_new_file(self.log_path)]
-            files += [_new_file(self.events_path)]
+            self._events.fd = _new_file(self.events_path)
         except OSError as exc:
-            for fd in (read_end, write_end, *files):
+            for fd in (read_end, write_end, log_read, log_fd, events_read, events_fd):
                 os.close(fd)
             sock.close()
-            raise CouldNotStart(f"could not create the server's log: {exc}") from None
-        log_fd, events_fd = files
+            raise CouldNotStart(f"could not create the server's events file: {exc}") from None
         try:
             answer = self.zygote.request(
                 "serve",
@@ -84,13 +91,21 @@ class AppServer:
                 overrides=self.overrides,
             )
         except SandboxGone as exc:
+            for fd in (read_end, log_read, events_read):
+                os.close(fd)
+            self._events.ended()
             raise CouldNotStart(str(exc)) from None
         finally:
             # The server owns them now: if it dies, connections are refused at once.
             for fd in (write_end, log_fd, events_fd):
                 os.close(fd)
             sock.close()
-        self.pid = int(answer.get("pid") or 0)
+        self.pid = _number(answer.get("pid")) or 0
+        # Read from now on (the pid is known, should it have to be stopped for flooding).
+        self._read = [
+            self.pipes.add(log_read, self._output),
+            self.pipes.add(events_read, self._events),
+        ]
         try:
             report = _read_report(read_end, self.startup_timeout)
         finally:
@@ -114,12 +129,25 @@ class AppServer:
         """None while the server runs; otherwise how it ended, in words."""
         if self._status is None and self.pid:
             try:
-                self._status = self.zygote.request("status", pid=self.pid)["status"]
+                self._status = _number(self.zygote.request("status", pid=self.pid).get("status"))
             except SandboxGone:
                 return "ended with the sandbox"
         if self._status is None:
             return None
+        if self._output.flooded:
+            return FLOODED
         return describe_exit(self._status, self.caps.events())
+
+    def _flooded(self) -> None:
+        """It printed more than it may: stop it, as RLIMIT_FSIZE stopped it when its
+        output was a file. From the drain's thread: by its pid, so as not to wait on the
+        zygote; through the zygote only where that pid cannot be found."""
+        pid = self.host_pid
+        with contextlib.suppress(ProcessLookupError, PermissionError, SandboxGone):
+            if pid:
+                os.killpg(pid, signal.SIGKILL)
+            elif self.pid:
+                self.zygote.request("signal", pid=self.pid, signal=int(signal.SIGKILL))
 
     def terminate(self, within: float) -> bool:
         """SIGTERM, as a deploy stops a server; whether it exited by itself within `within` s."""
@@ -136,19 +164,17 @@ class AppServer:
             time.sleep(0.02)
         return True
 
-    @property
-    def events_path(self) -> Path:
-        return self.log_path.with_suffix(".events")
-
     def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
+        """What it printed so far: the first and last part of it, if it printed a lot."""
+        if self._read:
+            self._read[0].pump()
+        return self._output.text()
 
     def events(self) -> list[dict[str, Any]]:
         """What the grader's witness in the server reported (see witness.py)."""
-        return witness.read_events(self.events_path)
+        if self._read:
+            self._read[1].pump()
+        return list(self._events.found)
 
     def ask_where_waiting(self) -> int | None:
         """Have the server report where its tasks are waiting (a `waiting` event); how
@@ -163,18 +189,10 @@ class AppServer:
         return before
 
     def await_where_waiting(self, before: int, deadline: float) -> None:
-        """Until the server has answered ask_where_waiting() (or `deadline`, monotonic).
-        The events file is read again only when it has grown."""
-        size = -1
+        """Until the server has answered ask_where_waiting() (or `deadline`, monotonic)."""
         while time.monotonic() < deadline:
-            try:
-                grown = self.events_path.stat().st_size
-            except OSError:
-                grown = 0
-            if grown != size:
-                size = grown
-                if self._waiting_reports() > before:
-                    return
+            if self._waiting_reports() > before:
+                return
             time.sleep(0.01)
 
     def _waiting_reports(self) -> int:
@@ -185,8 +203,11 @@ class AppServer:
         if not self.pid or self._status is not None:
             return
         try:
-            self._status = self.zygote.request("stop", pid=self.pid)["status"]
+            answer = self.zygote.request("stop", pid=self.pid)
         except SandboxGone:
+            answer = {}
+        self._status = _number(answer.get("status"))
+        if self._status is None:  # gone with the sandbox, or an answer that makes no sense
             self._status = signal.SIGKILL
 
     @property
@@ -212,14 +233,20 @@ def _new_file(path: Path) -> int:
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
 
 
+def _number(value: object) -> int | None:
+    """A pid or a status from the zygote, which the student's code may have taken over."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+FLOODED = f"was stopped because it printed more than {caps.size(caps.OUTPUT_PER_PROCESS)} of output"
+
+
 def describe_exit(status: int, events: caps.Events | None = None) -> str:
+    status &= 0xFFFF  # as waitpid gives it, whatever the zygote said
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
-        if sig == signal.SIGXFSZ:
-            return (
-                "was stopped because it printed more than "
-                f"{caps.size(caps.OUTPUT_PER_PROCESS)} of output"
-            )
+        if sig == signal.SIGXFSZ:  # a file it wrote itself went past RLIMIT_FSIZE
+            return FLOODED
         if sig == signal.SIGKILL:
             if events and events.out_of_memory:
                 return (
@@ -227,7 +254,10 @@ def describe_exit(status: int, events: caps.Events | None = None) -> str:
                     f"{caps.size(caps.MEMORY_PER_JOB)} of memory"
                 )
             return "was killed"
-        return f"was killed by signal {signal.Signals(sig).name}"
+        try:
+            return f"was killed by signal {signal.Signals(sig).name}"
+        except ValueError:  # no such signal: the status did not come from the kernel
+            return f"was killed by signal {sig}"
     return f"exited with code {os.WEXITSTATUS(status)}"
 
 
@@ -249,7 +279,7 @@ def _read_report(fd: int, timeout: float) -> dict[str, Any] | None:
         if len(data) > 1 << 20:
             break
     try:  # student code runs while the pipe is open: trust nothing that comes through
-        report = json.loads(data)
+        report = untrusted.loads(data, 1 << 20)
     except ValueError:
         return {"error": "the app wrote something unexpected to the grader's pipe"}
     return report if isinstance(report, dict) and report else {}

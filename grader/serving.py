@@ -2,7 +2,7 @@
 
 The process imports the student's module, reports on a pipe whether that worked, then
 serves the app with uvicorn on a listening socket it was handed. Its output goes to a
-log the checks read; it may keep nothing else of its parent's open files.
+pipe the checks read; it may keep nothing else of its parent's open files.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 A server's output is the student's to print or to silence; what the witness sees, it
 writes on descriptors of the grader's own: tracebacks to the server's log (as uvicorn
-would), and events, as JSON lines, to the server's events file, which the checks read
+would), and events, as JSON lines, to the server's events pipe, which the checks read
 to explain a failure by its real cause:
 
     blocked     the event loop stood still, and where the app was meanwhile
@@ -47,6 +47,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
+
+from grader import untrusted
 
 BLOCKED_AFTER = 0.1  # seconds the loop may stand still before it counts as blocked
 # ... when it stood inside library code called from the student's line: on a busy
@@ -478,6 +480,7 @@ _FIELDS: dict[str, Any] = {
     "tasks": [{"line": int, "code": str, "count": int}],
 }
 MAX_EVENTS = 10000
+MAX_EVENT = 1 << 20  # bytes of one event's line
 
 
 def _valid(value: Any, kind: Any) -> Any:
@@ -512,7 +515,8 @@ def _event(data: Any) -> dict[str, Any] | None:
 
 
 def read_events(path: Path) -> list[dict[str, Any]]:
-    """The events in a server's events file, checked: whatever is not one is skipped."""
+    """The events in an events file (as the checks process keeps them; see drain.py),
+    checked: whatever is not one is skipped."""
     found = []
     try:
         with path.open("rb") as file:
@@ -520,13 +524,23 @@ def read_events(path: Path) -> list[dict[str, Any]]:
     except OSError:
         return []
     for line in lines[:MAX_EVENTS]:
-        try:
-            event = _event(json.loads(line))
-        except (ValueError, RecursionError):
-            continue
+        event = parse_event(line)
         if event is not None:
             found.append(event)
     return found
+
+
+def parse_event(line: bytes | str) -> dict[str, Any] | None:
+    """One line as the witness writes it, checked field by field; None if it is not one."""
+    try:
+        return _event(untrusted.loads(line, MAX_EVENT))
+    except ValueError:
+        return None
+
+
+def event_line(event: dict[str, Any]) -> bytes:
+    """An event (a checked one) as a line that `read_events` reads back."""
+    return json.dumps(event).encode() + b"\n"
 
 
 def blocked(folder: Path) -> list[dict[str, Any]]:

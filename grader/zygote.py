@@ -35,6 +35,8 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from grader import untrusted
+from grader.drain import Drain, Output
 from grader.processes import PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, kill_tree, prctl
 from grader.serving import AppSpec, run
 
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
     from grader.sandbox import Sandbox
 
 MAX_MESSAGE = 1 << 20
+LOG_TAIL = 64 << 10  # of the zygote's own output: only its last lines are ever shown
 
 
 def send(sock: socket.socket, payload: dict[str, Any], fds: tuple[int, ...] = ()) -> None:
@@ -69,7 +72,11 @@ def receive(sock: socket.socket) -> tuple[dict[str, Any], list[int]] | None:
         if not chunk:
             return None
         data += chunk
-    payload: dict[str, Any] = json.loads(data)
+    # The zygote runs beside the student's code, which may take it over: its answers
+    # are read as untrusted (a deep or odd one is a ValueError, as a broken one is).
+    payload = untrusted.loads(data, MAX_MESSAGE)
+    if not isinstance(payload, dict):
+        raise ValueError("a message that is not a JSON object")
     return payload, fds
 
 
@@ -84,7 +91,9 @@ class Zygote:
     """The checks' side: start the zygote with `command`, then send it requests."""
 
     @classmethod
-    def start(cls, sandbox: Sandbox, file_name: str, module: str, preload: str) -> Zygote:
+    def start(
+        cls, sandbox: Sandbox, file_name: str, module: str, preload: str, pipes: Drain
+    ) -> Zygote:
         """A zygote in `sandbox`, serving the submission's `file_name` as `module`."""
         limit = sandbox.caps.process_limit()
         # -I: nothing of the environment or the folder it starts in; the grader is found
@@ -108,28 +117,30 @@ class Zygote:
             preload,
             *([] if limit is None else ["--processes", str(limit)]),
         ]
-        return cls(
-            sandbox.command(command, submission=True),
-            sandbox.scratch / "zygote.log",
-            env=sandbox.env(),
-        )
+        return cls(sandbox.command(command, submission=True), pipes, env=sandbox.env())
 
-    def __init__(self, command: list[str], log: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, command: list[str], pipes: Drain, env: dict[str, str] | None = None) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self._socket = ours
         self._lock = threading.Lock()
         self._gone: str | None = None
-        self.log = log
-        with log.open("wb") as out:
+        # Its output, through a pipe: the zygote runs beside the student's code, and a
+        # file it held could be made to take the host's disk (see drain.py).
+        self.output = Output(head=0, tail=LOG_TAIL)
+        read_end, write_end = os.pipe()
+        try:
             self.process = subprocess.Popen(
                 [*command, "--control", str(theirs.fileno())],
                 pass_fds=[theirs.fileno()],
                 stdin=subprocess.DEVNULL,
-                stdout=out,
+                stdout=write_end,
                 stderr=subprocess.STDOUT,
                 env=env,
             )
-        theirs.close()
+        finally:
+            os.close(write_end)
+            theirs.close()
+        self._log = pipes.add(read_end, self.output)
 
     def request(self, op: str, fds: tuple[int, ...] = (), **fields: Any) -> dict[str, Any]:
         with self._lock:
@@ -149,7 +160,8 @@ class Zygote:
 
     def _why_gone(self) -> str:
         status = self.process.poll()
-        said = self.log.read_text(errors="replace").strip().splitlines()[-3:]
+        self._log.pump()
+        said = self.output.text().strip().splitlines()[-3:]
         how = "stopped answering" if status is None else f"ended (status {status})"
         return f"the sandbox running the app {how}" + (f": {' '.join(said)}" if said else "")
 
