@@ -24,7 +24,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from grader import exports, report
+from grader import exports, report, submission
 from grader.manifest import Kit
 from grader.results import ExerciseResult
 
@@ -101,8 +101,10 @@ def fingerprint(kit: Kit, exercises: Sequence[str], files: Mapping[str, Path]) -
     for exercise in exercises:
         digest.update(exercise.encode() + b"\0")
         file = files.get(exercise)
-        if file is not None and file.is_file():
-            digest.update(hashlib.sha256(file.read_bytes()).digest())
+        if file is not None:  # read as the grader reads it: never followed, bounded
+            contents = submission.read(file)
+            digest.update(hashlib.sha256(contents.data).digest() if contents.ok else b"")
+            digest.update(str((contents.problem, contents.missing)).encode() + b"\0")
     return digest.hexdigest()
 
 

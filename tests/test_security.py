@@ -7,20 +7,21 @@ there it must succeed, which shows the attack is real and the test can fail.
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import site
 import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from grader import batch, caps, runner, sandbox
+from grader import batch, caps, runner, sandbox, submission
 from grader.manifest import Kit
-from grader.results import ExerciseResult, Outcome
+from grader.results import ExerciseResult, Outcome, Submitted
 from tests.conftest import ROOT, leftovers, run_grader, settles_without_leftovers
 
 ATTACKS = ROOT / "tests" / "corpus" / "attacks"
@@ -385,3 +386,85 @@ def test_an_ordinary_user_grading_is_protected_as_well(instructor: Path) -> None
     assert (home / ".bashrc").read_bytes() != files[home / ".bashrc"]
     # ...but the results channel is not.
     assert "0/10 checks passed" in as_instructor(home, "forge_results.py", "--no-sandbox").stdout
+
+
+# A submission's file is data until proven a regular file of at most 1 MiB: it is read
+# once (submission.read), never through a link, and what is not such a file is refused
+# by name before a byte of it is read or copied.
+
+
+def test_a_submission_file_that_is_a_link_is_refused_not_followed(tmp_path: Path) -> None:
+    solution = ROOT / "solutions" / "broadcast.py"
+    link = tmp_path / "broadcast.py"
+    link.symlink_to(solution)
+    done = run_grader("check", "-e", "broadcast", "--submission", str(link))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "0/10 checks passed" in done.stdout, done.stdout
+    assert "not gradable: broadcast.py is a symbolic link" in done.stdout, done.stdout
+    # The control: what it points at is the solution, which earns full marks.
+    control = run_grader("check", "-e", "broadcast", "--submission", str(solution))
+    assert "10/10 checks passed" in control.stdout, control.stdout
+
+
+def sparse(path: Path, size: int) -> Path:
+    with path.open("wb") as file:
+        file.truncate(size)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda p: p.symlink_to(ROOT / "solutions" / "broadcast.py"), "is a symbolic link"),
+        (lambda p: p.symlink_to(p.name), "is a symbolic link"),  # a link to itself
+        (lambda p: p.symlink_to(p.parent / "nowhere.py"), "is a symbolic link"),
+        (lambda p: os.mkfifo(p), "is a named pipe"),  # reading it would block forever
+        (lambda p: p.mkdir(), "is a folder"),
+        (lambda p: sparse(p, 2 << 30), "is larger than 1 MiB"),  # 2 GiB, all holes
+        (lambda p: p.write_bytes(b"#" * ((1 << 20) + 1)), "is larger than 1 MiB"),
+    ],
+    ids=["link", "link to itself", "dangling link", "fifo", "folder", "sparse 2 GiB", "1 MiB+1"],
+)
+def test_only_a_regular_file_of_at_most_1_mib_is_read(
+    tmp_path: Path, make: Callable[[Path], object], reason: str
+) -> None:
+    file = tmp_path / "broadcast.py"
+    make(file)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    contents = submission.read(file)
+    assert (contents.problem or "").startswith(f"not gradable: broadcast.py {reason}")
+    assert contents.data == b"" and not contents.ok
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before  # KiB
+    assert grown < 64 << 10, f"reading it took {grown} KiB"
+
+
+def test_a_refused_file_is_neither_read_nor_copied_and_the_grade_says_why(
+    kit: Kit, tmp_path: Path
+) -> None:
+    big = sparse(tmp_path / "broadcast.py", 2 << 30)
+    free = shutil.disk_usage(tempfile.gettempdir()).free
+    result = grade(kit, big, isolated=True)
+    assert result.submitted is Submitted.REFUSED and result.score == 0
+    assert result.error == "not gradable: broadcast.py is larger than 1 MiB", result.error
+    # No dense copy was written (the disk would have lost 2 GiB for the time of the job).
+    assert free - shutil.disk_usage(tempfile.gettempdir()).free < 1 << 30
+
+
+def test_the_largest_file_allowed_is_read_whole(tmp_path: Path) -> None:
+    text = b"# a comment\n" * ((1 << 20) // 12)
+    file = tmp_path / "broadcast.py"
+    file.write_bytes(text)
+    assert submission.read(file).data == text
+
+
+def test_compare_never_shows_what_a_refused_link_points_at(tmp_path: Path) -> None:
+    secret = tmp_path / "shadow"
+    secret.write_text("root:$6$the-instructors-secret-hash:19000:0:99999:7:::\n")
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    (folder / "broadcast.py").symlink_to(secret)  # like a link to /etc/shadow
+    assert "the-instructors-secret-hash" in (folder / "broadcast.py").read_text()  # control
+    done = run_grader("compare", "--exercise", "broadcast", "--submission", str(folder))
+    assert "not followed" in done.stdout, done.stdout + done.stderr
+    assert "the-instructors-secret-hash" not in done.stdout + done.stderr
+    assert "root:" not in done.stdout + done.stderr
