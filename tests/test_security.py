@@ -6,6 +6,7 @@ there it must succeed, which shows the attack is real and the test can fail.
 
 from __future__ import annotations
 
+import csv
 import os
 import resource
 import shutil
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import batch, caps, runner, sandbox, submission
+from grader import batch, caps, gradebook, runner, sandbox, submission
 from grader.manifest import Kit
 from grader.results import ExerciseResult, Outcome, Submitted
 from tests.conftest import ROOT, leftovers, run_grader, settles_without_leftovers
@@ -468,3 +469,104 @@ def test_compare_never_shows_what_a_refused_link_points_at(tmp_path: Path) -> No
     assert "not followed" in done.stdout, done.stdout + done.stderr
     assert "the-instructors-secret-hash" not in done.stdout + done.stderr
     assert "root:" not in done.stdout + done.stderr
+
+
+# Every entry of a class gets its row, whatever its name, mode, links or length: one
+# entry never stops the batch, and two entries never share a row.
+
+
+def test_every_entry_of_a_class_gets_its_own_row_whatever_its_name_links_or_length(
+    tmp_path: Path,
+) -> None:
+    classroom = tmp_path / "class"
+    classroom.mkdir()
+    solution = (ROOT / "solutions" / "broadcast.py").read_bytes()
+    controls = bytes(range(1, 32)) * 3 + b"\x7f" * 7  # 100 control characters
+    honest = [b"bob\x01", b"bob\\x01", controls, b"\xff\xfe not utf-8"]
+    for name in honest:
+        os.mkdir(bytes(classroom) + b"/" + name)
+        (Path(os.fsdecode(bytes(classroom) + b"/" + name)) / "broadcast.py").write_bytes(solution)
+    (classroom / "loop").mkdir()
+    (classroom / "loop" / "broadcast.py").symlink_to("broadcast.py")  # a link to itself
+    (classroom / "loop.py").symlink_to("loop.py")
+    (classroom / "fifo").mkdir()
+    os.mkfifo(classroom / "fifo" / "broadcast.py")
+    (classroom / "away").symlink_to(classroom / "away")  # a folder link to itself
+    entries = len(list(classroom.iterdir()))
+    out = tmp_path / "grades"
+    done = run_grader(
+        "grade", "--submissions", str(classroom), "-e", "broadcast", "--out", str(out)
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    rows = list(csv.DictReader((out / "gradebook.csv").open(encoding="utf-8")))
+    assert len(rows) == entries, [r["student"] for r in rows]
+    students = {r["student"]: r for r in rows}
+    for name in ("bob\\x01", "bob\\\\x01", "\\udcff\\udcfe not utf-8"):  # two stay two
+        assert students[name]["percent"] == "100.0", name
+    long = next(s for s in students if s.startswith("\\x01\\x02"))
+    assert students[long]["percent"] == "100.0"
+    for name in ("loop", "loop.py", "fifo"):
+        assert students[name]["broadcast status"] == "not gradable", name
+    assert (out / "students" / gradebook.folder_name(long) / "feedback.html").is_file()
+
+
+def test_escaped_names_stay_distinct_and_long_ones_fit_in_a_path(tmp_path: Path) -> None:
+    names = ["bob\x01", "bob\\x01", "bob\\\\x01", "a\u200eb", "a\\u200eb", "x\udcff", "x\\udcff"]
+    for name in names:
+        (tmp_path / name).mkdir()
+    shown = batch.names(sorted(tmp_path.iterdir()))
+    assert len(set(shown)) == len(names) and not any(" (" in s for s in shown), shown
+    long = ["\\x01" * 100, "\\x01" * 100 + "a", "é" * 300, "x" * 120, "x" * 121]
+    folders = [gradebook.folder_name(n) for n in long]
+    assert len(set(folders)) == len(long)
+    assert all(len(f.encode()) <= 255 for f in folders)
+    assert folders[3] == "x" * 120  # short enough: the name itself
+    # A cut name is longer than any uncut one: no student can take another's folder.
+    assert all(len(f.encode()) > gradebook.NAME_BYTES for f in folders if f not in long)
+
+
+def test_a_file_the_grader_may_not_read_gets_its_row_when_an_ordinary_user_grades(
+    instructor: Path,
+) -> None:
+    home = instructor
+    classroom = home / "class"
+    for student in ("ada", "locked"):
+        (classroom / student).mkdir(parents=True)
+        shutil.copy(ROOT / "solutions" / "broadcast.py", classroom / student / "broadcast.py")
+    (classroom / "sealed").mkdir()
+    subprocess.run(["chown", "-R", f"{UID}:{UID}", str(classroom)], check=True)
+    (classroom / "locked" / "broadcast.py").chmod(0)
+    (classroom / "sealed").chmod(0)
+    # The control: that user may not read it (as root, the grader could).
+    denied = subprocess.run(
+        [
+            "setpriv",
+            f"--reuid={UID}",
+            f"--regid={UID}",
+            "--clear-groups",
+            "cat",
+            str(classroom / "locked" / "broadcast.py"),
+        ],
+        capture_output=True,
+    )
+    assert denied.returncode != 0
+    command = [str(home / "venv" / "bin" / "python"), "-m", "grader", "--root", str(home / "kit")]
+    command += ["grade", "--submissions", str(classroom), "-e", "broadcast"]
+    command += ["--out", str(home / "grades")]
+    done = subprocess.run(
+        ["setpriv", f"--reuid={UID}", f"--regid={UID}", "--clear-groups", *command],
+        capture_output=True,
+        text=True,
+        cwd=home / "kit",
+        env={"HOME": str(home), "PATH": "/usr/bin:/bin", "COLUMNS": "200"},
+        timeout=300,
+    )
+    assert "Traceback" not in done.stdout + done.stderr, done.stdout + done.stderr
+    book = home / "grades" / "gradebook.csv"
+    rows = {r["student"]: r for r in csv.DictReader(book.open(encoding="utf-8"))}
+    assert set(rows) == {"ada", "locked", "sealed"}
+    assert rows["ada"]["percent"] == "100.0"
+    assert rows["locked"]["broadcast status"] == "not gradable"
+    assert "permission denied" in rows["locked"]["reason"]
+    assert rows["sealed"]["percent"] == "0.0"
