@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import batch, caps, gradebook, runner, sandbox, submission
+from grader import batch, caps, exports, gradebook, report, runner, sandbox, submission
 from grader.manifest import Kit
 from grader.results import ExerciseResult, Outcome, Submitted
 from tests.conftest import ROOT, leftovers, run_grader, settles_without_leftovers
@@ -570,3 +570,65 @@ def test_a_file_the_grader_may_not_read_gets_its_row_when_an_ordinary_user_grade
     assert rows["locked"]["broadcast status"] == "not gradable"
     assert "permission denied" in rows["locked"]["reason"]
     assert rows["sealed"]["percent"] == "0.0"
+
+
+# Bidirectional and invisible characters show as their escapes wherever text from a
+# submission or a folder's name is shown; a formula hidden behind them is quoted.
+
+INVISIBLE = "\u200e\u200f\u061c\u2028\u2029\ufeff\u200b\u202a\u202b\u202c\u202d\u202e"
+INVISIBLE += "\u2066\u2067\u2068\u2069"
+
+
+def raw_invisible(text: str) -> list[str]:
+    return [f"U+{ord(c):04X}" for c in INVISIBLE if c in text]
+
+
+def test_bidirectional_and_zero_width_characters_are_shown_escaped() -> None:
+    for char in INVISIBLE:
+        assert report.escape_controls(f"a{char}b") == f"a\\u{ord(char):04x}b"
+    done = run_grader(
+        "check", "-e", "broadcast", "--submission", str(ATTACKS / "prints_invisible.py")
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert not raw_invisible(done.stdout + done.stderr)
+    assert "\\u202e✗ dessap" in done.stdout, done.stdout
+
+
+def test_folder_names_with_invisible_characters_are_escaped_in_every_export(
+    tmp_path: Path,
+) -> None:
+    classroom = tmp_path / "class"
+    names = ["\u202egnp.exe", "a\u200bb", " =1+1", "\u200b=1+1", "\u2066@SUM(A1)\u2069"]
+    for name in names:
+        (classroom / name).mkdir(parents=True)
+        shutil.copy(ATTACKS / "prints_invisible.py", classroom / name / "broadcast.py")
+    out = tmp_path / "grades"
+    done = run_grader(
+        "grade", "--submissions", str(classroom), "-e", "broadcast", "--out", str(out)
+    )
+    assert not raw_invisible(done.stdout + done.stderr), done.stdout
+    pages = [out / "gradebook.csv", out / "report.html"]
+    pages += [p / "feedback.html" for p in (out / "students").iterdir()]
+    assert len(pages) == 2 + len(names)
+    for page in pages:
+        assert not raw_invisible(page.read_text(encoding="utf-8")), page
+    rows = list(csv.reader((out / "gradebook.csv").open(encoding="utf-8")))[1:]
+    assert sorted(r[0] for r in rows) == sorted(
+        ["\\u202egnp.exe", "a\\u200bb", "' =1+1", "\\u200b=1+1", "\\u2066@SUM(A1)\\u2069"]
+    )
+
+
+@pytest.mark.parametrize(
+    "cell", ["=1+1", " =1+1", "\u200b=1+1", "\u00a0@SUM(A1)", "\u2060\u200e-2+3", "\t=1", "\r+1"]
+)
+def test_a_cell_that_starts_a_formula_behind_spaces_or_invisible_characters_is_quoted(
+    cell: str,
+) -> None:
+    assert exports.spreadsheet_safe(cell) == "'" + cell
+    rows = exports.gradebook_csv({cell: []}, ["broadcast"]).splitlines()[1:]
+    assert rows and not rows[0].lstrip('"').lstrip(" \t\u00a0").startswith(("=", "+", "@"))
+
+
+@pytest.mark.parametrize("cell", ["-3", " 2.5", "alice", "a=b", "", "x-1"])
+def test_numbers_and_ordinary_text_are_left_as_they_are(cell: str) -> None:
+    assert exports.spreadsheet_safe(cell) == cell
