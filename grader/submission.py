@@ -83,7 +83,7 @@ def _checked(path: Path, folder: Path) -> Found:
         # realpath, not resolve: a link to itself must be refused, not raise.
         inside = Path(os.path.realpath(path)).is_relative_to(os.path.realpath(folder))
         where = "a symbolic link" if inside else "a link pointing outside the submission"
-        return Found(path, f"{path.name} is {where} (not followed)")
+        return Found(path, f"not gradable: {path.name} is {where} (not followed)")
     return Found(path)
 
 
