@@ -130,12 +130,16 @@ def names(entries: list[Path]) -> list[str]:
     names, and a name that still repeats gets a number."""
 
     def printable(name: str) -> str:
-        text = name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-        return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+        # One name for one entry: the backslash is escaped too, and bytes that are not
+        # UTF-8 show as their surrogates (\udcff), never as a shared replacement mark,
+        # so `bob<U+0001>` and a folder literally named `bob\x01` stay two students.
+        return "".join(
+            "\\\\" if c == "\\" else c if c.isprintable() else repr(c)[1:-1] for c in name
+        )
 
     full = [printable(e.name) for e in entries]
     short = [
-        printable(e.stem) if e.suffix == ".py" and not e.is_dir() else name
+        printable(e.stem) if e.suffix == ".py" and not _is_folder(e) else name
         for e, name in zip(entries, full, strict=True)
     ]
     chosen = [
@@ -153,7 +157,20 @@ def names(entries: list[Path]) -> list[str]:
 def _student(
     name: str, entry: Path, folder: Path, exercises: tuple[Exercise, ...], one_exercise: bool
 ) -> Student:
-    if entry.is_symlink() and not entry.resolve().is_relative_to(folder.resolve()):
+    """The entry's row; whatever it is (a link to itself, a folder not ours to enter),
+    looking at it never raises: one entry cannot stop the batch."""
+    try:
+        return _look(name, entry, folder, exercises, one_exercise)
+    except OSError as exc:
+        why = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+        return Student(name, entry, problem=f"{name} cannot be read ({why})")
+
+
+def _look(
+    name: str, entry: Path, folder: Path, exercises: tuple[Exercise, ...], one_exercise: bool
+) -> Student:
+    # realpath, not resolve: a link to itself is refused, it does not raise.
+    if entry.is_symlink() and not _inside(entry, folder):
         return Student(
             name, entry, problem="a link pointing outside the submissions folder (not followed)"
         )
@@ -165,10 +182,21 @@ def _student(
             files={i: f.path for i, f in found.items()},
             problems={i: f.problem for i, f in found.items() if f.problem},
         )
-    if entry.suffix == ".py" and entry.is_file():
+    if entry.suffix == ".py":  # what is not a regular file is refused when read, by name
         if not one_exercise:
             return Student(
                 name, entry, problem=f"{entry.name} is a lone file: grade it with EX=<id>"
             )
         return Student(name, entry, {exercises[0].id: entry})
     return Student(name, entry, problem=f"{entry.name} is neither a folder nor a .py file")
+
+
+def _inside(link: Path, folder: Path) -> bool:
+    return Path(os.path.realpath(link)).is_relative_to(os.path.realpath(folder))
+
+
+def _is_folder(entry: Path) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:  # a link into a folder not ours to enter
+        return False

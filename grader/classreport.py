@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from grader.results import FAILING, ExerciseResult, Outcome
+from grader.untrusted import escape_controls
 
 if TYPE_CHECKING:  # matplotlib is imported only when a report is drawn (an extra)
     from matplotlib.figure import Figure
@@ -137,7 +138,17 @@ def html(summary: ClassSummary, title: str, feedback: Mapping[str, str]) -> str:
     import jinja2
     import markupsafe  # jinja2's own dependency: what its autoescape trusts
 
-    environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    environment = jinja2.Environment(
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        # Names and reasons come from submissions: no bidirectional override or
+        # zero-width character may reorder or hide them (the charts are ours, kept).
+        finalize=lambda value: (
+            escape_controls(value)
+            if isinstance(value, str) and not isinstance(value, markupsafe.Markup)
+            else value
+        ),
+    )
     template = environment.from_string(TEMPLATE.read_text(encoding="utf-8"))
     return template.render(
         title=title,

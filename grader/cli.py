@@ -403,7 +403,9 @@ def cmd_compare(kit: Kit, args: argparse.Namespace) -> int:
     if done.interrupted:
         return 130
     results = done.results
-    text = file.read_text(errors="replace") if file.is_file() else ""
+    # Only what the grader itself would grade is shown: never what a link points at.
+    contents = submission.read(file) if found.problem is None else submission.Contents()
+    text = contents.data.decode(errors="replace") if contents.ok else ""
     console.print(compare.source_diff(reference_file.read_text(), text))
     console.print(compare.behaviour(results["reference"], results["submission"]))
     return 0 if results["submission"].passed else 1
@@ -474,8 +476,9 @@ def cmd_serve(kit: Kit, args: argparse.Namespace) -> int:
     exercise = _current(kit, args) or kit.exercises[0]
     [(exercise, found)] = submission.resolve(kit, exercise.id, args.submission)
     file = found.path
-    if found.problem or not file.is_file():
-        raise UsageError(found.problem or f"no such file: {file}")
+    contents = submission.read(file)
+    if found.problem or not contents.ok:
+        raise UsageError(found.problem or contents.problem or f"no such file: {file}")
     env = {
         **os.environ,
         chat.ENV_FILE: str(file.resolve()),

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from grader.results import CheckResult, ExerciseResult, Outcome
+from grader.untrusted import escape_controls, invisible
 
 # Gradescope's visibilities, from most to least visible.
 VISIBILITIES = ("visible", "after_published", "after_due_date", "hidden")
@@ -171,14 +172,23 @@ def gradebook_csv(
             reasons = ["no submission"]
         percent = f"{100 * total / most:.1f}" if most else "0.0"
         row += [_number(total), _number(most), percent, " | ".join(reasons)]
-        writer.writerow([spreadsheet_safe(cell) for cell in row])
+        writer.writerow([spreadsheet_safe(escape_controls(cell)) for cell in row])
     return out.getvalue()
+
+
+FORMULA = ("=", "+", "-", "@")
 
 
 def spreadsheet_safe(cell: str) -> str:
     """A cell a spreadsheet shows as text: one that starts like a formula gets a quote
-    (a student folder named `=HYPERLINK(…)` must not run)."""
-    if cell[:1] in ("=", "+", "-", "@", "\t", "\r") and not _is_number(cell):
+    (a student folder named `=HYPERLINK(…)` must not run). Spreadsheets skip leading
+    spaces and invisible characters before a formula, so the test does too:
+    ` =1+1` and `<U+200B>=1+1` are formulas as much as `=1+1` is."""
+    bare = cell.lstrip()
+    while bare and invisible(bare[0]):
+        bare = bare[1:]
+    starts_a_formula = bare[:1] in FORMULA and not _is_number(bare)
+    if starts_a_formula or cell[:1] in ("\t", "\r"):
         return "'" + cell
     return cell
 

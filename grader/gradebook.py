@@ -24,7 +24,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from grader import exports, report
+from grader import exports, report, submission
 from grader.manifest import Kit
 from grader.results import ExerciseResult
 
@@ -37,7 +37,7 @@ class Gradebook:
         self.students = out / "students"
 
     def folder(self, student: str) -> Path:
-        return self.students / student
+        return self.students / folder_name(student)
 
     def save(
         self,
@@ -49,7 +49,11 @@ class Gradebook:
         """Write one student's results in every format."""
         folder = self.folder(student)
         folder.mkdir(parents=True, exist_ok=True)
-        data = {"fingerprint": fingerprint, "results": [r.to_dict() for r in results]}
+        data = {
+            "student": student,  # the folder's name may be shortened: see folder_name
+            "fingerprint": fingerprint,
+            "results": [r.to_dict() for r in results],
+        }
         (folder / GRADE).write_text(json.dumps(data, indent=2))
         gradescope = exports.gradescope(list(results), hidden)
         (folder / "results.json").write_text(json.dumps(gradescope, indent=2))
@@ -69,7 +73,8 @@ class Gradebook:
         for file in sorted(self.students.glob(f"*/{GRADE}")):
             try:
                 data = json.loads(file.read_text())
-                grades[file.parent.name] = [ExerciseResult.from_dict(r) for r in data["results"]]
+                student = str(data.get("student", file.parent.name))
+                grades[student] = [ExerciseResult.from_dict(r) for r in data["results"]]
             except (OSError, ValueError, KeyError):
                 continue  # a half-written file from a batch that was killed
         return grades
@@ -87,9 +92,31 @@ class Gradebook:
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / "gradebook.csv").write_text(exports.gradebook_csv(grades, exercises, roster))
         summary = classreport.summarize(grades, exercises)
-        links = {s: f"students/{_url(s)}/feedback.html" for s in grades}
+        links = {s: f"students/{_url(folder_name(s))}/feedback.html" for s in grades}
         (self.out / "report.html").write_text(classreport.html(summary, title, links))
         return grades
+
+
+# A student's folder in OUT/students/ is named after them up to this many bytes; a longer
+# name (a folder named with a hundred escaped control characters is 400 bytes, past
+# the 255 a file name may have) is cut and told apart by a hash of the whole name.
+NAME_BYTES = 120
+KEPT_BYTES = 200
+
+
+def folder_name(student: str) -> str:
+    """The name of `student`'s folder in OUT/students/: their name when it is short
+    enough, else its start, "…" and a hash of it. A cut name is longer than NAME_BYTES,
+    so it can never be the name of another student whose name was not cut."""
+    whole = student.encode("utf-8", "surrogatepass")
+    if len(whole) <= NAME_BYTES:
+        return student
+    kept = ""
+    for char in student:
+        if len((kept + char).encode("utf-8", "surrogatepass")) > KEPT_BYTES:
+            break
+        kept += char
+    return f"{kept}…{hashlib.sha256(whole).hexdigest()[:16]}"
 
 
 def fingerprint(kit: Kit, exercises: Sequence[str], files: Mapping[str, Path]) -> str:
@@ -101,8 +128,10 @@ def fingerprint(kit: Kit, exercises: Sequence[str], files: Mapping[str, Path]) -
     for exercise in exercises:
         digest.update(exercise.encode() + b"\0")
         file = files.get(exercise)
-        if file is not None and file.is_file():
-            digest.update(hashlib.sha256(file.read_bytes()).digest())
+        if file is not None:  # read as the grader reads it: never followed, bounded
+            contents = submission.read(file)
+            digest.update(hashlib.sha256(contents.data).digest() if contents.ok else b"")
+            digest.update(str((contents.problem, contents.missing)).encode() + b"\0")
     return digest.hexdigest()
 
 

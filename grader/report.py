@@ -6,7 +6,6 @@ rendered with `plain`: its control characters escaped, its brackets never read a
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -19,6 +18,7 @@ from rich.text import Text
 from grader.classreport import ClassSummary
 from grader.manifest import Exercise
 from grader.results import CheckResult, ExerciseResult, Outcome, Verification
+from grader.untrusted import escape_controls as escape_controls  # re-exported
 
 SHOWN_STEPS = 12
 MARKS = {
@@ -28,16 +28,6 @@ MARKS = {
     Outcome.ERRORED: ("!", "red"),
     Outcome.SKIPPED: ("–", "dim"),
 }
-
-
-# Control characters (but newline and tab), and the bidirectional overrides that can make
-# text read differently from what it is.
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-def escape_controls(text: str) -> str:
-    """`text` with every terminal control sequence made visible (ESC shows as \\x1b)."""
-    return _UNSAFE.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 def plain(text: str, style: str = "") -> Text:

@@ -13,7 +13,6 @@ import contextlib
 import dataclasses
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,11 +22,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader import caps, channel, diagnosis, sandbox, timing, witness
+from grader import caps, channel, diagnosis, sandbox, submission, timing, witness
 from grader.manifest import Exercise, Kit
 from grader.processes import PR_SET_DUMPABLE, kill_tree, prctl
 from grader.results import CheckResult, ExerciseResult, Outcome, Submitted
-from grader.submission import holds
 
 
 class Cancelled(Exception):
@@ -77,13 +75,17 @@ def grade(
     with tempfile.TemporaryDirectory(prefix="grader-") as tmp:
         scratch = Path(tmp)
         sandbox.prepare(scratch, isolated, kit.root)
+        # Read once, never followed if a link, bounded (see submission.read); not read
+        # at all when refused already.
+        contents = submission.Contents(problem=refuse) if refuse else submission.read(file)
         # Without a file the checks still run, so the result lists each with its points.
-        missing = refuse or (None if file.is_file() else _missing(exercise, file))
+        missing = contents.problem or (_missing(exercise, file) if contents.missing else None)
         if missing is None:
             # A copy: nothing the server does can change the student's file.
-            shutil.copyfile(file, scratch / "submission" / exercise.file)
-            (scratch / "submission" / exercise.file).chmod(0o644)  # for the sandbox's user
-        submitted = _submitted(kit, exercise, file, refuse)
+            copy = scratch / "submission" / exercise.file
+            copy.write_bytes(contents.data)
+            copy.chmod(0o644)  # for the sandbox's user, whatever the umask
+        submitted = _submitted(kit, exercise, contents)
         job = Job(exercise, scratch, shown(file), missing, isolated, caps.for_job())
         try:
             timed_out, output = _run_checks(kit, job, cancel)
@@ -101,17 +103,17 @@ def grade(
 
 def _missing(exercise: Exercise, file: Path) -> str:
     folder = file.parent
-    held = f" (it holds: {holds(folder)})" if folder.is_dir() else ""
+    held = f" (it holds: {submission.holds(folder)})" if folder.is_dir() else ""
     return f"there is no {exercise.file} in {shown(folder)}{held}"
 
 
-def _submitted(kit: Kit, exercise: Exercise, file: Path, refuse: str | None) -> Submitted:
-    if refuse:
+def _submitted(kit: Kit, exercise: Exercise, contents: submission.Contents) -> Submitted:
+    if contents.problem:
         return Submitted.REFUSED
-    if not file.is_file():
+    if contents.missing:
         return Submitted.MISSING
     starter = kit.starter(exercise)
-    if starter.is_file() and file.read_bytes() == starter.read_bytes():
+    if starter.is_file() and contents.data == starter.read_bytes():
         return Submitted.UNCHANGED
     return Submitted.FILE
 
@@ -205,9 +207,12 @@ def _tail(file: Path, size: int) -> str:
 
 def shown(file: Path) -> str:
     """A student's file as they would name it: relative to here when it is below here."""
+    # Its folder resolved, never the file itself: a link is named as the link (not as
+    # what it points at), and a link to itself does not raise.
+    where = Path(os.path.realpath(file.parent)) / file.name
     try:
-        return str(file.resolve().relative_to(Path.cwd().resolve()))
-    except (ValueError, OSError):
+        return str(where.relative_to(os.path.realpath(Path.cwd())))
+    except ValueError:
         return str(file)
 
 

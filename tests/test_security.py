@@ -6,22 +6,24 @@ there it must succeed, which shows the attack is real and the test can fail.
 
 from __future__ import annotations
 
+import csv
 import os
+import resource
 import shutil
 import site
 import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psutil
 import pytest
 
-from grader import batch, caps, runner, sandbox
+from grader import batch, caps, exports, gradebook, report, runner, sandbox, submission
 from grader.manifest import Kit
-from grader.results import ExerciseResult, Outcome
+from grader.results import ExerciseResult, Outcome, Submitted
 from tests.conftest import ROOT, leftovers, run_grader, settles_without_leftovers
 
 ATTACKS = ROOT / "tests" / "corpus" / "attacks"
@@ -464,3 +466,249 @@ def test_as_root_the_sandbox_runs_as_an_unused_kernel_uid(tmp_path: Path) -> Non
         proc.kill()
         proc.wait()
         sandbox.remove_view(tmp_path)
+
+
+
+# A submission's file is data until proven a regular file of at most 1 MiB: it is read
+# once (submission.read), never through a link, and what is not such a file is refused
+# by name before a byte of it is read or copied.
+
+
+def test_a_submission_file_that_is_a_link_is_refused_not_followed(tmp_path: Path) -> None:
+    solution = ROOT / "solutions" / "broadcast.py"
+    link = tmp_path / "broadcast.py"
+    link.symlink_to(solution)
+    done = run_grader("check", "-e", "broadcast", "--submission", str(link))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "0/10 checks passed" in done.stdout, done.stdout
+    assert "not gradable: broadcast.py is a symbolic link" in done.stdout, done.stdout
+    # The control: what it points at is the solution, which earns full marks.
+    control = run_grader("check", "-e", "broadcast", "--submission", str(solution))
+    assert "10/10 checks passed" in control.stdout, control.stdout
+
+
+def sparse(path: Path, size: int) -> Path:
+    with path.open("wb") as file:
+        file.truncate(size)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda p: p.symlink_to(ROOT / "solutions" / "broadcast.py"), "is a symbolic link"),
+        (lambda p: p.symlink_to(p.name), "is a symbolic link"),  # a link to itself
+        (lambda p: p.symlink_to(p.parent / "nowhere.py"), "is a symbolic link"),
+        (lambda p: os.mkfifo(p), "is a named pipe"),  # reading it would block forever
+        (lambda p: p.mkdir(), "is a folder"),
+        (lambda p: sparse(p, 2 << 30), "is larger than 1 MiB"),  # 2 GiB, all holes
+        (lambda p: p.write_bytes(b"#" * ((1 << 20) + 1)), "is larger than 1 MiB"),
+    ],
+    ids=["link", "link to itself", "dangling link", "fifo", "folder", "sparse 2 GiB", "1 MiB+1"],
+)
+def test_only_a_regular_file_of_at_most_1_mib_is_read(
+    tmp_path: Path, make: Callable[[Path], object], reason: str
+) -> None:
+    file = tmp_path / "broadcast.py"
+    make(file)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    contents = submission.read(file)
+    assert (contents.problem or "").startswith(f"not gradable: broadcast.py {reason}")
+    assert contents.data == b"" and not contents.ok
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before  # KiB
+    assert grown < 64 << 10, f"reading it took {grown} KiB"
+
+
+def test_a_refused_file_is_neither_read_nor_copied_and_the_grade_says_why(
+    kit: Kit, tmp_path: Path
+) -> None:
+    big = sparse(tmp_path / "broadcast.py", 2 << 30)
+    free = shutil.disk_usage(tempfile.gettempdir()).free
+    result = grade(kit, big, isolated=True)
+    assert result.submitted is Submitted.REFUSED and result.score == 0
+    assert result.error == "not gradable: broadcast.py is larger than 1 MiB", result.error
+    # No dense copy was written (the disk would have lost 2 GiB for the time of the job).
+    assert free - shutil.disk_usage(tempfile.gettempdir()).free < 1 << 30
+
+
+def test_the_largest_file_allowed_is_read_whole(tmp_path: Path) -> None:
+    text = b"# a comment\n" * ((1 << 20) // 12)
+    file = tmp_path / "broadcast.py"
+    file.write_bytes(text)
+    assert submission.read(file).data == text
+
+
+def test_compare_never_shows_what_a_refused_link_points_at(tmp_path: Path) -> None:
+    secret = tmp_path / "shadow"
+    secret.write_text("root:$6$the-instructors-secret-hash:19000:0:99999:7:::\n")
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    (folder / "broadcast.py").symlink_to(secret)  # like a link to /etc/shadow
+    assert "the-instructors-secret-hash" in (folder / "broadcast.py").read_text()  # control
+    done = run_grader("compare", "--exercise", "broadcast", "--submission", str(folder))
+    assert "not followed" in done.stdout, done.stdout + done.stderr
+    assert "the-instructors-secret-hash" not in done.stdout + done.stderr
+    assert "root:" not in done.stdout + done.stderr
+
+
+# Every entry of a class gets its row, whatever its name, mode, links or length: one
+# entry never stops the batch, and two entries never share a row.
+
+
+def test_every_entry_of_a_class_gets_its_own_row_whatever_its_name_links_or_length(
+    tmp_path: Path,
+) -> None:
+    classroom = tmp_path / "class"
+    classroom.mkdir()
+    solution = (ROOT / "solutions" / "broadcast.py").read_bytes()
+    controls = bytes(range(1, 32)) * 3 + b"\x7f" * 7  # 100 control characters
+    honest = [b"bob\x01", b"bob\\x01", controls, b"\xff\xfe not utf-8"]
+    for name in honest:
+        os.mkdir(bytes(classroom) + b"/" + name)
+        (Path(os.fsdecode(bytes(classroom) + b"/" + name)) / "broadcast.py").write_bytes(solution)
+    (classroom / "loop").mkdir()
+    (classroom / "loop" / "broadcast.py").symlink_to("broadcast.py")  # a link to itself
+    (classroom / "loop.py").symlink_to("loop.py")
+    (classroom / "fifo").mkdir()
+    os.mkfifo(classroom / "fifo" / "broadcast.py")
+    (classroom / "away").symlink_to(classroom / "away")  # a folder link to itself
+    entries = len(list(classroom.iterdir()))
+    out = tmp_path / "grades"
+    done = run_grader(
+        "grade", "--submissions", str(classroom), "-e", "broadcast", "--out", str(out)
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    rows = list(csv.DictReader((out / "gradebook.csv").open(encoding="utf-8")))
+    assert len(rows) == entries, [r["student"] for r in rows]
+    students = {r["student"]: r for r in rows}
+    for name in ("bob\\x01", "bob\\\\x01", "\\udcff\\udcfe not utf-8"):  # two stay two
+        assert students[name]["percent"] == "100.0", name
+    long = next(s for s in students if s.startswith("\\x01\\x02"))
+    assert students[long]["percent"] == "100.0"
+    for name in ("loop", "loop.py", "fifo"):
+        assert students[name]["broadcast status"] == "not gradable", name
+    assert (out / "students" / gradebook.folder_name(long) / "feedback.html").is_file()
+
+
+def test_escaped_names_stay_distinct_and_long_ones_fit_in_a_path(tmp_path: Path) -> None:
+    names = ["bob\x01", "bob\\x01", "bob\\\\x01", "a\u200eb", "a\\u200eb", "x\udcff", "x\\udcff"]
+    for name in names:
+        (tmp_path / name).mkdir()
+    shown = batch.names(sorted(tmp_path.iterdir()))
+    assert len(set(shown)) == len(names) and not any(" (" in s for s in shown), shown
+    long = ["\\x01" * 100, "\\x01" * 100 + "a", "é" * 300, "x" * 120, "x" * 121]
+    folders = [gradebook.folder_name(n) for n in long]
+    assert len(set(folders)) == len(long)
+    assert all(len(f.encode()) <= 255 for f in folders)
+    assert folders[3] == "x" * 120  # short enough: the name itself
+    # A cut name is longer than any uncut one: no student can take another's folder.
+    assert all(len(f.encode()) > gradebook.NAME_BYTES for f in folders if f not in long)
+
+
+def test_a_file_the_grader_may_not_read_gets_its_row_when_an_ordinary_user_grades(
+    instructor: Path,
+) -> None:
+    home = instructor
+    classroom = home / "class"
+    for student in ("ada", "locked"):
+        (classroom / student).mkdir(parents=True)
+        shutil.copy(ROOT / "solutions" / "broadcast.py", classroom / student / "broadcast.py")
+    (classroom / "sealed").mkdir()
+    subprocess.run(["chown", "-R", f"{UID}:{UID}", str(classroom)], check=True)
+    (classroom / "locked" / "broadcast.py").chmod(0)
+    (classroom / "sealed").chmod(0)
+    # The control: that user may not read it (as root, the grader could).
+    denied = subprocess.run(
+        [
+            "setpriv",
+            f"--reuid={UID}",
+            f"--regid={UID}",
+            "--clear-groups",
+            "cat",
+            str(classroom / "locked" / "broadcast.py"),
+        ],
+        capture_output=True,
+    )
+    assert denied.returncode != 0
+    command = [str(home / "venv" / "bin" / "python"), "-m", "grader", "--root", str(home / "kit")]
+    command += ["grade", "--submissions", str(classroom), "-e", "broadcast"]
+    command += ["--out", str(home / "grades")]
+    done = subprocess.run(
+        ["setpriv", f"--reuid={UID}", f"--regid={UID}", "--clear-groups", *command],
+        capture_output=True,
+        text=True,
+        cwd=home / "kit",
+        env={"HOME": str(home), "PATH": "/usr/bin:/bin", "COLUMNS": "200"},
+        timeout=300,
+    )
+    assert "Traceback" not in done.stdout + done.stderr, done.stdout + done.stderr
+    book = home / "grades" / "gradebook.csv"
+    rows = {r["student"]: r for r in csv.DictReader(book.open(encoding="utf-8"))}
+    assert set(rows) == {"ada", "locked", "sealed"}
+    assert rows["ada"]["percent"] == "100.0"
+    assert rows["locked"]["broadcast status"] == "not gradable"
+    assert "permission denied" in rows["locked"]["reason"]
+    assert rows["sealed"]["percent"] == "0.0"
+
+
+# Bidirectional and invisible characters show as their escapes wherever text from a
+# submission or a folder's name is shown; a formula hidden behind them is quoted.
+
+INVISIBLE = "\u200e\u200f\u061c\u2028\u2029\ufeff\u200b\u202a\u202b\u202c\u202d\u202e"
+INVISIBLE += "\u2066\u2067\u2068\u2069"
+
+
+def raw_invisible(text: str) -> list[str]:
+    return [f"U+{ord(c):04X}" for c in INVISIBLE if c in text]
+
+
+def test_bidirectional_and_zero_width_characters_are_shown_escaped() -> None:
+    for char in INVISIBLE:
+        assert report.escape_controls(f"a{char}b") == f"a\\u{ord(char):04x}b"
+    done = run_grader(
+        "check", "-e", "broadcast", "--submission", str(ATTACKS / "prints_invisible.py")
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert not raw_invisible(done.stdout + done.stderr)
+    assert "\\u202e✗ dessap" in done.stdout, done.stdout
+
+
+def test_folder_names_with_invisible_characters_are_escaped_in_every_export(
+    tmp_path: Path,
+) -> None:
+    classroom = tmp_path / "class"
+    names = ["\u202egnp.exe", "a\u200bb", " =1+1", "\u200b=1+1", "\u2066@SUM(A1)\u2069"]
+    for name in names:
+        (classroom / name).mkdir(parents=True)
+        shutil.copy(ATTACKS / "prints_invisible.py", classroom / name / "broadcast.py")
+    out = tmp_path / "grades"
+    done = run_grader(
+        "grade", "--submissions", str(classroom), "-e", "broadcast", "--out", str(out)
+    )
+    assert not raw_invisible(done.stdout + done.stderr), done.stdout
+    pages = [out / "gradebook.csv", out / "report.html"]
+    pages += [p / "feedback.html" for p in (out / "students").iterdir()]
+    assert len(pages) == 2 + len(names)
+    for page in pages:
+        assert not raw_invisible(page.read_text(encoding="utf-8")), page
+    rows = list(csv.reader((out / "gradebook.csv").open(encoding="utf-8")))[1:]
+    assert sorted(r[0] for r in rows) == sorted(
+        ["\\u202egnp.exe", "a\\u200bb", "' =1+1", "\\u200b=1+1", "\\u2066@SUM(A1)\\u2069"]
+    )
+
+
+@pytest.mark.parametrize(
+    "cell", ["=1+1", " =1+1", "\u200b=1+1", "\u00a0@SUM(A1)", "\u2060\u200e-2+3", "\t=1", "\r+1"]
+)
+def test_a_cell_that_starts_a_formula_behind_spaces_or_invisible_characters_is_quoted(
+    cell: str,
+) -> None:
+    assert exports.spreadsheet_safe(cell) == "'" + cell
+    rows = exports.gradebook_csv({cell: []}, ["broadcast"]).splitlines()[1:]
+    assert rows and not rows[0].lstrip('"').lstrip(" \t\u00a0").startswith(("=", "+", "@"))
+
+
+@pytest.mark.parametrize("cell", ["-3", " 2.5", "alice", "a=b", "", "x-1"])
+def test_numbers_and_ordinary_text_are_left_as_they_are(cell: str) -> None:
+    assert exports.spreadsheet_safe(cell) == cell
