@@ -74,7 +74,7 @@ def grade(
     prctl(PR_SET_DUMPABLE, 0)
     with tempfile.TemporaryDirectory(prefix="grader-") as tmp:
         scratch = Path(tmp)
-        sandbox.prepare(scratch, isolated, kit.root)
+        sandbox.prepare(scratch, isolated, _grader_home(kit))
         # Read once, never followed if a link, bounded (see submission.read); not read
         # at all when refused already.
         contents = submission.Contents(problem=refuse) if refuse else submission.read(file)
@@ -160,7 +160,7 @@ def _run_checks(kit: Kit, job: Job, cancel: threading.Event | None) -> tuple[boo
         *([f"--grader-missing={job.missing}"] if job.missing else []),
     ]
     if job.isolated:
-        command = sandbox.network(command, scratch, kit.root)
+        command = sandbox.network(command, scratch, _grader_home(kit))
     # In the job's memory cap: what the submission makes the checks process hold counts
     # toward the job's cap, not the machine's.
     command = job.caps.enter_checks(command)
@@ -203,6 +203,12 @@ def _tail(file: Path, size: int) -> str:
     with file.open("rb") as f:
         f.seek(max(0, f.seek(0, os.SEEK_END) - size))
         return f.read(size).decode(errors="replace")
+
+
+def _grader_home(kit: Kit) -> Path | None:
+    """The folder the checks process imports the grader package from: the kit's, first
+    on its PYTHONPATH, if the kit has one; else this process's (None)."""
+    return kit.root if (kit.root / "grader" / "__init__.py").is_file() else None
 
 
 def shown(file: Path) -> str:

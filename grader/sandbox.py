@@ -41,7 +41,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.caps import JobCaps
+from grader.caps import PROCESSES_PER_JOB, CgroupCaps, JobCaps
 
 TMP_SIZE = 64 << 20
 SHM_SIZE = 16 << 20
@@ -218,6 +218,13 @@ class Sandbox:
         self.workdir = Path("/tmp") if isolated else scratch / "tmp"
         self.uid = job_uid() if isolated else None
         """The kernel uid of its sandboxes, when the grader is root."""
+
+    def process_limit(self) -> int | None:
+        """An RLIMIT_NPROC for its servers where no cgroup counts the job's processes. A
+        sandbox with a kernel uid of its own (as root) has a count of its own: the cap."""
+        if self.uid is not None and not isinstance(self.caps, CgroupCaps):
+            return PROCESSES_PER_JOB
+        return self.caps.process_limit()
 
     def submission(self, name: str) -> Path:
         """Where a sandboxed process finds the submission's file `name`."""

@@ -95,7 +95,7 @@ class Zygote:
         cls, sandbox: Sandbox, file_name: str, module: str, preload: str, pipes: Drain
     ) -> Zygote:
         """A zygote in `sandbox`, serving the submission's `file_name` as `module`."""
-        limit = sandbox.caps.process_limit()
+        limit = sandbox.process_limit()
         # -I: nothing of the environment or the folder it starts in; the grader is found
         # where this one was found (the sandbox shows that folder, and no more of the kit).
         boot = (

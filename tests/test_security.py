@@ -712,3 +712,11 @@ def test_a_cell_that_starts_a_formula_behind_spaces_or_invisible_characters_is_q
 @pytest.mark.parametrize("cell", ["-3", " 2.5", "alice", "a=b", "", "x-1"])
 def test_numbers_and_ordinary_text_are_left_as_they_are(cell: str) -> None:
     assert exports.spreadsheet_safe(cell) == cell
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="as root only")
+def test_as_root_without_a_cgroup_a_jobs_own_uid_caps_its_processes(tmp_path: Path) -> None:
+    """RLIMIT_NPROC counts per kernel uid, and the job's uid is its alone."""
+    box = sandbox.Sandbox(tmp_path, caps.JobCaps(), isolated=True)
+    assert box.process_limit() == caps.PROCESSES_PER_JOB
+    assert sandbox.Sandbox(tmp_path, caps.JobCaps(), isolated=False).process_limit() is None
