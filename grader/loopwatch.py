@@ -341,3 +341,13 @@ def verdict(
     if witnessed or seen:
         return HIDDEN_BLOCK
     return None
+
+
+def probe() -> str:
+    """ "" if servers' loops can be watched from outside on this machine; else why not
+    (then never_blocks_event_loop rests on the witness inside each server alone)."""
+    if not EPOLL:
+        return f"no syscall table for {_MACHINE}"
+    if sample(os.getpid()) is None:
+        return "/proc/<pid>/task/<tid>/syscall cannot be read here"
+    return ""
