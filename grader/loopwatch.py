@@ -38,6 +38,8 @@ BLOCKED_AFTER = 0.1  # seconds asleep outside epoll (as the witness's threshold)
 BUSY_AFTER = 0.3
 TICK = 0.015  # how often each server is sampled
 MAX_THREADS = 32  # threads of a server looked at to tell a GIL wait
+MAX_FAMILY = 16  # processes of a server's tree sampled
+FAMILY_EVERY = 10  # looks between two looks for the processes a server started
 
 # Syscall numbers by machine: where an asyncio loop waits, and names for the message.
 _EPOLL = {"x86_64": {232, 281, 441}, "aarch64": {22, 441}}
@@ -229,16 +231,33 @@ def counts(seconds: float, where: str) -> bool:
 
 
 @dataclass
-class _Watched:
+class _Process:
+    """One process of a server's tree, as last seen."""
+
     pid: int
-    check: str
-    hidden: bool
     last: Sample
     stretch: Stretch
+    loop: bool
+    """Seen waiting in epoll: it runs an event loop (the server does from the start)."""
+
+
+@dataclass
+class _Watched:
+    """A server and the processes it started."""
+
+    check: str
+    hidden: bool
+    processes: dict[int, _Process]
+    looks: int = 0
 
 
 class LoopWatch:
-    """Samples every watched server in a thread of its own, for as long as it is watched."""
+    """Samples every watched server in a thread of its own, for as long as it is watched.
+
+    The processes a server forks are sampled too, once seen waiting in epoll: an app
+    that forks and serves from the child (its witness silenced) is watched there. A
+    child that never runs an event loop (a worker of a process pool, a subprocess) is
+    not held to one."""
 
     def __init__(self, proc: Path = Path("/proc")) -> None:
         self.proc = proc
@@ -261,8 +280,9 @@ class LoopWatch:
                 else f"unknown syscalls on {_MACHINE}"
             )
             return False
+        server = _Process(pid, first, Stretch(), loop=True)
         with self._lock:
-            self._watched[id(key)] = _Watched(pid, check, hidden, first, Stretch())
+            self._watched[id(key)] = _Watched(check, hidden, {pid: server})
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, daemon=True, name="loopwatch")
                 self._thread.start()
@@ -274,7 +294,8 @@ class LoopWatch:
             watched = self._watched.pop(id(key), None)
             if watched is not None:
                 self._look(watched)
-                self._ended(watched, watched.stretch.end())
+                for process in watched.processes.values():
+                    self._ended(watched, process, process.stretch.end())
 
     def blocks(self) -> list[Block]:
         with self._lock:
@@ -290,18 +311,48 @@ class LoopWatch:
                     self._look(watched)
 
     def _look(self, watched: _Watched) -> None:
-        now = sample(watched.pid, self.proc)
-        if now is None:
-            return
-        before, watched.last = watched.last, now
-        ended = watched.stretch.step(before, now)
-        if ended is not None:
-            self._ended(watched, ended)
+        watched.looks += 1
+        if watched.looks % FAMILY_EVERY == 0:
+            self._family(watched)
+        for process in watched.processes.values():
+            now = sample(process.pid, self.proc)
+            if now is None:
+                continue
+            before, process.last = process.last, now
+            process.loop = process.loop or now.syscall in EPOLL
+            ended = process.stretch.step(before, now)
+            if ended is not None:
+                self._ended(watched, process, ended)
 
-    def _ended(self, watched: _Watched, stretch: tuple[float, str]) -> None:
+    def _family(self, watched: _Watched) -> None:
+        """Take in the processes the server started since the last look."""
+        root = next(iter(watched.processes))  # the server: the first one in
+        for pid in descendants(root, self.proc):
+            if pid not in watched.processes and len(watched.processes) < MAX_FAMILY:
+                first = sample(pid, self.proc)
+                if first is not None:
+                    watched.processes[pid] = _Process(pid, first, Stretch(), loop=False)
+
+    def _ended(self, watched: _Watched, process: _Process, stretch: tuple[float, str]) -> None:
         seconds, where = stretch
-        if counts(seconds, where):
+        if process.loop and counts(seconds, where):
             self._blocks.append(Block(watched.check, watched.hidden, round(seconds, 3), where))
+
+
+def descendants(pid: int, proc: Path = Path("/proc")) -> list[int]:
+    """The processes below `pid`, nearest first (at most MAX_FAMILY)."""
+    found: list[int] = []
+    below = [pid]
+    while below and len(found) < MAX_FAMILY:
+        parent = below.pop(0)
+        with contextlib.suppress(OSError):
+            for tid in os.listdir(proc / str(parent) / "task"):
+                with contextlib.suppress(OSError, ValueError):
+                    text = (proc / str(parent) / "task" / tid / "children").read_text()
+                    children = [int(child) for child in text.split()]
+                    found += children
+                    below += children
+    return found[:MAX_FAMILY]
 
 
 HIDDEN_BLOCK = "the event loop was blocked while a hidden check ran"

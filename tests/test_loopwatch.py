@@ -135,3 +135,24 @@ def test_a_line_is_quoted_only_within_the_file_and_bounded() -> None:
     assert quoting.quote(source, 0) == quoting.quote(source, 3) == quoting.quote(source, True) == ""
     event = {"kind": "misuse", "line": 9, "code": "secret", "task_line": 1, "task_code": "secret"}
     assert quoting.ground(event, source) == {"kind": "misuse", "task_line": 1, "task_code": "a = 1"}
+
+
+@needs_linux
+def test_a_child_is_held_to_an_event_loop_only_once_it_runs_one() -> None:
+    code = (
+        "import os, select, time\n"
+        "if not os.fork(): time.sleep(1.0); os._exit(0)\n"  # a worker: never in epoll
+        "if not os.fork(): select.epoll().poll(0.4); time.sleep(0.5); os._exit(0)\n"
+        "select.epoll().poll(1.6)\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", code])
+    watch = loopwatch.LoopWatch()
+    try:
+        time.sleep(0.05)
+        if not watch.watch(process, process.pid, "forks", hidden=False):
+            pytest.skip(watch.unavailable)
+        process.wait()
+    finally:
+        watch.unwatch(process)
+        watch.close()
+    assert [(b.check, b.syscall) for b in watch.blocks()] == [("forks", "clock_nanosleep")]

@@ -102,8 +102,9 @@ def test_a_huge_frame_is_refused_at_its_header(kit: Kit) -> None:
     assert "a frame larger than 4 MiB" in first.rationale, first.rationale
 
 
-def test_a_silenced_witness_does_not_hide_a_blocked_event_loop(kit: Kit) -> None:
-    result = grade(kit, ATTACKS / "silences_watchdog.py", isolated=True)
+@pytest.mark.parametrize("attack", ["silences_watchdog", "serves_from_a_child"])
+def test_a_silenced_witness_does_not_hide_a_blocked_event_loop(kit: Kit, attack: str) -> None:
+    result = grade(kit, ATTACKS / f"{attack}.py", isolated=True)
     verdict = next(c for c in result.checks if c.name == "never_blocks_event_loop")
     assert verdict.outcome is Outcome.FAILED, verdict
     assert "clock_nanosleep" in (verdict.rationale or ""), verdict.rationale
