@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grader import diagnosis, quoting
+from grader import diagnosis, quoting, witness
 
 BLOCKED_AFTER = 0.1  # seconds asleep outside epoll (as the witness's threshold)
 # CPU time without being seen in epoll: a loop busy with many short steps returns to
@@ -402,3 +402,32 @@ def probe() -> str:
     if sample(os.getpid()) is None:
         return "/proc/<pid>/task/<tid>/syscall cannot be read here"
     return ""
+
+
+# The servers of hidden checks, by log file name, one a line in the job's folder (out of
+# the sandbox's reach): for a run cut at its time bound, which the plugin cannot report.
+HIDDEN_SERVERS = "hidden-servers"
+
+
+def note_hidden(log_path: Path) -> None:
+    """Note that the server logging to `log_path` runs for a hidden check."""
+    with (log_path.parent / HIDDEN_SERVERS).open("a") as file:
+        file.write(log_path.name + "\n")
+
+
+def visible_witnessed(scratch: Path) -> list[dict[str, Any]]:
+    """The blocks the witnesses in the servers of visible checks reported, whose log
+    files are in `scratch` (the last report of each block: the longest); a line they
+    name is quoted from `source` by the caller (quoting.ground)."""
+    try:
+        hidden = set((scratch / HIDDEN_SERVERS).read_text().split())
+    except OSError:
+        hidden = set()
+    blocks: dict[tuple[str, Any], dict[str, Any]] = {}
+    for events in sorted(scratch.glob("*.events")):
+        if events.with_suffix(".log").name in hidden:
+            continue
+        for event in witness.read_events(events):
+            if event["kind"] == "blocked":
+                blocks[(events.name, event.get("since"))] = event
+    return list(blocks.values())

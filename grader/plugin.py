@@ -125,6 +125,8 @@ class Launcher:
     def __call__(self, env: dict[str, str] | None = None, label: str | None = None) -> LiveServer:
         """A running copy of the app; `env` adds environment variables (say REDIS_URL)."""
         app = self.grading.new_server(self.settings, env)
+        if self.spec.hidden:  # before it runs: a run cut short must know it too
+            loopwatch.note_hidden(app.log_path)
         live = LiveServer(app, self.transcript, label)
         self.servers.append(live)
         app.start()

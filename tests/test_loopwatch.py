@@ -4,6 +4,7 @@ quotes itself (quoting.py)."""
 from __future__ import annotations
 
 import itertools
+import json
 import subprocess
 import sys
 import time
@@ -156,3 +157,13 @@ def test_a_child_is_held_to_an_event_loop_only_once_it_runs_one() -> None:
         watch.unwatch(process)
         watch.close()
     assert [(b.check, b.syscall) for b in watch.blocks()] == [("forks", "clock_nanosleep")]
+
+
+def test_a_run_cut_short_tells_only_visible_checks_blocks(tmp_path: Path) -> None:
+    def block(seconds: float, code: str) -> str:
+        return json.dumps({"kind": "blocked", "since": 1.0, "seconds": seconds, "code": code})
+
+    (tmp_path / "server-1.events").write_text(block(0.2, "visible") + "\n" + block(0.4, "v"))
+    (tmp_path / "server-2.events").write_text(block(9.0, "/ws/Zo%C3%AB") + "\n")
+    loopwatch.note_hidden(tmp_path / "server-2.log")
+    assert [e["code"] for e in loopwatch.visible_witnessed(tmp_path)] == ["v"]
