@@ -31,6 +31,7 @@ from grader import (
     compare,
     dist,
     exports,
+    loopwatch,
     report,
     runner,
     sandbox,
@@ -437,6 +438,13 @@ def cmd_doctor(kit: Kit, args: argparse.Namespace) -> int:
             bool(redis),
         ),
         ("python", f"{sys.version.split()[0]} at {sys.executable}", True),
+        (
+            "event loop",
+            f"only the witness inside each server: {unwatched}"
+            if (unwatched := loopwatch.probe())
+            else "watched from outside each server (/proc/<pid>/task/<tid>/syscall)",
+            not unwatched,
+        ),
     ]
     console.print(report.doctor_table(rows))
     if probe.works:

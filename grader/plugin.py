@@ -22,7 +22,7 @@ from typing import Any, TypedDict
 
 import pytest
 
-from grader import caps, channel, diagnosis, drain, timing, witness
+from grader import caps, channel, diagnosis, drain, loopwatch, quoting, timing
 from grader.checks import CheckSpec, Failure, ServerErrors
 from grader.client import LiveServer, Transcript
 from grader.manifest import in_hidden_folder
@@ -67,6 +67,13 @@ class Grading:
         self._count = 0
         # Started before any student code runs: a job at its process cap cannot stop it.
         self.pipes = drain.Drain()
+        self.source = quoting.source_lines(scratch / "submission" / self.file_name)
+        """The grader's own copy of the submission's lines, to quote them."""
+        self.loopwatch = loopwatch.LoopWatch()
+        """Decides never_blocks_event_loop: each server's loop, seen from outside."""
+        self.witnessed: list[tuple[bool, dict[str, Any]]] = []
+        """(hidden, event): each block the witnesses reported, by whether a hidden
+        check's server reported it."""
         self.zygote = Zygote.start(
             self.sandbox,
             self.file_name,
@@ -109,9 +116,10 @@ class Grading:
 class Launcher:
     """Starts copies of the student's app for one check; they share one transcript."""
 
-    def __init__(self, grading: Grading, settings: dict[str, Any]) -> None:
+    def __init__(self, grading: Grading, spec: CheckSpec) -> None:
         self.grading = grading
-        self.settings = settings
+        self.spec = spec
+        self.settings = spec.settings
         self.transcript = Transcript()
         self.servers: list[LiveServer] = []
         self.outputs: list[tuple[LiveServer, str, str | None]] = []
@@ -124,9 +132,14 @@ class Launcher:
     def __call__(self, env: dict[str, str] | None = None, label: str | None = None) -> LiveServer:
         """A running copy of the app; `env` adds environment variables (say REDIS_URL)."""
         app = self.grading.new_server(self.settings, env)
+        if self.spec.hidden:  # before it runs: a run cut short must know it too
+            loopwatch.note_hidden(app.events_path)
         live = LiveServer(app, self.transcript, label)
         self.servers.append(live)
         app.start()
+        # Every block is told to the check whose server it was in: a hidden check's
+        # must never show in a visible check's words.
+        self.grading.loopwatch.watch(app, app.host_pid, self.spec.name, self.spec.hidden)
         return live
 
     def finish(self, failed: bool = False) -> None:
@@ -140,13 +153,20 @@ class Launcher:
                 if before is not None:
                     app.await_where_waiting(before, deadline)
         self.outputs = [(live, live.output(), live.app.exit_reason()) for live in self.servers]
-        self.events = [event for live in self.servers for event in live.app.events()]
+        source = self.grading.source
+        self.events = [
+            quoting.ground(event, source) for live in self.servers for event in live.app.events()
+        ]
         for live in self.servers:
             live.abort_clients()
 
     def stop(self) -> None:
         for live in self.servers:
+            self.grading.loopwatch.unwatch(live.app)
             live.app.stop()
+            # The last report of each block is its longest (see witness._watchdog).
+            blocks = {e.get("since"): e for e in live.app.events() if e["kind"] == "blocked"}
+            self.grading.witnessed += [(self.spec.hidden, e) for e in blocks.values()]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -271,15 +291,13 @@ def _never_blocks(grading: Grading) -> CheckResult:
         return CheckResult(
             outcome=Outcome.SKIPPED, rationale=grading.could_not_start.message, **base
         )
-    blocks = witness.blocked(grading.scratch)
-    worst = diagnosis.worst_block(blocks)
-    if worst is not None:
+    grading.loopwatch.close()
+    rationale = loopwatch.verdict(
+        grading.witnessed, grading.loopwatch.blocks(), grading.source, Path(grading.display).name
+    )
+    if rationale is not None:
         return CheckResult(
-            outcome=Outcome.FAILED,
-            rationale=diagnosis.blocked_words(worst, Path(grading.display).name)
-            + (f" (and {len(blocks) - 1} more times)" if len(blocks) > 1 else ""),
-            help=diagnosis.BLOCKED_ADVICE,
-            **base,
+            outcome=Outcome.FAILED, rationale=rationale, help=diagnosis.BLOCKED_ADVICE, **base
         )
     if Outcome.PASSED not in grading.outcomes.values():
         return CheckResult(
@@ -293,6 +311,7 @@ def _never_blocks(grading: Grading) -> CheckResult:
 def pytest_unconfigure(config: pytest.Config) -> None:
     grading = config.stash.get(_KEY, None)
     if grading is not None:
+        grading.loopwatch.close()
         grading.zygote.close()
         # What a submission left below us (its zygote gone, its orphans came to us).
         kill_tree(os.getpid())
@@ -312,7 +331,7 @@ def pytest_runtest_teardown(item: pytest.Item) -> Any:
 @pytest.fixture
 def launch(request: pytest.FixtureRequest) -> Iterator[Launcher]:
     """Start copies of the student's app: `launch()`, or `launch(env={...}, label="A")`."""
-    launcher = Launcher(request.config.stash[_KEY], _spec(request.node).settings)
+    launcher = Launcher(request.config.stash[_KEY], _spec(request.node))
     try:
         yield launcher
     finally:

@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader import caps, channel, diagnosis, sandbox, submission, timing, witness
+from grader import caps, channel, diagnosis, loopwatch, quoting, sandbox, submission, timing
 from grader.manifest import Exercise, Kit
 from grader.processes import PR_SET_DUMPABLE, kill_tree, prctl
 from grader.results import CheckResult, ExerciseResult, Outcome, Submitted
@@ -93,8 +93,14 @@ def grade(
             job.caps.close()
             sandbox.remove_view(scratch)
         records = channel.read(scratch / "results", job.key)
-        # Why it took so long, if the servers' watchdogs know.
-        worst = diagnosis.worst_block(witness.blocked(scratch)) if timed_out else None
+        # Why it took so long, if the watchdogs of visible checks' servers know; the line
+        # is quoted from our copy of the file, never from what the server wrote.
+        worst = diagnosis.worst_block(loopwatch.visible_witnessed(scratch)) if timed_out else None
+        if worst is not None:
+            source = quoting.source_lines(scratch / "submission" / exercise.file)
+            worst = quoting.ground(
+                {"seconds": worst.get("seconds", 0.0), "line": worst.get("line")}, source
+            )
         slow = diagnosis.blocked_words(worst, Path(job.shown_as).name) if worst else None
     return dataclasses.replace(
         _assemble(exercise, records, timed_out, output, started, slow), submitted=submitted

@@ -105,6 +105,31 @@ def test_a_huge_frame_is_refused_at_its_header(kit: Kit) -> None:
     assert "a frame larger than 4 MiB" in first.rationale, first.rationale
 
 
+@pytest.mark.parametrize("attack", ["silences_watchdog", "serves_from_a_child"])
+def test_a_silenced_witness_does_not_hide_a_blocked_event_loop(kit: Kit, attack: str) -> None:
+    result = grade(kit, ATTACKS / f"{attack}.py", isolated=True)
+    verdict = next(c for c in result.checks if c.name == "never_blocks_event_loop")
+    assert verdict.outcome is Outcome.FAILED, verdict
+    assert "clock_nanosleep" in (verdict.rationale or ""), verdict.rationale
+    assert len(passed(result)) == len(result.checks) - 1, passed(result)
+
+
+def test_hidden_checks_inputs_never_reach_a_visible_checks_words(kit: Kit) -> None:
+    result = grade(kit, ATTACKS / "leaks_hidden_inputs.py", isolated=True)
+    hidden = [c for c in result.checks if c.hidden]
+    assert hidden and all(c.outcome is Outcome.PASSED for c in hidden), hidden
+    shown = [c for c in result.checks if not c.hidden]
+    words = "\n".join(
+        str(getattr(c, field) or "")
+        for c in shown
+        for field in ("rationale", "help", "detail", "expected", "actual", "server_output")
+    )
+    verdict = next(c for c in shown if c.name == "never_blocks_event_loop")
+    assert verdict.outcome is Outcome.FAILED, verdict  # the forged events count against it
+    for secret in ("Zo%C3%AB", "Zoë", "Bob%20Smith", "Bob Smith", "x-42"):
+        assert secret not in words, (secret, words)
+
+
 @pytest.mark.parametrize("isolated", [True, False], ids=["sandbox", "no sandbox"])
 def test_forged_replayed_or_orphaned_results_never_count(kit: Kit, isolated: bool) -> None:
     result = grade(kit, ATTACKS / "forge_results.py", isolated=isolated)
