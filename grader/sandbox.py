@@ -322,8 +322,11 @@ def confine(
         str(SHM_SIZE),
         "--tmpfs",
         "/dev/shm",
-        # The root bwrap builds is a tmpfs too: only /tmp and /dev/shm stay writable,
-        # each with a size, so no file can grow without bound.
+        # The root bwrap builds is a tmpfs too, and so is its /dev, with no size: only
+        # /tmp and /dev/shm stay writable, each with a size, so no file can grow
+        # without bound. (Device nodes such as /dev/null still take writes.)
+        "--remount-ro",
+        "/dev",
         "--remount-ro",
         "/",
         "--chdir",
