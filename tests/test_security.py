@@ -56,7 +56,13 @@ def kit_files(kit: Kit) -> dict[Path, bytes]:
 
 @pytest.mark.parametrize(
     "attack",
-    ["reads_solution", "reads_hidden_checks", "reads_process_memory", "reads_secrets", "writes_dev"],
+    [
+        "reads_solution",
+        "reads_hidden_checks",
+        "reads_process_memory",
+        "reads_secrets",
+        "writes_dev",
+    ],
 )
 def test_what_an_attack_reads_in_the_sandbox_earns_it_nothing(kit: Kit, attack: str) -> None:
     """Each attack serves the reference behaviour only if it found what it looked for."""
