@@ -8,6 +8,7 @@ is proven by sending a marker and seeing it arrive next, never by sleeping.
 from __future__ import annotations
 
 import asyncio
+import http.client
 import socket
 import urllib.error
 import urllib.request
@@ -23,6 +24,7 @@ from grader.checks import Closed, Failure, Mismatch, Missing, ServerErrors
 from grader.server import AppServer
 
 MAX_FRAME = 4 << 20
+MAX_BODY = 1 << 20  # what an HTTP answer may hold
 
 REFUSALS = {
     403: "The server closed the connection before accepting it. Does the endpoint reach "
@@ -399,14 +401,21 @@ class LiveServer:
         self.transcript.append(f"GET {path}")
         within = timing.scaled(timing.WITHIN)
 
+        def read_body(resp: Any) -> str:
+            # The app chooses how much it sends: no more than a check could want is read.
+            data = resp.read(MAX_BODY + 1)
+            if len(data) > MAX_BODY:
+                raise Failure(f"GET {path} answered with more than {MAX_BODY >> 20} MiB")
+            return str(data.decode(errors="replace"))
+
         def fetch() -> tuple[int, str]:
             try:
                 with urllib.request.urlopen(self.app.url(path, "http"), timeout=within) as resp:
-                    return int(resp.status), resp.read().decode(errors="replace")
+                    return int(resp.status), read_body(resp)
             except urllib.error.HTTPError as exc:
-                return exc.code, exc.read().decode(errors="replace")
-            except OSError as exc:
-                raise Failure(f"GET {path} failed: {exc}") from None
+                return exc.code, read_body(exc)
+            except (OSError, http.client.HTTPException) as exc:
+                raise Failure(f"GET {path} failed: {exc!r}") from None
 
         status, body = await asyncio.to_thread(fetch)
         self.transcript.append(f"GET {path} answered {status} {show(body)}")

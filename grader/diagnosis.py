@@ -97,7 +97,10 @@ class Advice:
 def explain(evidence: Evidence, file_name: str) -> Advice | None:
     """Advice from what actually happened, the most specific evidence first."""
     for rule in RULES:
-        advice = rule(evidence, file_name)
+        try:
+            advice = rule(evidence, file_name)
+        except Exception:  # evidence the app could shape: no advice from it
+            continue
         if advice is not None:
             return advice
     return None
@@ -313,14 +316,16 @@ def _refused(evidence: Evidence, file_name: str) -> Advice | None:
 
 
 def _validation(reason: str) -> tuple[str, str, str] | None:
-    """(parameter, message, value) from the close reason FastAPI gives a failed validation."""
+    """(parameter, message, value) from the close reason FastAPI gives a failed validation.
+    A close reason is at most 123 bytes, but the app chooses it: anything else is None."""
     try:
-        errors = ast.literal_eval(reason)
-    except (ValueError, SyntaxError):
+        errors = ast.literal_eval(reason[:1000])
+    except (ValueError, SyntaxError, TypeError, RecursionError, MemoryError):
         return None
     for error in errors if isinstance(errors, list) else ():
-        if isinstance(error, dict) and error.get("loc"):
-            return str(error["loc"][-1]), str(error.get("msg", "")), str(error.get("input", ""))
+        loc = error.get("loc") if isinstance(error, dict) else None
+        if isinstance(loc, list | tuple) and loc:
+            return str(loc[-1]), str(error.get("msg", "")), str(error.get("input", ""))
     return None
 
 

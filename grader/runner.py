@@ -89,6 +89,7 @@ def grade(
         job = Job(exercise, scratch, shown(file), missing, isolated, caps.for_job())
         try:
             timed_out, output = _run_checks(kit, job, cancel)
+            stopped = _why_checks_stopped(job)
         finally:
             job.caps.close()
             sandbox.remove_view(scratch)
@@ -103,7 +104,8 @@ def grade(
             )
         slow = diagnosis.blocked_words(worst, Path(job.shown_as).name) if worst else None
     return dataclasses.replace(
-        _assemble(exercise, records, timed_out, output, started, slow), submitted=submitted
+        _assemble(exercise, records, timed_out, output, started, slow, stopped),
+        submitted=submitted,
     )
 
 
@@ -240,6 +242,26 @@ def _wait(proc: subprocess.Popen[bytes], timeout: float, cancel: threading.Event
     return False
 
 
+KIT_BUG = "a bug in the kit: please tell your instructor"
+
+
+def _why_checks_stopped(job: Job) -> str:
+    """What to blame if the checks end without their results: the kit, unless the job's
+    memory cap ended them (they share it with the submission) or, without the sandbox,
+    the submission could have reached them."""
+    if job.caps.events().out_of_memory:
+        return (
+            f"the job went over its memory cap of {caps.size(caps.MEMORY_PER_JOB)}, which the "
+            "submission shares with the checks, and the kernel ended the checks"
+        )
+    if not job.isolated:
+        return (
+            "without the sandbox the submission runs as you and can reach the checks and "
+            f"their results; if it did not, {KIT_BUG}"
+        )
+    return KIT_BUG
+
+
 def _assemble(
     exercise: Exercise,
     records: channel.Records,
@@ -247,13 +269,11 @@ def _assemble(
     output: str,
     started: float,
     slow: str | None = None,
+    stopped: str = KIT_BUG,
 ) -> ExerciseResult:
     if records.collected is None:
         return _result(
-            exercise,
-            started,
-            error="the checks could not be loaded (a bug in the kit: please tell your instructor)",
-            detail=output,
+            exercise, started, error=f"the checks could not be loaded ({stopped})", detail=output
         )
     checks = []
     for info in records.collected.checks:
@@ -278,7 +298,7 @@ def _assemble(
     error = records.error
     if error is None and len(records.results) < len(checks) and not timed_out:
         error = channel.RunError(
-            "the checks stopped unexpectedly (a bug in the kit: please tell your instructor)",
+            f"the checks stopped unexpectedly ({stopped})",
             "\n".join(output.splitlines()[-40:]),
         )
     return _result(

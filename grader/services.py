@@ -83,6 +83,14 @@ class RedisServer:
             "--rename-command",
             "CONFIG",
             "",
+            # Nor make it hold the machine's memory (where no cgroup caps the job): no
+            # value over 16 MiB, and writes refused past 64 MiB in all.
+            "--proto-max-bulk-len",
+            "16mb",
+            "--maxmemory",
+            "64mb",
+            "--maxmemory-policy",
+            "noeviction",
         ]
         self.proc = subprocess.Popen(
             self.sandbox.command(command),

@@ -24,6 +24,7 @@ import pytest
 from grader import batch, caps, exports, gradebook, report, runner, sandbox, submission
 from grader.manifest import Kit
 from grader.results import ExerciseResult, Outcome, Submitted
+from grader.services import RedisServer
 from tests.conftest import ROOT, leftovers, run_grader, settles_without_leftovers
 
 ATTACKS = ROOT / "tests" / "corpus" / "attacks"
@@ -752,3 +753,35 @@ def test_as_root_without_a_cgroup_a_jobs_own_uid_caps_its_processes(tmp_path: Pa
     box = sandbox.Sandbox(tmp_path, caps.JobCaps(), isolated=True)
     assert box.process_limit() == caps.PROCESSES_PER_JOB
     assert sandbox.Sandbox(tmp_path, caps.JobCaps(), isolated=False).process_limit() is None
+
+
+def test_the_checks_redis_cannot_be_made_to_hold_the_machines_memory(tmp_path: Path) -> None:
+    """A 40-byte SETRANGE asks for 512 MiB: refused, as is any write past 64 MiB."""
+    redis = RedisServer(sandbox.Sandbox(tmp_path, caps.JobCaps(), isolated=False))
+    redis.start()
+    try:
+        reply = redis.command("SETRANGE", "blob", str((512 << 20) - 2), "x") or ""
+        assert reply.startswith("-ERR"), reply
+        assert redis.proc is not None
+        assert psutil.Process(redis.proc.pid).memory_info().rss < 64 << 20
+    finally:
+        redis.stop()
+
+
+@pytest.mark.parametrize(
+    ("attack", "exercise"),
+    [
+        ("closes_with_a_crafted_reason", "broadcast"),
+        ("answers_get_with_a_flood", "rooms"),
+        ("answers_get_cut_short", "rooms"),
+    ],
+)
+def test_what_the_app_answers_never_makes_the_kit_take_the_blame(
+    kit: Kit, attack: str, exercise: str
+) -> None:
+    result = grade(kit, ATTACKS / f"{attack}.py", isolated=True, exercise=exercise)
+    said = [result.error or "", result.error_detail]
+    said += [f"{c.rationale} {c.detail} {c.help or ''}" for c in result.checks]
+    assert result.error is None, result.error
+    assert not any("bug in the kit" in words for words in said), said
+    assert not result.passed
