@@ -380,7 +380,8 @@ def instructor() -> Iterator[Path]:
                 ROOT / part, home / "kit" / part, ignore=shutil.ignore_patterns("__pycache__")
             )
         attacks = ("reads_secrets.py", "forge_results.py", "writes_home.py", "writes_kit.py")
-        for name in (*attacks, "writes_kernel_settings.py", "reads_grader_process.py"):
+        more = ("writes_kernel_settings.py", "reads_grader_process.py", "silences_watchdog.py")
+        for name in (*attacks, *more):
             shutil.copy(ATTACKS / name, home / name)
         (home / "secret.txt").write_text("the instructor's secret")
         (home / ".bashrc").write_text("# the instructor's shell\n")
@@ -412,6 +413,9 @@ def test_an_ordinary_user_grading_is_protected_as_well(instructor: Path) -> None
     for done in sandboxed.values():
         assert "isolation: bubblewrap" in done.stdout, done.stdout + done.stderr
     assert "0/10 checks passed" in sandboxed["writes_kernel_settings.py"].stdout
+    # The event loop is watched from outside as an ordinary user too.
+    silenced = as_instructor(home, "silences_watchdog.py").stdout
+    assert "9/10 checks passed" in silenced and "clock_nanosleep" in silenced, silenced
     assert "0/10 checks passed" in sandboxed["reads_secrets.py"].stdout
     assert "0/10 checks passed" in sandboxed["forge_results.py"].stdout
     assert "10/10 checks passed" in sandboxed["writes_home.py"].stdout
