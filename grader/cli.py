@@ -57,6 +57,7 @@ console = Console(highlight=False)
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    _never_raise_on_output()
     try:
         try:  # refused up front: every wait of the run would be stretched by it
             timing.parse(os.environ.get(timing.VARIABLE, "1"))
@@ -79,6 +80,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             "Please send the text above to your instructor."
         )
         return 1
+
+
+def _never_raise_on_output() -> None:
+    """Text from a submission is escaped before it is shown (see untrusted), and a
+    character that still cannot be encoded (a lone surrogate, a terminal that is not
+    UTF-8) is printed as its escape: printing a submission's words never crashes the kit."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError, OSError):
+                reconfigure(errors="backslashreplace")
 
 
 def _parser() -> argparse.ArgumentParser:
