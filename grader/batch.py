@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from grader import runner, submission
+from grader import runner, submission, untrusted
 from grader.errors import UsageError
 from grader.manifest import Exercise, Kit
 from grader.results import ExerciseResult
@@ -129,13 +129,11 @@ def names(entries: list[Path]) -> list[str]:
     would be another's name too (`bob/` beside `bob.py`): then both keep their full
     names, and a name that still repeats gets a number."""
 
-    def printable(name: str) -> str:
-        # One name for one entry: the backslash is escaped too, and bytes that are not
-        # UTF-8 show as their surrogates (\udcff), never as a shared replacement mark,
-        # so `bob<U+0001>` and a folder literally named `bob\x01` stay two students.
-        return "".join(
-            "\\\\" if c == "\\" else c if c.isprintable() else repr(c)[1:-1] for c in name
-        )
+    # One name for one entry (see untrusted.escape_name): the backslash is escaped too,
+    # bytes that are not UTF-8 show as their surrogates (\udcff), never as a shared
+    # replacement mark, and what shows as nothing (U+034F, U+3164) shows as its escape,
+    # so `bob`, `bob<U+034F>` and a folder literally named `bob\u034f` stay three students.
+    printable = untrusted.escape_name
 
     full = [printable(e.name) for e in entries]
     short = [
@@ -182,13 +180,12 @@ def _look(
             files={i: f.path for i, f in found.items()},
             problems={i: f.problem for i, f in found.items() if f.problem},
         )
+    shown = untrusted.escape_name(entry.name)
     if entry.suffix == ".py":  # what is not a regular file is refused when read, by name
         if not one_exercise:
-            return Student(
-                name, entry, problem=f"{entry.name} is a lone file: grade it with EX=<id>"
-            )
+            return Student(name, entry, problem=f"{shown} is a lone file: grade it with EX=<id>")
         return Student(name, entry, {exercises[0].id: entry})
-    return Student(name, entry, problem=f"{entry.name} is neither a folder nor a .py file")
+    return Student(name, entry, problem=f"{shown} is neither a folder nor a .py file")
 
 
 def _inside(link: Path, folder: Path) -> bool:

@@ -132,7 +132,7 @@ def read(path: Path, key: bytes) -> Records:
         if not genuine:
             continue
         seq += 1
-        record = _decode(json.loads(payload))
+        record = _decode(untrusted.loads(payload, MAX_LINE))
         if isinstance(record, Collected):
             records.collected = record
         elif isinstance(record, Result):

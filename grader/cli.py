@@ -57,6 +57,7 @@ console = Console(highlight=False)
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    _never_raise_on_output()
     try:
         try:  # refused up front: every wait of the run would be stretched by it
             timing.parse(os.environ.get(timing.VARIABLE, "1"))
@@ -79,6 +80,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             "Please send the text above to your instructor."
         )
         return 1
+
+
+def _never_raise_on_output() -> None:
+    """Text from a submission is escaped before it is shown (see untrusted), and a
+    character that still cannot be encoded (a lone surrogate, a terminal that is not
+    UTF-8) is printed as its escape: printing a submission's words never crashes the kit."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError, OSError):
+                reconfigure(errors="backslashreplace")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -335,6 +347,7 @@ def cmd_grade(kit: Kit, args: argparse.Namespace) -> int:
     isolated = _isolation(args, trusted=False)
     jobs = [((s.name, e.id), e, *s.job(e)) for s in todo for e in exercises]
     graded: dict[str, dict[str, ExerciseResult]] = {s.name: {} for s in todo}
+    unsaved: list[str] = []
     with _progress(len(jobs), f"grading {len(todo)} submissions") as advance:
 
         def save(key: tuple[str, str], result: ExerciseResult) -> None:
@@ -342,7 +355,10 @@ def cmd_grade(kit: Kit, args: argparse.Namespace) -> int:
             name, exercise = key
             graded[name][exercise] = result
             if len(graded[name]) == len(ids):  # saved at once: Ctrl-C keeps it
-                book.save(name, [graded[name][i] for i in ids], prints[name], args.hidden)
+                try:  # a verdict that cannot be saved either (a full disk) stops no one else
+                    book.save(name, [graded[name][i] for i in ids], prints[name], args.hidden)
+                except OSError as exc:
+                    unsaved.append(f"{name} ({exc.strerror or exc})")
 
         done = batch.grade_many(kit, jobs, isolated=isolated, workers=args.jobs, on_done=save)
     grades = book.write_summary(ids, f"{kit.title}: {', '.join(ids)}", roster)
@@ -361,13 +377,18 @@ def cmd_grade(kit: Kit, args: argparse.Namespace) -> int:
             "(results.json, junit.xml, feedback.html)"
         )
     )
+    if unsaved:
+        console.print(
+            report.plain(f"Could not save, run again to grade them: {', '.join(unsaved)}"),
+            style="bold red",
+        )
     if done.interrupted:
         console.print(
             "Interrupted: what was graded is kept; run again to grade the rest.", style="bold"
         )
         return 130
     mine = [grades[s.name] for s in students if s.name in grades]
-    return 0 if all(r.passed for rs in mine for r in rs) else 1
+    return 0 if not unsaved and all(r.passed for rs in mine for r in rs) else 1
 
 
 def _roster(path: Path | None) -> dict[str, dict[str, str]] | None:

@@ -19,12 +19,13 @@ import csv
 import hashlib
 import io
 import json
+import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from rich.console import Console
 
-from grader import exports, report, submission
+from grader import exports, report, submission, untrusted
 from grader.manifest import Kit
 from grader.results import ExerciseResult
 
@@ -46,7 +47,27 @@ class Gradebook:
         fingerprint: str,
         hidden: str = "after_published",
     ) -> None:
-        """Write one student's results in every format."""
+        """Write one student's results in every format. If they cannot be written, what is
+        saved is that: the student's verdict, graded again on the next run; one student
+        never stops the batch."""
+        try:
+            self._save(student, results, fingerprint, hidden)
+        except Exception:  # noqa: BLE001 - whatever it was, it is this student's verdict
+            detail = traceback.format_exc()
+            failed = [
+                ExerciseResult(
+                    exercise=r.exercise,
+                    title=r.title,
+                    error="the grader could not save this submission's results (a bug in the kit)",
+                    error_detail=detail,
+                )
+                for r in results
+            ]
+            self._save(student, failed, "", hidden)  # no fingerprint: graded again next run
+
+    def _save(
+        self, student: str, results: Sequence[ExerciseResult], fingerprint: str, hidden: str
+    ) -> None:
         folder = self.folder(student)
         folder.mkdir(parents=True, exist_ok=True)
         data = {
@@ -54,16 +75,16 @@ class Gradebook:
             "fingerprint": fingerprint,
             "results": [r.to_dict() for r in results],
         }
-        (folder / GRADE).write_text(json.dumps(data, indent=2))
+        write(folder / GRADE, json.dumps(data, indent=2))
         gradescope = exports.gradescope(list(results), hidden)
-        (folder / "results.json").write_text(json.dumps(gradescope, indent=2))
-        (folder / "junit.xml").write_text(exports.junit_xml(student, list(results)))
-        (folder / "feedback.html").write_text(feedback_html(student, results))
+        write(folder / "results.json", json.dumps(gradescope, indent=2))
+        write(folder / "junit.xml", exports.junit_xml(student, list(results)))
+        write(folder / "feedback.html", feedback_html(student, results))
 
     def fingerprint(self, student: str) -> str | None:
         """What the saved results were graded from (see `fingerprint`), if any."""
         try:
-            return str(json.loads((self.folder(student) / GRADE).read_text())["fingerprint"])
+            return str(json.loads((self.folder(student) / GRADE).read_bytes())["fingerprint"])
         except (OSError, ValueError, KeyError):
             return None
 
@@ -72,7 +93,8 @@ class Gradebook:
         grades = {}
         for file in sorted(self.students.glob(f"*/{GRADE}")):
             try:
-                data = json.loads(file.read_text())
+                # Saved by an older kit, text from a submission may hold lone surrogates.
+                data = untrusted.without_surrogates(json.loads(file.read_bytes()))
                 student = str(data.get("student", file.parent.name))
                 grades[student] = [ExerciseResult.from_dict(r) for r in data["results"]]
             except (OSError, ValueError, KeyError):
@@ -90,11 +112,17 @@ class Gradebook:
 
         grades = self.all()
         self.out.mkdir(parents=True, exist_ok=True)
-        (self.out / "gradebook.csv").write_text(exports.gradebook_csv(grades, exercises, roster))
+        write(self.out / "gradebook.csv", exports.gradebook_csv(grades, exercises, roster))
         summary = classreport.summarize(grades, exercises)
         links = {s: f"students/{_url(folder_name(s))}/feedback.html" for s in grades}
-        (self.out / "report.html").write_text(classreport.html(summary, title, links))
+        write(self.out / "report.html", classreport.html(summary, title, links))
         return grades
+
+
+def write(path: Path, text: str) -> None:
+    """`text` into `path` as UTF-8; a lone surrogate that got this far (text from a
+    submission is escaped before, see untrusted) is written as its escape, not raised."""
+    path.write_text(text, encoding="utf-8", errors="backslashreplace")
 
 
 # A student's folder in OUT/students/ is named after them up to this many bytes; a longer

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader import untrusted
 from grader.errors import UsageError
 from grader.manifest import Exercise, Kit
 
@@ -63,7 +64,7 @@ def locate(folder: Path, name: str) -> Found:
     if len(matches) == 1:
         return _checked(matches[0], folder)
     if matches:
-        shown = ", ".join(str(m.relative_to(folder)) for m in matches[:4])
+        shown = ", ".join(untrusted.escape_name(str(m.relative_to(folder))) for m in matches[:4])
         more = " …" if len(matches) > 4 else ""
         return Found(top, f"{len(matches)} files named {name} ({shown}{more}): hand in one")
     return Found(top)  # missing: the grader says so, and what the folder holds
@@ -215,7 +216,8 @@ def _is_dir(path: Path) -> bool:
 
 def holds(folder: Path, most: int = 5) -> str:
     """What a folder holds, in a few names: for a message about a missing file."""
-    names = sorted({p.name for p in files(folder)})
+    # Names as os.listdir gives them: one not UTF-8 holds surrogates (\udcff).
+    names = sorted({untrusted.escape_name(p.name) for p in files(folder)})
     if not names:
         return "no files"
     return ", ".join(names[:most]) + (" …" if len(names) > most else "")

@@ -34,7 +34,43 @@ def loads(data: bytes | str, limit: int) -> Any:
         raise ValueError("nested too deeply, or too large, to read") from None
     if depth(value) > MAX_DEPTH:
         raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
-    return value
+    return without_surrogates(value)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def without_surrogates(value: Any) -> Any:
+    """`value` (parsed JSON) with every lone surrogate in its strings, keys too, replaced
+    by its escape's text (\\ud800). JSON may spell one (`"\\ud800"`), but no encoder
+    writes it: left in, it would make whatever prints or saves the text raise.
+    Iterative, so a value of any depth is cleaned without recursion."""
+
+    def clean(item: Any) -> Any:
+        if isinstance(item, str) and _SURROGATE.search(item):
+            return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", item)
+        return item
+
+    root = [clean(value)]
+    stack: list[Any] = [root]
+    while stack:
+        container = stack.pop()
+        if isinstance(container, list):
+            for i, child in enumerate(container):
+                container[i] = clean(child)
+                if isinstance(child, (list, dict)):
+                    stack.append(child)
+        elif isinstance(container, dict):
+            for key in list(container):
+                child = clean(container[key])
+                if isinstance(key, str) and _SURROGATE.search(key):
+                    del container[key]
+                    container[clean(key)] = child
+                else:
+                    container[key] = child
+                if isinstance(child, (list, dict)):
+                    stack.append(child)
+    return root[0]
 
 
 def depth(value: Any) -> int:
@@ -53,27 +89,59 @@ def depth(value: Any) -> int:
                 stack.extend((child, level) for child in item)
     return deepest
 
-# Control characters (but newline and tab); the bidirectional marks, embeddings,
-# overrides and isolates (U+061C, U+200E-F, U+202A-E, U+2066-9) that can make text read
-# differently from what it is; and what takes no room (soft hyphen, zero-width space
-# and joiners, word joiner, invisible operators, byte order mark) or breaks a line
-# unseen (U+2028, U+2029).
-_UNSAFE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e"
-    "\u2060-\u206f\ufeff\ufff9-\ufffb]"
+
+# What is unsafe to show, one definition for text and names alike: every character
+# Python does not call printable (categories Cc control, Cf format: the bidirectional
+# marks and overrides, zero-width space and joiners, tag characters; Cs lone surrogates,
+# which no encoder writes; Co private use; Cn unassigned; Zl, Zp line and paragraph
+# separators; and every space but the ASCII one), and every Default_Ignorable_Code_Point
+# of Unicode (DerivedCoreProperties.txt) that Python does call printable: the combining
+# grapheme joiner, the Hangul fillers, variation selectors, Khmer inherent vowels and
+# Mongolian variation selectors, which show as nothing; and the braille blank.
+# Combining accents (the U+0301 of "José" decomposed) are not among them: they show.
+_IGNORABLE = re.compile(
+    "[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u2800\u3164\ufe00-\ufe0f"
+    "\uffa0\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
 )
+# Every character that may be unsafe: the callbacks below decide.
+_NOT_PLAIN = re.compile(r"[^\x20-\x7e]+")
+_NAME_UNPLAIN = re.compile(r"[^\x20-\x5b\x5d-\x7e]+")  # and the backslash
+
+
+def unsafe(char: str) -> bool:
+    """Whether `char` may not be shown as itself: a control, a format character, a lone
+    surrogate, a private, unassigned or ignorable code point, any space but " "."""
+    return not char.isprintable() or _IGNORABLE.fullmatch(char) is not None
 
 
 def escape_controls(text: str) -> str:
     """`text` with every control or invisible character made visible (ESC shows as \\x1b,
-    a right-to-left mark as \\u200e)."""
-    return _UNSAFE.sub(lambda m: _escape(m.group()), text)
+    a right-to-left mark as \\u200e, a lone surrogate as \\ud800); newline and tab
+    stay, being the text's own layout. The result can always be encoded as UTF-8."""
+    return _NOT_PLAIN.sub(lambda m: _escape_run(m.group(), keep="\n\t"), text)
+
+
+def escape_name(name: str) -> str:
+    """`name` (a student's, a file's) made visible as escape_controls does, newline and
+    tab too, and with its backslashes doubled: two names that differ, even by an
+    invisible character or a byte that is not UTF-8 (a surrogate from os.listdir), stay
+    two different names, `bob<U+034F>` and a file literally named `bob\\u034f` too."""
+    return _NAME_UNPLAIN.sub(lambda m: _escape_run(m.group(), keep=""), name)
+
+
+def _escape_run(run: str, keep: str) -> str:
+    return "".join(
+        "\\\\" if c == "\\" else c if c in keep or not unsafe(c) else _escape(c) for c in run
+    )
 
 
 def _escape(char: str) -> str:
-    return repr(char)[1:-1] if not char.isprintable() else f"\\u{ord(char):04x}"
+    if not char.isprintable():
+        return repr(char)[1:-1]  # \x1b, \u200e, \ud800, \U000e0041
+    code = ord(char)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 def invisible(char: str) -> bool:
     """Whether `char` is whitespace or shows as nothing (see escape_controls)."""
-    return char.isspace() or _UNSAFE.fullmatch(char) is not None
+    return char.isspace() or unsafe(char)
