@@ -50,7 +50,8 @@ class Grading:
         self.file_name: str = option("grader_file")
         folders = [Path(f) for f in option("grader_cgroups").split(",") if f]
         job_caps = caps.CgroupCaps("cgroup", folders, owner=False) if folders else caps.JobCaps()
-        self.sandbox = Sandbox(scratch, job_caps, isolated=option("grader_isolated"))
+        uid = int(option("grader_uid")) if option("grader_uid") else None
+        self.sandbox = Sandbox(scratch, job_caps, isolated=option("grader_isolated"), uid=uid)
         self.student_file = str(self.sandbox.submission(self.file_name))
         """The file's path as tracebacks from the server show it."""
         self.display: str = option("grader_display") or self.file_name
@@ -173,6 +174,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("grader")
     group.addoption("--grader-scratch", help="the job's folder (submission/ holds the file)")
     group.addoption("--grader-file", help="the student's file name")
+    group.addoption("--grader-uid", default="", help="the kernel uid of the job's sandboxes")
     group.addoption("--grader-module", help="the module name to import it as")
     group.addoption("--grader-results", help="where to append the results channel")
     group.addoption("--grader-preload", default="", help="modules the zygote imports once")

@@ -8,6 +8,7 @@ import ctypes
 import signal
 import sys
 import time
+from collections.abc import Callable
 
 import psutil
 
@@ -37,10 +38,29 @@ def kill_tree(pid: int, *, including: bool = False, rounds: int = 50) -> None:
     empty, so neither a fork loop nor a process that forks as its parent dies escapes.
     Children of ours that end are left for their owner to reap.
     """
+
+    def tree() -> list[psutil.Process]:
+        root = psutil.Process(pid)
+        return [*root.children(recursive=True), *([root] if including else [])]
+
+    _kill_all(tree, rounds)
+
+
+def kill_user(uid: int, rounds: int = 50) -> None:
+    """Kill every process whose real uid is `uid`, wherever it now hangs in the tree:
+    a uid that belongs to one job alone (see sandbox.job_uid) marks all it started."""
+
+    def of_user() -> list[psutil.Process]:
+        found = psutil.process_iter(["uids"])
+        return [p for p in found if p.info["uids"] is not None and p.info["uids"].real == uid]
+
+    _kill_all(of_user, rounds)
+
+
+def _kill_all(find: Callable[[], list[psutil.Process]], rounds: int) -> None:
     for _ in range(rounds):
         try:
-            root = psutil.Process(pid)
-            procs = [*root.children(recursive=True), *([root] if including else [])]
+            procs = find()
         except psutil.Error:
             return
         procs = [p for p in procs if alive(p)]

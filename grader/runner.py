@@ -24,7 +24,7 @@ from pathlib import Path
 
 from grader import caps, channel, diagnosis, loopwatch, quoting, sandbox, submission, timing
 from grader.manifest import Exercise, Kit
-from grader.processes import PR_SET_DUMPABLE, kill_tree, prctl
+from grader.processes import PR_SET_DUMPABLE, kill_tree, kill_user, prctl
 from grader.results import CheckResult, ExerciseResult, Outcome, Submitted
 
 
@@ -50,6 +50,8 @@ class Job:
     isolated: bool
     caps: caps.JobCaps
     key: bytes = field(default_factory=channel.new_key)
+    uid: int | None = field(default_factory=sandbox.job_uid)
+    """The kernel uid its sandboxes run as, when we are root: the job's alone."""
 
 
 def grade(
@@ -92,6 +94,11 @@ def grade(
             stopped = _why_checks_stopped(job)
         finally:
             job.caps.close()
+            if isolated and job.uid is not None:
+                # Whatever ran as the job's uid, wherever it was reparented: a sandbox
+                # that lost its parent (the uid change clears the signal that would
+                # end it) ends here.
+                kill_user(job.uid)
             sandbox.remove_view(scratch)
         records = channel.read(scratch / "results", job.key)
         # Why it took so long, if the watchdogs of visible checks' servers know; the line
@@ -165,6 +172,7 @@ def _run_checks(kit: Kit, job: Job, cancel: threading.Event | None) -> tuple[boo
         f"--grader-points={json.dumps(exercise.points_by_check())}",
         f"--grader-cgroups={','.join(map(str, folders))}",
         *(["--grader-isolated"] if job.isolated else []),
+        *([f"--grader-uid={job.uid}"] if job.isolated and job.uid is not None else []),
         *([f"--grader-missing={job.missing}"] if job.missing else []),
     ]
     if job.isolated:

@@ -211,13 +211,16 @@ class Sandbox:
     sees at /submission, its `etc/` the sandbox's own small /etc files.
     """
 
-    def __init__(self, scratch: Path, job_caps: JobCaps, isolated: bool) -> None:
+    def __init__(
+        self, scratch: Path, job_caps: JobCaps, isolated: bool, uid: int | None = None
+    ) -> None:
         self.scratch = scratch
         self.caps = job_caps
         self.isolated = isolated
         self.workdir = Path("/tmp") if isolated else scratch / "tmp"
-        self.uid = job_uid() if isolated else None
-        """The kernel uid of its sandboxes, when the grader is root."""
+        self.uid = (uid or job_uid()) if isolated else None
+        """The kernel uid of its sandboxes, when the grader is root (the runner's
+        choice, so that it can end whatever runs as that uid when the job is over)."""
 
     def process_limit(self) -> int | None:
         """An RLIMIT_NPROC for its servers where no cgroup counts the job's processes. A

@@ -23,6 +23,7 @@ import pytest
 
 from grader import batch, caps, exports, gradebook, report, runner, sandbox, submission
 from grader.manifest import Kit
+from grader.processes import kill_user
 from grader.results import ExerciseResult, Outcome, Submitted
 from grader.services import RedisServer
 from tests.conftest import ROOT, leftovers, run_grader, settles_without_leftovers
@@ -502,7 +503,11 @@ def test_as_root_the_sandbox_runs_as_an_unused_kernel_uid(tmp_path: Path) -> Non
     finally:
         proc.kill()
         proc.wait()
+        assert box.uid is not None
+        kill_user(box.uid)  # as the runner does: the sandbox does not end with its parent
         sandbox.remove_view(tmp_path)
+    left = [p for p in psutil.process_iter(["uids"]) if p.info["uids"].real == box.uid]
+    assert not [p for p in left if p.status() != psutil.STATUS_ZOMBIE], left
 
 
 
