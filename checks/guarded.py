@@ -7,7 +7,7 @@ proven with markers: a later message arriving next shows that nothing came in be
 
 from urllib.parse import quote
 
-from grader import Chat, Client, Failure, LiveServer, check
+from grader import Chat, Client, Failure, LiveServer, Submission, check
 
 # Different from the demo users in the solution: only code that reads TOKENS at
 # connection time admits them.
@@ -84,6 +84,13 @@ async def refuses_bad_tokens(server: LiveServer) -> None:
     silent = "A refused client was never admitted: announce neither joined nor left for it."
     await chat.join(server, "bob", present=(alice,), help=silent)
     await chat.marker(alice, alice, help=silent)
+
+
+@check(depends=refuses_bad_tokens, settings={"TOKENS": TOKENS})
+async def compares_tokens_in_constant_time(submission: Submission) -> None:
+    """Tokens are compared with secrets.compare_digest, never with == or !=, so how long
+    a refusal takes gives nothing away."""
+    submission.expect_no_equality_on("TOKENS")
 
 
 @check(depends=chats_as_before, settings={"TOKENS": TOKENS})

@@ -21,7 +21,18 @@ import string
 import time
 from typing import NoReturn
 
-from grader import Chat, Client, Closed, Failure, LiveServer, Mismatch, Missing, check, scaled
+from grader import (
+    Chat,
+    Client,
+    Closed,
+    Failure,
+    LiveServer,
+    Mismatch,
+    Missing,
+    Submission,
+    check,
+    scaled,
+)
 
 chat = Chat(path="/ws/{id}", joined="Client #{id} joined", said="Client #{id}: {text}")
 
@@ -404,6 +415,13 @@ async def cuts_off_slow_reader(server: LiveServer) -> None:
     await chat.say(bob, "and me", alice, bob, help=ONCE_HELP)
     await chat.say(alice, "still here", alice, bob, help=ONCE_HELP)
     server.expect_no_errors("when a client that was cut off vanished", help=ERRORS_HELP)
+
+
+@check(depends=cuts_off_slow_reader)
+async def keeps_its_tasks(submission: Submission) -> None:
+    """Every task the app starts is kept (in a set, or an attribute) until it ends:
+    asyncio holds tasks weakly, and a task nobody holds can vanish mid-flight."""
+    submission.expect_tasks_kept()
 
 
 @check(depends=cuts_off_slow_reader, settings=LIMITS)

@@ -28,6 +28,7 @@ from grader import (
     LiveServer,
     Mismatch,
     RedisServer,
+    Submission,
     check,
     free_port,
     scaled,
@@ -237,6 +238,13 @@ async def local_chat(launch: Launcher, redis_server: RedisServer) -> None:
     for client in (alice, bob):
         await client.expect("Client #carol left", help=SAME_PROCESS_HELP)
     await chat.say(alice, "marker", alice, bob, help=SAME_PROCESS_HELP)
+
+
+@check(depends=local_chat)
+async def keeps_its_tasks(submission: Submission) -> None:
+    """Every task the app starts (the subscriber, above all) is kept until it ends:
+    asyncio holds tasks weakly, and a task nobody holds can vanish mid-flight."""
+    submission.expect_tasks_kept()
 
 
 @check(depends=local_chat)

@@ -9,6 +9,7 @@ Check files import everything they use from here, and from nowhere else in the e
                            the ways a check fails, each with `help=` (grader.checks)
     Launcher, RedisServer  more servers for one check, and a Redis of its own
     free_port, scaled      a port nobody listens on; seconds stretched by GRADER_TIME_SCALE
+    Submission             the student's file, for the lesson's rules no behaviour shows
 """
 
 from typing import TYPE_CHECKING
@@ -17,6 +18,7 @@ from grader.checks import Closed, Failure, Mismatch, Missing, ServerErrors, chec
 from grader.client import Client, LiveServer
 from grader.conversation import Chat
 from grader.services import RedisServer, free_port
+from grader.source import Submission
 from grader.timing import scaled
 
 if TYPE_CHECKING:
@@ -33,6 +35,7 @@ __all__ = [
     "Missing",
     "RedisServer",
     "ServerErrors",
+    "Submission",
     "check",
     "free_port",
     "scaled",

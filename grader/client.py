@@ -14,6 +14,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import unquote
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
@@ -43,12 +44,14 @@ def show(frame: str | bytes) -> str:
 
 def show_difference(expected: str, actual: str | bytes) -> tuple[str, str]:
     """Both frames, shown around their first difference when they are long."""
-    if isinstance(actual, bytes) or max(len(expected), len(actual)) <= 200:
+    if isinstance(actual, bytes):
         return show(expected), show(actual)
     same = next(
         (i for i, (a, b) in enumerate(zip(expected, actual, strict=False)) if a != b),
         min(len(expected), len(actual)),
     )
+    if max(len(expected), len(actual)) <= 200:
+        return show(expected), f"{show(actual)}  (differs from character {same + 1})"
     start = max(0, same - 40)
 
     def window(text: str) -> str:
@@ -72,6 +75,9 @@ class Transcript(list[str]):
     def __init__(self) -> None:
         super().__init__()
         self.aliases: dict[str | bytes, str] = {}
+        self.values: set[str] = set()
+        """What the clients chose: the segments of the paths they used, the texts they
+        sent (to tell the contract's fixed text from them)."""
 
     def alias(self, frame: str | bytes, name: str) -> None:
         """Call `frame` by `name` from now on (a 64 KiB message as "message #3")."""
@@ -105,6 +111,7 @@ class Client:
     async def send(self, text: str, *, label: str | None = None) -> None:
         """Send a text frame; the transcript calls it `label` if given (for big frames)."""
         self.transcript.append(f"{self.name} sent {label or show(text)}")
+        self.transcript.values.add(text)
         try:
             await self.ws.send(text)
         except ConnectionClosed as exc:
@@ -313,6 +320,9 @@ class LiveServer:
         """
         last = path.split("?")[0].rstrip("/").rsplit("/", 1)[-1]
         name = name or last
+        self.transcript.values.update(
+            unquote(part) for part in path.split("?")[0].split("/")[2:] if part
+        )
         url = self.url(path)
         where = f" on server {self.label}" if self.label else ""
         self.transcript.append(

@@ -12,11 +12,14 @@ check's own help stand alone.
 from __future__ import annotations
 
 import ast
+import difflib
 import json
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from grader import source as code
 
 MAX_LINES = 24
 MAX_READ = 1 << 20  # characters of output read at most: split, each line costs memory
@@ -84,6 +87,10 @@ class Evidence:
     about_errors: bool = False
     """Whether the check failed because the server logged an error (not because of
     something a client waited for)."""
+    source: Sequence[str] = ()
+    """The grader's copy of the student's file, by line."""
+    values: Sequence[str] = ()
+    """What the check's clients chose: their ids and the texts they sent."""
 
 
 @dataclass(frozen=True)
@@ -123,12 +130,24 @@ def _unawaited(evidence: Evidence, file_name: str) -> Advice | None:
     if event is None:
         return None
     name = re.search(r"coroutine '(?:\w+\.)*(\w+)'", event.get("what", ""))
-    code = event.get("code") or (f"{name[1]}(…)" if name else "the call")
-    return Advice(
-        f"`{code}` at {file_name} line {event.get('line', '?')} is never awaited. Calling an "
-        "async function only creates a coroutine, and nothing happens until it is awaited: "
-        f"write `await {code}`."
+    call = event.get("code") or (f"{name[1]}(…)" if name else "the call")
+    fact = (
+        f"`{call}` at {file_name} line {event.get('line', '?')} is never awaited. Calling an "
+        "async function only creates a coroutine, and nothing happens until it is awaited"
     )
+    return Advice(f"{fact}: {_how_to_await(evidence, event.get('line'), call)}")
+
+
+def _how_to_await(evidence: Evidence, line: object, call: str) -> str:
+    """ "write `await …`", or, inside a plain def, that the function must become async."""
+    function = code.function_at(evidence.source, line) if isinstance(line, int) else None
+    if isinstance(function, ast.FunctionDef):
+        return (
+            f"it is inside `def {function.name}`, a plain function, where `await` is not "
+            f"allowed. Make it `async def {function.name}`, write `await {call}` there, and "
+            f"`await` every call of {function.name}()."
+        )
+    return f"write `await {call}`."
 
 
 def _misuse(evidence: Evidence, file_name: str) -> Advice | None:
@@ -185,8 +204,10 @@ def _sent_after_close(event: dict[str, Any], where: str, file_name: str) -> str:
         )
     if after == "closed":
         return (
-            f"{_sentence(where)} sends on a connection your app closed at {closed}, so it was "
-            "still among those that messages go to: remove it (disconnect) before closing it."
+            f"{_sentence(where)} sends on a connection your app closed at {closed}, which was "
+            "still among the connections messages go to. A connection the app closes must "
+            "not stay there: if it was refused, `return` right after the close so it is "
+            "never stored; if it had joined, remove it (disconnect) before closing it."
         )
     if after == "left":
         return (
@@ -215,9 +236,9 @@ def _died(evidence: Evidence, file_name: str) -> Advice | None:
     at = f" at {_at(event, file_name)}" if event.get("line") else ""
     error = str(event.get("error", "an exception")).rstrip(".")
     return Advice(
-        f"The task started at {task} ended{at} with {error}. Nothing awaits a task started "
-        "this way, so its error goes unseen and its work stops for good: catch the error "
-        "inside the task and carry on, or await the work where it is started."
+        f"The task started at {task} ended{at} with {error}, and its work stopped there for "
+        "good. Nothing awaits a task started this way, so no one else sees its error: that "
+        "error is the bug to fix."
     )
 
 
@@ -234,15 +255,68 @@ def _raised(evidence: Evidence, file_name: str) -> Advice | None:
         return Advice(_sent_after_close(target, where, file_name))
     error = str(event.get("error", "an exception")).rstrip(".")
     fact = f"Your server raised {error} at {where}, which ended the handler of {event.get('path')}"
-    remedy = next((advice for needle, advice in HINTS if needle in error), None)
+    remedy = next((advice for needle, advice in HINTS if needle in error), None) or _cause(
+        evidence, event, error
+    )
     if remedy is not None:
         return Advice(f"{fact}. {remedy}")
     if evidence.about_errors:
         return Advice(f"{fact}.", False)
-    return Advice(
-        f"{fact}: what the check waited for was never sent. Make that line handle this case "
-        "(what the server said shows how it got there)."
-    )
+    # No advice of ours fits every way to get here: the fact, and the traceback below.
+    return Advice(f"{fact}, so what the check waited for was never sent.")
+
+
+# What a WebSocket can do, for a name that is not one of them.
+WEBSOCKET_METHODS = (
+    "accept",
+    "close",
+    "send_text",
+    "send_json",
+    "send_bytes",
+    "receive_text",
+    "receive_json",
+    "receive_bytes",
+    "iter_text",
+    "iter_json",
+    "iter_bytes",
+)
+_LIKELY = {"recv": "receive_text", "send_str": "send_text", "send_message": "send_text"}
+
+
+def _cause(evidence: Evidence, event: dict[str, Any], error: str) -> str | None:
+    """Why a line raised, where its error and its code say so beyond doubt."""
+    line_code = str(event.get("code", ""))
+    if "'coroutine' object" in error:
+        made = code.assigned_from_call(evidence.source, event.get("line") or 0)
+        if made is not None:
+            call = made.code.split("=", 1)[-1].strip()
+            return (
+                f"`{made.name}` holds a coroutine, not a value: at line {made.line} "
+                f"(`{made.code}`) the call is never awaited, "
+                + _how_to_await(evidence, made.line, call)
+            )
+        return "A coroutine was used as a value: the async call that made it is not awaited."
+    missing = re.search(r"'WebSocket' object has no attribute '(\w+)'", error)
+    if missing:
+        name = missing[1]
+        right = _LIKELY.get(name) or next(
+            iter(difflib.get_close_matches(name, WEBSOCKET_METHODS, n=1, cutoff=0.5)), None
+        )
+        also = f": you probably mean `{right}`" if right else ""
+        return f"A WebSocket has no `{name}`{also} (it has {', '.join(WEBSOCKET_METHODS)})."
+    if re.search(r"\.send\(", line_code) and error.startswith(("TypeError", "KeyError")):
+        return (
+            "`send()` takes an ASGI message (a dict), not your text: send text with "
+            "`send_text(…)` (or JSON with `send_json(…)`)."
+        )
+    key = re.match(r"KeyError: (.+)", error)
+    if key and "[" in line_code:
+        return (
+            f"The key {key[1]} is not there when this line runs: look it up with "
+            "`.get(…)` and handle None (or test `in` first), or make sure it is stored "
+            "before this runs."
+        )
+    return None
 
 
 def _shadowed(evidence: Evidence, file_name: str) -> Advice | None:
@@ -384,6 +458,15 @@ def _frames(evidence: Evidence, file_name: str) -> Advice | None:
         return Advice(
             "What arrived differs only in upper and lower case: send the text exactly as given."
         )
+    made = code.made_by(evidence.source, got, wanted, evidence.values)
+    if made is not None:
+        finding, theirs, contract = made
+        return Advice(
+            f"What arrived was made at {file_name} line {finding.line} (`{finding.code}`), "
+            f"whose fixed text is not the exercise's: it makes {code.shown(theirs)!r}, the "
+            f"exercise asks for {code.shown(contract)!r} (… stands for the values). Write "
+            "that text exactly as the exercise gives it."
+        )
     return None
 
 
@@ -422,7 +505,11 @@ def _waiting(evidence: Evidence, file_name: str) -> Advice | None:
     """Where the server's tasks were stuck when nothing arrived: a put, a send or a
     close first, then anything but the usual places to wait."""
     tasks = [t for e in evidence.events if e.get("kind") == "waiting" for t in e.get("tasks", [])]
-    busy = [t for t in tasks if not any(idle in t.get("code", "") for idle in _IDLE)]
+    busy = [
+        t
+        for t in tasks
+        if not any(idle in t.get("code", "") for idle in _IDLE) and not t.get("background")
+    ]
 
     def rank(task: dict[str, Any]) -> int:
         code = task.get("code", "")
@@ -447,7 +534,25 @@ def _waiting(evidence: Evidence, file_name: str) -> Advice | None:
     return Advice(stuck, False)
 
 
+def _startup(evidence: Evidence, file_name: str) -> Advice | None:
+    """The app's startup never ended: uvicorn serves no one until it does."""
+    event = next(
+        (e for e in evidence.events if e.get("kind") == "waiting" and e.get("startup")), None
+    )
+    if event is None:
+        return None
+    places = [_at(place, file_name) for place in event["startup"]]
+    chain = ", which waits at ".join(places)
+    return Advice(
+        f"Your app's startup never finished: it is still waiting at {chain}. Until startup "
+        "ends (the lifespan reaches `yield`, startup handlers return), the server answers "
+        "no client. Start work that runs for as long as the app does as a task, "
+        "`asyncio.create_task(…)`, keep a reference to it, and do not await it there."
+    )
+
+
 RULES: tuple[Callable[[Evidence, str], Advice | None], ...] = (
+    _startup,
     _shadowed,
     _swapped_route,
     _unawaited,

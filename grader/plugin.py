@@ -31,6 +31,7 @@ from grader.results import CheckResult, Outcome
 from grader.sandbox import Sandbox
 from grader.server import AppServer, CouldNotStart
 from grader.services import RedisServer, ServiceMissing
+from grader.source import Submission
 from grader.zygote import SandboxGone, Zygote
 
 _KEY = pytest.StashKey["Grading"]()
@@ -347,6 +348,13 @@ def server(launch: Launcher) -> LiveServer:
 
 
 @pytest.fixture
+def submission(request: pytest.FixtureRequest) -> Submission:
+    """The student's file, read from the grader's own copy."""
+    grading = request.config.stash[_KEY]
+    return Submission(grading.source, Path(grading.display).name)
+
+
+@pytest.fixture
 def redis_server(request: pytest.FixtureRequest) -> Iterator[RedisServer]:
     """A private redis-server on a free loopback port (stop() and start() it at will)."""
     redis = RedisServer(request.config.stash[_KEY].sandbox)
@@ -498,6 +506,8 @@ def _server_context(
         path=error.path if isinstance(error, Failure) else None,
         endpoint=grading.endpoint,
         about_errors=isinstance(error, ServerErrors),
+        source=grading.source,
+        values=tuple(launcher.transcript.values),
     )
     context = _ServerContext(
         steps=tuple(launcher.transcript[-60:]),

@@ -54,10 +54,11 @@ def ground(event: dict[str, Any], source: Sequence[str]) -> dict[str, Any]:
             else:
                 grounded.pop(line, None)
                 grounded.pop(code, None)
-    if isinstance(grounded.get("tasks"), list):
-        grounded["tasks"] = [
-            {**task, "code": quote(source, task.get("line"))}
-            for task in grounded["tasks"]
-            if isinstance(task, dict)
-        ]
+    for places in ("tasks", "startup"):
+        if isinstance(grounded.get(places), list):
+            grounded[places] = [
+                {**place, "code": quote(source, place.get("line"))}
+                for place in grounded[places]
+                if isinstance(place, dict)
+            ]
     return grounded

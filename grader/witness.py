@@ -31,6 +31,7 @@ import asyncio
 import contextlib
 import contextvars
 import functools
+import gc
 import inspect
 import json
 import linecache
@@ -71,6 +72,7 @@ MISUSABLE = (
 
 
 KEEP_CONNECTIONS = 256  # what happened to the latest connections, for a late misuse
+MAX_DEPTH = 64  # awaits followed down a task, for where it waits
 
 
 class Witness:
@@ -86,6 +88,8 @@ class Witness:
         self._started: weakref.WeakKeyDictionary[asyncio.Task[Any], dict[str, Any]] = (
             weakref.WeakKeyDictionary()
         )
+        self._starting: asyncio.Task[Any] | None = None
+        """The lifespan's task, until the app's startup has ended."""
 
     # Writing -----------------------------------------------------------------------
 
@@ -275,6 +279,9 @@ class Witness:
         from uvicorn.protocols.utils import ClientDisconnected
 
         async def asgi(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] == "lifespan":
+                await self._lifespan(app, scope, receive, send)
+                return
             if scope["type"] != "websocket":
                 await app(scope, receive, send)
                 return
@@ -338,6 +345,18 @@ class Witness:
                     self.event("ended", path=scope.get("path", ""), sent=sent)
 
         return asgi
+
+    async def _lifespan(self, app: Any, scope: Any, receive: Any, send: Any) -> None:
+        """The lifespan, with its task noted until startup ends: a startup that never
+        ends answers no client, and where it waits is the cause."""
+        self._starting = asyncio.current_task()
+
+        async def watched_send(message: Any) -> None:
+            if str(message.get("type", "")).startswith("lifespan.startup."):
+                self._starting = None
+            await send(message)
+
+        await app(scope, receive, watched_send)
 
     def routes(self, app: Any) -> None:
         """The app's WebSocket routes, as it starts."""
@@ -451,14 +470,27 @@ class Witness:
 
     def waiting(self) -> None:
         """Where each task of the app is suspended, innermost student line first."""
-        places: Counter[tuple[int, str]] = Counter()
+        places: Counter[tuple[int, str, bool]] = Counter()
         for task in asyncio.all_tasks():
             place = self.place(_awaited(task.get_coro()))
             if place:
-                places[(place["line"], place["code"])] += 1
+                # A task the student started may wait by design (a writer for a slow
+                # client); a connection's own handler never should.
+                places[(place["line"], place["code"], task in self._started)] += 1
+        starting = self._starting
+        startup = [] if starting is None or starting.done() else _awaited(starting.get_coro())
         self.event(
             "waiting",
-            tasks=[{"line": line, "code": code, "count": n} for (line, code), n in places.items()],
+            tasks=[
+                {"line": line, "code": code, "count": n, "background": started}
+                for (line, code, started), n in places.items()
+            ],
+            # A startup still under way: each of the student's lines it waits on.
+            startup=[
+                self._at(frame.f_lineno)
+                for frame in startup
+                if frame.f_code.co_filename == self.student_file
+            ][:3],
         )
 
 
@@ -477,7 +509,8 @@ _FIELDS: dict[str, Any] = {
     "returned": bool,
     "routes": [str],
     "parameters": {str: str},
-    "tasks": [{"line": int, "code": str, "count": int}],
+    "tasks": [{"line": int, "code": str, "count": int, "background": bool}],
+    "startup": [{"line": int, "code": str}],
 }
 MAX_EVENTS = 10000
 MAX_EVENT = 1 << 20  # bytes of one event's line
@@ -581,11 +614,26 @@ def _awaited(coro: Any) -> list[FrameType]:
     """The frames of a suspended coroutine and of everything it awaits, outermost first
     (a suspended task's own stack shows only its outermost frame)."""
     frames = []
-    while coro is not None:
-        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+    for _ in range(MAX_DEPTH):
+        if coro is None:
+            break
+        if type(coro).__name__ == "async_generator_asend":
+            # What `async with` on an asynccontextmanager awaits: only the garbage
+            # collector knows the generator it advances (the lifespan, say).
+            coro = next((r for r in gc.get_referents(coro) if hasattr(r, "ag_frame")), None)
+            continue
+        frame = (
+            getattr(coro, "cr_frame", None)
+            or getattr(coro, "gi_frame", None)
+            or getattr(coro, "ag_frame", None)
+        )
         if frame is not None:
             frames.append(frame)
-        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+        coro = (
+            getattr(coro, "cr_await", None)
+            or getattr(coro, "gi_yieldfrom", None)
+            or getattr(coro, "ag_await", None)
+        )
     return frames
 
 

@@ -191,7 +191,7 @@ def test_a_task_that_died_and_an_exception_that_escaped_are_named_where_they_hap
     assert said.startswith(
         "The task started at broadcast.py line 103 (`create_task(self.listen())`)"
     )
-    assert "ended at broadcast.py line 76 (`json.loads(data)`) with TypeError: not int." in said
+    assert "ended at broadcast.py line 76 (`json.loads(data)`) with TypeError: not int," in said
     raised = {"kind": "raised", "error": "KeyError: 'bob'", "line": 25, "path": "/ws/alice"}
     assert "was never sent" in explain(events=[raised])
     assert explain(events=[raised], about_errors=True).endswith("handler of /ws/alice.")
@@ -261,3 +261,68 @@ def test_forged_events_are_read_field_by_field_and_explain_nothing_wrongly(tmp_p
     ]
     explain(events=found, path="/ws/alice", wanted="hi", got="bye")  # nothing raises
     assert diagnosis.worst_block(found) == {"kind": "blocked"}
+
+
+def test_a_frame_made_by_a_template_with_the_wrong_fixed_text_names_that_line() -> None:
+    lines = ["", 'await manager.broadcast(f"Client {client_id} joined")']
+    said = explain(
+        wanted="Client #alice joined", got="Client alice joined", source=lines, values=["alice"]
+    )
+    assert "made at broadcast.py line 2" in said and "'Client #… joined'" in said
+
+
+def test_exceptions_are_explained_only_where_the_error_and_the_line_say_so() -> None:
+    def raised(error: str, code: str, line: int = 3, lines: tuple[str, ...] = ()) -> str:
+        event = {"kind": "raised", "error": error, "line": line, "code": code, "path": "/ws/a"}
+        return explain(events=[event], source=lines)
+
+    assert "send_text(…)" in raised("TypeError: string indices", "await ws.send(message)")
+    assert "probably mean `receive_text`" in raised(
+        "AttributeError: 'WebSocket' object has no attribute 'recv'", "await ws.recv()"
+    )
+    assert "`.get(…)`" in raised("KeyError: 'bob'", "ws = self.active[client_id]")
+    # No advice fits every other error: the fact alone, never "handle this case".
+    plain = raised("ValueError: bad", "x = int(data)")
+    assert plain.endswith("was never sent.") and "handle this" not in plain
+    lines = (
+        "async def writer(queue):",
+        "    message = queue.get()",
+        '    print(message["text"])',
+    )
+    said = raised("TypeError: 'coroutine' object is not subscriptable", "", 3, lines)
+    assert "`message` holds a coroutine" in said and "line 2" in said
+    assert "write `await queue.get()`" in said
+
+
+def test_an_await_missing_inside_a_plain_def_says_the_function_must_become_async() -> None:
+    lines = ["def disconnect(self, websocket):", "    websocket.close()"]
+    event = {
+        "kind": "unawaited",
+        "what": "coroutine 'WebSocket.close' was never awaited",
+        "line": 2,
+        "code": "websocket.close()",
+    }
+    said = explain(events=[event], source=lines)
+    assert "Make it `async def disconnect`" in said and "every call of disconnect()" in said
+
+
+def test_a_startup_that_never_ends_is_named_with_the_lines_it_waits_on() -> None:
+    waiting = {
+        "kind": "waiting",
+        "tasks": [],
+        "startup": [
+            {"line": 121, "code": "await manager.start()"},
+            {"line": 104, "code": "await self.listen()"},
+        ],
+    }
+    said = explain(events=[waiting])
+    assert said.startswith("Your app's startup never finished: it is still waiting at")
+    assert "line 121 (`await manager.start()`), which waits at broadcast.py line 104" in said
+
+
+def test_a_task_started_by_the_app_may_wait_on_a_close_without_blame() -> None:
+    closing = {"line": 80, "code": "await websocket.close(code=1008)", "count": 1}
+    background = {"kind": "waiting", "tasks": [{**closing, "background": True}]}
+    assert explain(events=[background]) is None
+    inline = {"kind": "waiting", "tasks": [{**closing, "background": False}]}
+    assert "start it as a task" in explain(events=[inline])
