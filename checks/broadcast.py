@@ -4,7 +4,7 @@ Each check gets a fresh server. Silence is proven with markers: a later message
 arriving next shows that nothing was sent in between.
 """
 
-from grader import Chat, LiveServer, check
+from grader import Chat, LiveServer, Submission, check
 
 chat = Chat(path="/ws/{id}", joined="Client #{id} joined", said="Client #{id}: {text}")
 
@@ -59,6 +59,13 @@ async def relays_verbatim(server: LiveServer) -> None:
         await chat.say(
             alice, text, alice, bob, help="Relay the text as received: no strip(), no changes."
         )
+
+
+@check(depends=announces_join_to_everyone)
+async def accepts_before_storing(submission: Submission) -> None:
+    """connect() stores a connection only once its accept() has finished, so no broadcast
+    can reach a connection that cannot carry messages yet."""
+    submission.expect_accepted_before_stored()
 
 
 @check(depends=announces_join_to_everyone)

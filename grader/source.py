@@ -262,6 +262,49 @@ def _used_after(function: ast.AST, name: str, assignment: ast.stmt) -> bool:
     )
 
 
+_STORES = ("append", "add", "insert", "appendleft", "setdefault")
+
+
+def stored_before_accept(source: Sequence[str]) -> list[Finding]:
+    """A connection stored (`.append(websocket)`, `d[id] = websocket`…) before the same
+    function has awaited `websocket.accept()`: until then a broadcast that finds it
+    there sends on a connection that cannot carry messages yet."""
+    module = tree(source)
+    if module is None:
+        return []
+    found = []
+    for function in ast.walk(module):
+        if not isinstance(function, ast.AsyncFunctionDef):
+            continue
+        accepts = {
+            (node.lineno, node.value.func.value.id)
+            for node in ast.walk(function)
+            if isinstance(node, ast.Await)
+            and isinstance(node.value, ast.Call)
+            and isinstance(node.value.func, ast.Attribute)
+            and node.value.func.attr == "accept"
+            and isinstance(node.value.func.value, ast.Name)
+        }
+        for line, name in accepts:
+            for node in _own_statements(function):
+                if node.lineno < line and _stores(node, name):
+                    found.append(Finding(node.lineno, _quote(source, node.lineno), name))
+    return found
+
+
+def _stores(node: ast.stmt, name: str) -> bool:
+    """Whether the statement puts `name` into a collection."""
+    if isinstance(node, ast.Assign) and isinstance(node.value, ast.Name):
+        return node.value.id == name and any(isinstance(t, ast.Subscript) for t in node.targets)
+    call = node.value if isinstance(node, ast.Expr) else None
+    return (
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Attribute)
+        and call.func.attr in _STORES
+        and any(isinstance(arg, ast.Name) and arg.id == name for arg in call.args)
+    )
+
+
 def compared_with_equals(source: Sequence[str], secrets: Sequence[str]) -> list[Finding]:
     """`==` or `!=` between two values, one of which comes from one of the module-level
     `secrets` (say TOKENS): directly (`TOKENS.get(id) == token`) or through a name
@@ -345,6 +388,17 @@ class Submission:
             or "== stops at the first character that differs, so how long a refusal takes "
             "tells an attacker how much of a guess was right. Compare with "
             "`secrets.compare_digest(token.encode(), expected.encode())`.",
+        )
+
+    def expect_accepted_before_stored(self, *, help: str | None = None) -> None:
+        """No connection is stored before its accept() has been awaited."""
+        self._expect_none(
+            stored_before_accept(self.lines),
+            "stores a connection before accepting it",
+            help
+            or "Until `await websocket.accept()` has finished, the connection cannot carry "
+            "messages, and a broadcast that finds it stored meanwhile fails. Accept first, "
+            "then store it.",
         )
 
     def _expect_none(self, found: Sequence[Finding], what: str, help: str) -> None:
