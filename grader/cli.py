@@ -43,6 +43,7 @@ from grader.errors import GraderError, UsageError
 from grader.gradebook import Gradebook, fingerprint, read_roster
 from grader.manifest import Exercise, Kit
 from grader.progress import Progress as StudentProgress
+from grader.progress import State, digest
 from grader.results import ExerciseResult, Verification
 from grader.sandbox import Sandbox
 from grader.services import RedisServer, ServiceMissing
@@ -231,27 +232,31 @@ def cmd_check(kit: Kit, args: argparse.Namespace) -> int:
     # later ones build on it; grading someone's submission grades everything.
     stop_early = args.submission is None and args.exercise is None
     results: list[ExerciseResult] = []
+    digests: list[str] = []
     with console.status("grading…") as status:
         for exercise, found in targets:
             status.update(f"grading {exercise.id}…")
+            digests.append(digest(found.path))  # before it is read: a later save goes stale
             results.append(
                 runner.grade(kit, exercise, found.path, found.problem, isolated=isolated)
             )
             if stop_early and not results[-1].passed:
                 break
-    if args.submission is None:  # the student's own files: remember what passes
+    states: dict[str, State] = {}
+    if args.submission is None:  # the student's own files: remember what was graded
         progress = StudentProgress.load(kit)
-        for (exercise, _), result in zip(targets, results, strict=False):
-            progress.record(exercise, result.passed)
+        for (exercise, _), result, sha256 in zip(targets, results, digests, strict=False):
+            progress.record(exercise, result, sha256)
         progress.save(kit)
-    if args.submission is None:
-        reader = report.Reader(hints_seen=StudentProgress.load(kit).hints_seen)
+        reader = report.Reader(hints_seen=progress.hints_seen)
+        states = {e.id: progress.state(kit, e) for e, _ in targets}
     else:  # someone grading someone else's work: everything, hidden checks included
         reader = report.Reader(instructor=True)
     if len(targets) == 1:
         console.print(report.exercise_report(results[0], reader=reader))
     else:
-        console.print(report.progress_report([e for e, _ in targets], results, reader))
+        exercises = [e for e, _ in targets]
+        console.print(report.progress_report(exercises, results, reader, states))
     if args.json:
         args.json.write_text(json.dumps(exports.gradescope(results, args.hidden), indent=2) + "\n")
     return 0 if all(r.passed for r in results) else 1

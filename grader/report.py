@@ -17,10 +17,18 @@ from rich.text import Text
 
 from grader.classreport import ClassSummary
 from grader.manifest import Exercise
+from grader.progress import State
 from grader.results import CheckResult, ExerciseResult, Outcome, Verification
 from grader.untrusted import escape_controls as escape_controls  # re-exported
 
 SHOWN_STEPS = 12
+# An exercise in the progress table, when it is not the current one.
+STATES = {
+    State.DONE: ("✓", "green"),
+    State.FAILING: ("✗", "red"),
+    State.CHANGED: ("…", "yellow"),
+    State.NOT_STARTED: ("·", "dim"),
+}
 MARKS = {
     Outcome.PASSED: ("✓", "green"),
     Outcome.FAILED: ("✗", "red"),
@@ -149,36 +157,46 @@ def exercise_report(
 
 
 def progress_report(
-    exercises: list[Exercise], results: list[ExerciseResult], reader: Reader | None = None
+    exercises: list[Exercise],
+    results: list[ExerciseResult],
+    reader: Reader | None = None,
+    recorded: Mapping[str, State] | None = None,
 ) -> RenderableType:
     """Every exercise with its state, a progress bar, and what to do next.
 
-    `results` may stop at the current exercise: the ones after it are not started.
+    `results` may stop at the current exercise: each one after it shows its state in
+    `recorded` (the student's last grading of it, if its file is unchanged since), or
+    else "not started".
     """
     reader = reader or Reader()
+    recorded = recorded or {}
     graded = {r.exercise: r for r in results}
     current = next((r for r in results if not r.passed), None)
     table = Table(box=None, show_header=False, padding=(0, 2))
+    done = 0
     for exercise in exercises:
         result = graded.get(exercise.id)
-        if result is not None and result.passed:
-            state = Text("✓ done", "green")
-        elif result is not None and result is current:
-            state = Text("▶ current", "bold yellow")
+        if result is None:
+            state = recorded.get(exercise.id, State.NOT_STARTED)
+        elif result.passed:
+            state = State.DONE
         else:
-            state = Text("· not started", "dim")
+            state = State.FAILING
+        done += state is State.DONE
+        mark = (
+            Text("▶ current", "bold yellow")
+            if result is not None and result is current
+            else Text(f"{STATES[state][0]} {state.value}", STATES[state][1])
+        )
         shown = [c for c in result.checks if reader.sees(c)] if result else []
         score = f"{sum(c.passed for c in shown)}/{len(shown)}" if result else ""
-        table.add_row(state, Text(exercise.id, "bold"), Text(exercise.title), score)
-    done = sum(r.passed for r in results)
+        table.add_row(mark, Text(exercise.id, "bold"), Text(exercise.title), score)
     bar = Group(
         ProgressBar(total=len(exercises), completed=done, width=40),
         Text(f"{done} of {len(exercises)} exercises done"),
     )
     parts: list[RenderableType] = [table, bar]
-    if current is None:
-        parts.append(Text("\nEvery exercise passes. Well done!", "bold green"))
-    else:
+    if current is not None:
         parts += [
             Text(""),
             exercise_report(current, reader=reader),
@@ -188,6 +206,8 @@ def progress_report(
                 "bold",
             ),
         ]
+    elif done == len(exercises):
+        parts.append(Text("\nEvery exercise passes. Well done!", "bold green"))
     return Group(*parts)
 
 
