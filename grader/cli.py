@@ -43,7 +43,7 @@ from grader.errors import GraderError, UsageError
 from grader.gradebook import Gradebook, fingerprint, read_roster
 from grader.manifest import Exercise, Kit
 from grader.progress import Progress as StudentProgress
-from grader.progress import State, digest
+from grader.progress import Record, State, digest
 from grader.results import ExerciseResult, Verification
 from grader.sandbox import Sandbox
 from grader.services import RedisServer, ServiceMissing
@@ -165,7 +165,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(command=cmd_serve)
 
-    hint = sub.add_parser("hint", help="show the next hint for the current exercise")
+    hint = sub.add_parser(
+        "hint", help="the first failing check's hint, then the exercise's, one at a time"
+    )
     _exercise_arg(hint)
     hint.set_defaults(command=cmd_hint)
 
@@ -267,15 +269,35 @@ def _current(kit: Kit, args: argparse.Namespace) -> Exercise | None:
 
 
 def cmd_hint(kit: Kit, args: argparse.Namespace) -> int:
+    """The hint of the first check that fails, once for each way it fails; then the
+    exercise's own hints, one more each time."""
     exercise = _current(kit, args)
     if exercise is None:
-        console.print("Every exercise passes: no hints needed.")
+        console.print("Every exercise passes: no hints needed (make hint EX=<id> gives them).")
         return 0
+    graded = StudentProgress.load(kit).fresh(kit, exercise) or _grade_own(kit, exercise)
     progress = StudentProgress.load(kit)
+    failing = graded.failing
+    if failing is not None and failing.help and progress.help_seen.get(exercise.id) != failing.help:
+        progress.help_seen[exercise.id] = failing.help
+        progress.save(kit)
+        console.print(report.check_hint(exercise, failing))
+        return 0
     number, text = progress.next_hint(exercise)
     progress.save(kit)
-    console.print(report.hint(exercise, number, text))
+    console.print(report.hint(exercise, number, text, graded))
     return 0
+
+
+def _grade_own(kit: Kit, exercise: Exercise) -> Record:
+    """Grade the student's file now (never graded, or changed since) and remember it."""
+    sha256 = digest(kit.starter(exercise))
+    with console.status(f"grading {exercise.id} to see what fails…"):
+        result = runner.grade(kit, exercise, kit.starter(exercise), isolated=False)
+    progress = StudentProgress.load(kit)
+    progress.record(exercise, result, sha256)
+    progress.save(kit)
+    return progress.graded[exercise.id]
 
 
 def cmd_lesson(kit: Kit, args: argparse.Namespace) -> int:

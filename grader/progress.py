@@ -83,6 +83,8 @@ def digest(path: Path) -> str:
 class Progress:
     graded: dict[str, Record] = field(default_factory=dict)
     hints_seen: dict[str, int] = field(default_factory=dict)
+    help_seen: dict[str, str] = field(default_factory=dict)
+    """Per exercise, the failing check's hint `make hint` showed last: shown once per failure."""
 
     @classmethod
     def load(cls, kit: Kit) -> Progress:
@@ -92,6 +94,7 @@ class Progress:
             return cls(
                 graded={k: Record.from_dict(v) for k, v in data.get("graded", {}).items()},
                 hints_seen=dict(data.get("hints_seen", {})),
+                help_seen=dict(data.get("help_seen", {})),
             )
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return cls()

@@ -17,7 +17,7 @@ from rich.text import Text
 
 from grader.classreport import ClassSummary
 from grader.manifest import Exercise
-from grader.progress import State
+from grader.progress import Failing, Record, State
 from grader.results import CheckResult, ExerciseResult, Outcome, Verification
 from grader.untrusted import escape_controls as escape_controls  # re-exported
 
@@ -216,18 +216,61 @@ def hint_text(text: str) -> Text:
     return Text(text.strip("\n"), "cyan", no_wrap=True, overflow="ellipsis")
 
 
-def hint(exercise: Exercise, number: int, text: str) -> RenderableType:
+def hint(
+    exercise: Exercise, number: int, text: str, graded: Record | None = None
+) -> RenderableType:
+    """One of the exercise's own hints, below what its last grading (`graded`) found."""
     total = len(exercise.hints)
     more = "run make hint again for the next one" if number < total else "that was the last hint"
-    return Group(
+    parts: list[RenderableType] = [
         Text.assemble(
             ("hint ", "bold cyan"),
             f"{number}/{total} for ",
             (exercise.id, "bold"),
             f" · {exercise.title}",
-        ),
+        )
+    ]
+    if graded is not None:
+        parts.append(_graded_line(graded))
+    parts += [
         Padding(hint_text(text), (1, 2)),
         Text(f"({more}; the lesson: make lesson)", "dim"),
+    ]
+    return Group(*parts)
+
+
+def _graded_line(graded: Record) -> RenderableType:
+    if graded.passed:
+        return Text("Every check passes as your file is now; a hint all the same:", "green")
+    if graded.failing is None:
+        return Text("The checks you can see pass; a hidden one does not.", "yellow")
+    line = Text.assemble(("first failing check: ", "dim"), plain(graded.failing.description))
+    if graded.failing.help:  # its own hint came first (check_hint)
+        return line
+    return Group(line, Text.assemble(("problem: ", "dim"), plain(graded.failing.rationale, "red")))
+
+
+def check_hint(exercise: Exercise, failing: Failing) -> RenderableType:
+    """The first check that fails, with the hint its report printed: what `make hint`
+    shows before the exercise's own hints."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    if failing.rationale:
+        grid.add_row("problem", plain(failing.rationale, "red"))
+    grid.add_row("hint", plain(failing.help or "", "cyan"))
+    return Group(
+        Text.assemble(
+            ("hint ", "bold cyan"),
+            "for the first failing check of ",
+            (exercise.id, "bold"),
+            f" · {exercise.title}",
+        ),
+        Padding(
+            Group(Text.assemble((" ✗ ", "red"), plain(failing.description)), Padding(grid, (0, 3))),
+            (1, 0),
+        ),
+        Text("(run make hint again for the exercise's own hints; the lesson: make lesson)", "dim"),
     )
 
 

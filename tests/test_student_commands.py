@@ -51,9 +51,42 @@ def solve(course: Path, exercise_id: str) -> None:
 
 
 def test_each_hint_request_shows_one_more_hint_then_repeats_the_last(course: Path) -> None:
-    shown = [grader(course, "hint").stdout for _ in range(4)]
+    recorded(course, "broadcast", passed=True)  # hints are there even when all passes
+    shown = [grader(course, "hint", "-e", "broadcast").stdout for _ in range(4)]
     assert [s.split(" for ")[0] for s in shown] == ["hint 1/3", "hint 2/3", "hint 3/3", "hint 3/3"]
+    assert all("Every check passes as your file is now" in s for s in shown)
     assert "that was the last hint" in shown[-1]
+
+
+def test_hint_starts_from_the_hint_of_the_first_failing_check(course: Path) -> None:
+    failing = dict(
+        name="relays_message",
+        description="A message is relayed to every client.",
+        rationale="bob received nothing",
+        help="broadcast() is never awaited at broadcast.py line 30.",
+    )
+    recorded(course, "broadcast", passed=False, **failing)
+    first, second = (grader(course, "hint").stdout for _ in range(2))
+    assert "first failing check of broadcast" in first
+    assert failing["description"] in first and failing["help"] in first
+    assert failing["rationale"] in first and "hint 1/3" not in first
+    assert second.startswith("hint 1/3 for broadcast")
+    assert f"first failing check: {failing['description']}" in second
+    # Another way to fail, and its hint comes first again; EX= still picks the exercise.
+    recorded(course, "broadcast", passed=False, **{**failing, "help": "Await it."})
+    assert "Await it." in grader(course, "hint", "-e", "broadcast").stdout
+    assert grader(course, "hint", "-e", "broadcast").stdout.startswith("hint 2/3 for broadcast")
+
+
+def test_hint_grades_a_file_never_checked_or_changed_since(course: Path) -> None:
+    solve(course, "broadcast")  # passed, but the file is the starter again
+    shown = grader(course, "hint").stdout
+    assert "first failing check of broadcast" in shown
+    assert "NotImplementedError" in shown  # the help the report prints under that check
+    state = json.loads((course / ".progress" / "state.json").read_text())["graded"]["broadcast"]
+    assert not state["passed"] and state["failing"]["name"] == "greets_newcomer"
+    assert state["sha256"] == digest(course / "starter" / "broadcast.py")
+    assert grader(course, "hint").stdout.startswith("hint 1/3 for broadcast")  # not graded again
 
 
 def test_passing_an_exercise_makes_the_next_one_current(course: Path) -> None:
@@ -166,6 +199,7 @@ def test_the_progress_table_shows_each_exercise_as_its_file_is_now(course: Path)
 
 def test_the_footer_shows_the_last_hint_asked_for(course: Path) -> None:
     assert "hint 1/3" in grader(course, "check", "-e", "broadcast").stdout
+    grader(course, "hint")  # the failing check's own hint
     grader(course, "hint")
     grader(course, "hint")
     shown = grader(course, "check", "-e", "broadcast").stdout
