@@ -43,6 +43,7 @@ from grader.errors import GraderError, UsageError
 from grader.gradebook import Gradebook, fingerprint, read_roster
 from grader.manifest import Exercise, Kit
 from grader.progress import Progress as StudentProgress
+from grader.progress import Record, State, digest
 from grader.results import ExerciseResult, Verification
 from grader.sandbox import Sandbox
 from grader.services import RedisServer, ServiceMissing
@@ -164,7 +165,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(command=cmd_serve)
 
-    hint = sub.add_parser("hint", help="show the next hint for the current exercise")
+    hint = sub.add_parser(
+        "hint", help="the first failing check's hint, then the exercise's, one at a time"
+    )
     _exercise_arg(hint)
     hint.set_defaults(command=cmd_hint)
 
@@ -231,27 +234,31 @@ def cmd_check(kit: Kit, args: argparse.Namespace) -> int:
     # later ones build on it; grading someone's submission grades everything.
     stop_early = args.submission is None and args.exercise is None
     results: list[ExerciseResult] = []
+    digests: list[str] = []
     with console.status("grading…") as status:
         for exercise, found in targets:
             status.update(f"grading {exercise.id}…")
+            digests.append(digest(found.path))  # before it is read: a later save goes stale
             results.append(
                 runner.grade(kit, exercise, found.path, found.problem, isolated=isolated)
             )
             if stop_early and not results[-1].passed:
                 break
-    if args.submission is None:  # the student's own files: remember what passes
+    states: dict[str, State] = {}
+    if args.submission is None:  # the student's own files: remember what was graded
         progress = StudentProgress.load(kit)
-        for (exercise, _), result in zip(targets, results, strict=False):
-            progress.record(exercise, result.passed)
+        for (exercise, _), result, sha256 in zip(targets, results, digests, strict=False):
+            progress.record(exercise, result, sha256)
         progress.save(kit)
-    if args.submission is None:
-        reader = report.Reader(hints_seen=StudentProgress.load(kit).hints_seen)
+        reader = report.Reader(hints_seen=progress.hints_seen)
+        states = {e.id: progress.state(kit, e) for e, _ in targets}
     else:  # someone grading someone else's work: everything, hidden checks included
         reader = report.Reader(instructor=True)
     if len(targets) == 1:
         console.print(report.exercise_report(results[0], reader=reader))
     else:
-        console.print(report.progress_report([e for e, _ in targets], results, reader))
+        exercises = [e for e, _ in targets]
+        console.print(report.progress_report(exercises, results, reader, states))
     if args.json:
         args.json.write_text(json.dumps(exports.gradescope(results, args.hidden), indent=2) + "\n")
     return 0 if all(r.passed for r in results) else 1
@@ -262,15 +269,35 @@ def _current(kit: Kit, args: argparse.Namespace) -> Exercise | None:
 
 
 def cmd_hint(kit: Kit, args: argparse.Namespace) -> int:
+    """The hint of the first check that fails, once for each way it fails; then the
+    exercise's own hints, one more each time."""
     exercise = _current(kit, args)
     if exercise is None:
-        console.print("Every exercise passes: no hints needed.")
+        console.print("Every exercise passes: no hints needed (make hint EX=<id> gives them).")
         return 0
+    graded = StudentProgress.load(kit).fresh(kit, exercise) or _grade_own(kit, exercise)
     progress = StudentProgress.load(kit)
+    failing = graded.failing
+    if failing is not None and failing.help and progress.help_seen.get(exercise.id) != failing.help:
+        progress.help_seen[exercise.id] = failing.help
+        progress.save(kit)
+        console.print(report.check_hint(exercise, failing))
+        return 0
     number, text = progress.next_hint(exercise)
     progress.save(kit)
-    console.print(report.hint(exercise, number, text))
+    console.print(report.hint(exercise, number, text, graded))
     return 0
+
+
+def _grade_own(kit: Kit, exercise: Exercise) -> Record:
+    """Grade the student's file now (never graded, or changed since) and remember it."""
+    sha256 = digest(kit.starter(exercise))
+    with console.status(f"grading {exercise.id} to see what fails…"):
+        result = runner.grade(kit, exercise, kit.starter(exercise), isolated=False)
+    progress = StudentProgress.load(kit)
+    progress.record(exercise, result, sha256)
+    progress.save(kit)
+    return progress.graded[exercise.id]
 
 
 def cmd_lesson(kit: Kit, args: argparse.Namespace) -> int:

@@ -17,10 +17,18 @@ from rich.text import Text
 
 from grader.classreport import ClassSummary
 from grader.manifest import Exercise
+from grader.progress import Failing, Record, State
 from grader.results import CheckResult, ExerciseResult, Outcome, Verification
 from grader.untrusted import escape_controls as escape_controls  # re-exported
 
 SHOWN_STEPS = 12
+# An exercise in the progress table, when it is not the current one.
+STATES = {
+    State.DONE: ("✓", "green"),
+    State.FAILING: ("✗", "red"),
+    State.CHANGED: ("…", "yellow"),
+    State.NOT_STARTED: ("·", "dim"),
+}
 MARKS = {
     Outcome.PASSED: ("✓", "green"),
     Outcome.FAILED: ("✗", "red"),
@@ -149,36 +157,46 @@ def exercise_report(
 
 
 def progress_report(
-    exercises: list[Exercise], results: list[ExerciseResult], reader: Reader | None = None
+    exercises: list[Exercise],
+    results: list[ExerciseResult],
+    reader: Reader | None = None,
+    recorded: Mapping[str, State] | None = None,
 ) -> RenderableType:
     """Every exercise with its state, a progress bar, and what to do next.
 
-    `results` may stop at the current exercise: the ones after it are not started.
+    `results` may stop at the current exercise: each one after it shows its state in
+    `recorded` (the student's last grading of it, if its file is unchanged since), or
+    else "not started".
     """
     reader = reader or Reader()
+    recorded = recorded or {}
     graded = {r.exercise: r for r in results}
     current = next((r for r in results if not r.passed), None)
     table = Table(box=None, show_header=False, padding=(0, 2))
+    done = 0
     for exercise in exercises:
         result = graded.get(exercise.id)
-        if result is not None and result.passed:
-            state = Text("✓ done", "green")
-        elif result is not None and result is current:
-            state = Text("▶ current", "bold yellow")
+        if result is None:
+            state = recorded.get(exercise.id, State.NOT_STARTED)
+        elif result.passed:
+            state = State.DONE
         else:
-            state = Text("· not started", "dim")
+            state = State.FAILING
+        done += state is State.DONE
+        mark = (
+            Text("▶ current", "bold yellow")
+            if result is not None and result is current
+            else Text(f"{STATES[state][0]} {state.value}", STATES[state][1])
+        )
         shown = [c for c in result.checks if reader.sees(c)] if result else []
         score = f"{sum(c.passed for c in shown)}/{len(shown)}" if result else ""
-        table.add_row(state, Text(exercise.id, "bold"), Text(exercise.title), score)
-    done = sum(r.passed for r in results)
+        table.add_row(mark, Text(exercise.id, "bold"), Text(exercise.title), score)
     bar = Group(
         ProgressBar(total=len(exercises), completed=done, width=40),
         Text(f"{done} of {len(exercises)} exercises done"),
     )
     parts: list[RenderableType] = [table, bar]
-    if current is None:
-        parts.append(Text("\nEvery exercise passes. Well done!", "bold green"))
-    else:
+    if current is not None:
         parts += [
             Text(""),
             exercise_report(current, reader=reader),
@@ -188,6 +206,8 @@ def progress_report(
                 "bold",
             ),
         ]
+    elif done == len(exercises):
+        parts.append(Text("\nEvery exercise passes. Well done!", "bold green"))
     return Group(*parts)
 
 
@@ -196,18 +216,61 @@ def hint_text(text: str) -> Text:
     return Text(text.strip("\n"), "cyan", no_wrap=True, overflow="ellipsis")
 
 
-def hint(exercise: Exercise, number: int, text: str) -> RenderableType:
+def hint(
+    exercise: Exercise, number: int, text: str, graded: Record | None = None
+) -> RenderableType:
+    """One of the exercise's own hints, below what its last grading (`graded`) found."""
     total = len(exercise.hints)
     more = "run make hint again for the next one" if number < total else "that was the last hint"
-    return Group(
+    parts: list[RenderableType] = [
         Text.assemble(
             ("hint ", "bold cyan"),
             f"{number}/{total} for ",
             (exercise.id, "bold"),
             f" · {exercise.title}",
-        ),
+        )
+    ]
+    if graded is not None:
+        parts.append(_graded_line(graded))
+    parts += [
         Padding(hint_text(text), (1, 2)),
         Text(f"({more}; the lesson: make lesson)", "dim"),
+    ]
+    return Group(*parts)
+
+
+def _graded_line(graded: Record) -> RenderableType:
+    if graded.passed:
+        return Text("Every check passes as your file is now; a hint all the same:", "green")
+    if graded.failing is None:
+        return Text("The checks you can see pass; a hidden one does not.", "yellow")
+    line = Text.assemble(("first failing check: ", "dim"), plain(graded.failing.description))
+    if graded.failing.help:  # its own hint came first (check_hint)
+        return line
+    return Group(line, Text.assemble(("problem: ", "dim"), plain(graded.failing.rationale, "red")))
+
+
+def check_hint(exercise: Exercise, failing: Failing) -> RenderableType:
+    """The first check that fails, with the hint its report printed: what `make hint`
+    shows before the exercise's own hints."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    if failing.rationale:
+        grid.add_row("problem", plain(failing.rationale, "red"))
+    grid.add_row("hint", plain(failing.help or "", "cyan"))
+    return Group(
+        Text.assemble(
+            ("hint ", "bold cyan"),
+            "for the first failing check of ",
+            (exercise.id, "bold"),
+            f" · {exercise.title}",
+        ),
+        Padding(
+            Group(Text.assemble((" ✗ ", "red"), plain(failing.description)), Padding(grid, (0, 3))),
+            (1, 0),
+        ),
+        Text("(run make hint again for the exercise's own hints; the lesson: make lesson)", "dim"),
     )
 
 

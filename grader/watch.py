@@ -1,4 +1,8 @@
-"""`make watch`: re-grade the current exercise on every save, and move on when it passes."""
+"""`make watch`: re-grade the current exercise on every save, and move on when it passes.
+
+Where it starts and where it moves on to is decided by the files as they are on disk: an
+exercise is skipped only if its last grading passed and its file has not changed since.
+"""
 
 from __future__ import annotations
 
@@ -8,29 +12,32 @@ from rich.text import Text
 
 from grader import report, runner
 from grader.manifest import Exercise, Kit
-from grader.progress import Progress
+from grader.progress import Progress, State, digest
 
 
 def _next(kit: Kit, after: Exercise, progress: Progress) -> Exercise | None:
-    later = kit.exercises[kit.exercises.index(after) + 1 :]
-    return next((e for e in later if e.id not in progress.done), None)
+    """The next exercise that does not pass as its file is now: a later one, else an
+    earlier one (broken since it passed, or skipped with EX=)."""
+    index = kit.exercises.index(after)
+    order = kit.exercises[index + 1 :] + kit.exercises[:index]
+    return next((e for e in order if progress.state(kit, e) is not State.DONE), None)
 
 
 def watch(kit: Kit, console: Console, exercise: Exercise | None) -> int:
     """Loop until every exercise passes or the student presses Ctrl-C."""
-    progress = Progress.load(kit)
-    exercise = exercise or progress.current(kit)
+    exercise = exercise or Progress.load(kit).current(kit)
     # One watcher for the whole session: a save made while grading is not missed.
     saves = watchfiles.watch(kit.root / "starter", watch_filter=watchfiles.PythonFilter())
     try:
         while exercise is not None:
-            graded = kit.starter(exercise).read_bytes()
+            graded = digest(kit.starter(exercise))
             result = runner.grade(kit, exercise, kit.starter(exercise), isolated=False)
-            progress.record(exercise, result.passed)
+            # Loaded afresh: the student may have asked for a hint in another terminal.
+            progress = Progress.load(kit)
+            progress.record(exercise, result, graded)
             progress.save(kit)
             console.clear()
-            # Read again: the student may have asked for a hint in another terminal.
-            reader = report.Reader(hints_seen=Progress.load(kit).hints_seen)
+            reader = report.Reader(hints_seen=progress.hints_seen)
             console.print(report.exercise_report(result, reader=reader))
             if result.passed:
                 exercise = _next(kit, exercise, progress)
@@ -46,7 +53,7 @@ def watch(kit: Kit, console: Console, exercise: Exercise | None) -> int:
                     "dim",
                 )
             )
-            if kit.starter(exercise).read_bytes() == graded:  # else: saved while grading
+            if digest(kit.starter(exercise)) == graded:  # else: saved while grading
                 next(saves)
     except KeyboardInterrupt:
         console.print("\nStopped watching.")

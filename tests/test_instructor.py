@@ -281,6 +281,8 @@ def test_student_edition_has_only_what_students_run_and_make_check_works(
     assert "0/9 checks passed" in done.stdout, done.stdout + done.stderr
     assert "hidden" not in done.stdout
     assert done.returncode == 2  # make's status when the grader says "some checks failed"
+    # make hint starts from the check that failed, then gives the exercise's hints.
+    assert "first failing check of broadcast" in make("hint").stdout
     assert "hint 1/3" in make("hint").stdout
 
 

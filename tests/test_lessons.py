@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from rich.console import Console
@@ -99,3 +100,34 @@ def test_hints_keep_whole_lines_at_80_columns(exercise) -> None:
         shown = console.file.getvalue().splitlines()
         for line in hint.strip("\n").splitlines():
             assert any(line.rstrip() in row for row in shown), f"wrapped: {line}"
+
+
+# A command as the lessons write it: `make check EX=rooms` in the text, or a code block's
+# line (prose that starts with "make" is not one).
+MAKE_COMMAND = re.compile(r"`make ([a-z][a-z-]*)")
+MAKE_LINE = re.compile(r"^\s*make ([a-z][a-z-]*)")
+
+
+def make_targets(markdown: str) -> set[str]:
+    in_code = [m[1] for line in code_lines(markdown) if (m := MAKE_LINE.match(line))]
+    return set(MAKE_COMMAND.findall(markdown) + in_code)
+
+
+def edition_targets() -> set[str]:
+    """What a student can run: the targets edition/Makefile documents (`name: … ## …`)."""
+    makefile = (ROOT / "edition" / "Makefile").read_text()
+    return set(re.findall(r"^([a-z][a-z-]*):.*## ", makefile, re.MULTILINE))
+
+
+def test_lessons_and_hints_mention_only_commands_the_student_edition_has() -> None:
+    """The student edition's Makefile is edition/Makefile: a lesson that says `make bench`
+    promises a command its readers do not have."""
+    texts = {path.name: path.read_text() for path in (ROOT / "lessons").glob("*.md")}
+    texts |= {f"hints of {e.id}": "\n".join(e.hints) for e in exercises()}
+    targets = edition_targets()
+    assert {"check", "hint", "lesson", "serve", "watch"} <= targets
+    mentioned = {name: make_targets(text) for name, text in texts.items()}
+    assert set().union(*mentioned.values()) >= {"check", "hint", "serve"}  # the pattern works
+    missing = {name: sorted(found - targets) for name, found in mentioned.items()}
+    missing = {name: absent for name, absent in missing.items() if absent}
+    assert not missing, f"not in edition/Makefile: {missing}"
