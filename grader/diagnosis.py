@@ -121,6 +121,14 @@ def _at(event: dict[str, Any], file_name: str) -> str:
     return f"{file_name} line {event['line']}{code}"
 
 
+def _via(event: dict[str, Any], file_name: str) -> str:
+    """ " (reached from broadcast.py line 50 (`…`))": the endpoint's line that led there."""
+    if not event.get("from_line") or event.get("from_line") == event.get("line"):
+        return ""
+    start = {"line": event["from_line"], "code": event.get("from_code")}
+    return f" (reached from {_at(start, file_name)})"
+
+
 def _first(evidence: Evidence, kind: str) -> dict[str, Any] | None:
     return next((e for e in evidence.events if e.get("kind") == kind), None)
 
@@ -156,7 +164,7 @@ def _misuse(evidence: Evidence, file_name: str) -> Advice | None:
         if event.get("kind") != "misuse" or not event.get("line"):
             continue
         error = event.get("error", "")
-        where = _at(event, file_name)
+        where = _at(event, file_name) + _via(event, file_name)
         after = event.get("after")
         closed = _at(
             {"line": event.get("closed_line"), "code": event.get("closed_code")}, file_name
@@ -249,7 +257,7 @@ def _raised(evidence: Evidence, file_name: str) -> Advice | None:
     event = next((e for e in evidence.events if e.get("kind") == "raised" and e.get("line")), None)
     if event is None:
         return None
-    where = _at(event, file_name)
+    where = _at(event, file_name) + _via(event, file_name)
     target = {k[len("target_") :]: v for k, v in event.items() if k.startswith("target_")}
     if target.get("after"):
         return Advice(_sent_after_close(target, where, file_name))
@@ -315,6 +323,14 @@ def _cause(evidence: Evidence, event: dict[str, Any], error: str) -> str | None:
             f"The key {key[1]} is not there when this line runs: look it up with "
             "`.get(…)` and handle None (or test `in` first), or make sure it is stored "
             "before this runs."
+        )
+    guarded = code.try_around(evidence.source, event.get("line") or 0)
+    if guarded is not None and guarded[1] and all(guarded[1]):
+        name = error.split(":", 1)[0]
+        return (
+            f"That line is inside the `try:` at line {guarded[0].line}, but its "
+            f"`except {' / '.join(guarded[1])}` does not catch {name}: catch what this "
+            "call can raise."
         )
     return None
 

@@ -22,6 +22,7 @@ _PAIRS = (
     ("closed_line", "closed_code"),
     ("task_line", "task_code"),
     ("target_closed_line", "target_closed_code"),
+    ("from_line", "from_code"),
 )
 
 

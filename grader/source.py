@@ -10,14 +10,17 @@ says, and a file that does not parse simply has no answers.
 from __future__ import annotations
 
 import ast
+import difflib
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from grader.checks import Failure
 
 MIN_FIXED = 3  # characters of fixed text a template needs to be told from any other
+MAX_FRAME = 300  # characters of a frame matched against templates (each hole backtracks)
+NEAR = 0.6  # how alike a template and the contract's text are, for one to be a typo of the other
 
 
 @dataclass(frozen=True)
@@ -144,21 +147,43 @@ def _parts(node: ast.AST) -> list[str | None] | None:
 def made_by(
     source: Sequence[str], got: str, wanted: str, values: Iterable[str]
 ) -> tuple[Finding, tuple[str | None, ...], tuple[str | None, ...]] | None:
-    """The one template in the file that makes `got` and whose fixed text is not the
-    contract's (`wanted` with `values` as holes): the line to fix, its shape and the
-    contract's. None if no template, or more than one line, fits; or if the fixed text
-    is right (then the values are wrong, which the template cannot show)."""
+    """The template in the file that made `got`, a near miss of `wanted` whose fixed
+    text is wrong: the line to fix, its shape and the contract's (`wanted` with
+    `values`, what the clients chose, as holes). None unless exactly one line fits, or
+    if some template of the file could make `wanted` from those values (then the
+    fixed text is right, and the cause is elsewhere: order, values, a missing call)."""
+    values = [v for v in values if v]
+    found = templates(source)
+    if len(wanted) > MAX_FRAME or any(can_make(shape, wanted, values) for _, shape in found):
+        return None
     contract = contract_shape(wanted, values)
     fits = {
         finding.line: (finding, shape, contract)
-        for finding, shape in templates(source)
-        if _pattern(shape).fullmatch(got) and shape != contract
+        for finding, shape in found
+        if _pattern(shape).fullmatch(got)
+        and difflib.SequenceMatcher(None, shown(shape), shown(contract)).ratio() >= NEAR
     }
-    right = any(
-        shape == contract and _pattern(shape).fullmatch(got) for _, shape in templates(source)
-    )
     # Nested parts of one expression share a line; two lines is a guess.
-    return next(iter(fits.values())) if len(fits) == 1 and not right else None
+    return next(iter(fits.values())) if len(fits) == 1 else None
+
+
+def can_make(shape: Sequence[str | None], text: str, values: Sequence[str]) -> bool:
+    """Whether `shape` makes `text` with each value a part of what the clients chose."""
+    parts = tuple(shape)
+
+    @cache
+    def fits(part: int, at: int) -> bool:  # parts[part:] make text[at:]
+        if part == len(parts):
+            return at == len(text)
+        fixed = parts[part]
+        if fixed is not None:
+            return text.startswith(fixed, at) and fits(part + 1, at + len(fixed))
+        return any(
+            fits(part + 1, end) and any(text[at:end] in value for value in values)
+            for end in range(len(text), at - 1, -1)
+        )
+
+    return fits(0, 0)
 
 
 # Functions and names ---------------------------------------------------------------------
@@ -200,6 +225,24 @@ def assigned_from_call(source: Sequence[str], line: int) -> Finding | None:
             if best is None or node.lineno > best.line:
                 best = Finding(node.lineno, _quote(source, node.lineno), names[0])
     return best
+
+
+def try_around(source: Sequence[str], line: int) -> tuple[Finding, list[str]] | None:
+    """The innermost `try:` whose body holds `line`, and what its handlers catch, as
+    written ("ValueError", "(OSError, KeyError)"; "" for a bare except)."""
+    module = tree(source)
+    if module is None:
+        return None
+    best = None
+    for node in ast.walk(module):
+        if isinstance(node, ast.Try | ast.TryStar) and node.body:
+            first, last = node.body[0].lineno, getattr(node.body[-1], "end_lineno", 0) or 0
+            if first <= line <= last and (best is None or node.lineno >= best.lineno):
+                best = node
+    if best is None:
+        return None
+    caught = [ast.unparse(h.type) if h.type is not None else "" for h in best.handlers]
+    return Finding(best.lineno, _quote(source, best.lineno)), caught
 
 
 # The lesson's rules that behaviour cannot show ------------------------------------------

@@ -107,26 +107,38 @@ class Witness:
             self.event(kind, count=count, **fields)
 
     def place(self, frames: Iterable[FrameType | traceback.FrameSummary]) -> dict[str, Any]:
-        """The innermost of `frames` in the student's file: {"line", "code"} or {}."""
-        found = 0
+        """The innermost of `frames` (outermost first) in the student's file, and the
+        outermost as "from_line" where it differs: {"line", "code", …} or {}."""
+        lines: list[int] = []
         for frame in frames:
             if isinstance(frame, traceback.FrameSummary):
                 file, line = frame.filename, frame.lineno or 0
             else:
                 file, line = frame.f_code.co_filename, frame.f_lineno
             if file == self.student_file:
-                found = line
-        return self._at(found) if found else {}
+                lines.append(line)
+        return self._between(lines)
 
     def here(self) -> dict[str, Any]:
-        """The innermost student line calling this (walked from the inside: this runs
-        whenever the app creates a task or calls a wrapped method)."""
+        """The innermost student line calling this, and the outermost (walked from the
+        inside: this runs whenever the app creates a task or calls a wrapped method)."""
+        lines: list[int] = []
         frame: FrameType | None = sys._getframe(1)
-        while frame is not None:
+        while frame is not None and len(lines) < MAX_DEPTH:
             if frame.f_code.co_filename == self.student_file:
-                return self._at(frame.f_lineno)
+                lines.append(frame.f_lineno)
             frame = frame.f_back
-        return {}
+        return self._between(lines[::-1])
+
+    def _between(self, lines: list[int]) -> dict[str, Any]:
+        """Of the student's lines on a stack (outermost first): where it happened, and
+        where that was called from (the endpoint's line that led there)."""
+        if not lines:
+            return {}
+        place = self._at(lines[-1])
+        if lines[0] != lines[-1]:
+            place.update(from_line=lines[0], from_code=self._at(lines[0])["code"])
+        return place
 
     def _at(self, line: int) -> dict[str, Any]:
         return {"line": line, "code": linecache.getline(self.student_file, line).strip()}
@@ -502,7 +514,8 @@ _FIELDS: dict[str, Any] = {
     **dict.fromkeys(["kind", "code", "what", "error", "setting", "path", "reason"], str),
     **dict.fromkeys(["route", "after", "closed_code", "task_code", "name", "function"], str),
     **dict.fromkeys(["line", "count", "sent", "close_code", "closed_line", "task_line"], int),
-    **dict.fromkeys(["defined_line", "target_closed_line"], int),
+    **dict.fromkeys(["defined_line", "target_closed_line", "from_line"], int),
+    "from_code": str,
     **dict.fromkeys(["target_path", "target_after", "target_closed_code"], str),
     "since": float,
     "seconds": float,

@@ -92,3 +92,27 @@ def test_a_file_that_does_not_parse_has_no_answers() -> None:
     broken = ["def f(:"]
     assert source.templates(broken) == [] and source.dropped_tasks(broken) == []
     assert source.function_at(broken, 1) is None
+
+
+def test_a_frame_the_file_could_make_right_is_never_blamed_on_another_template() -> None:
+    # The confirmation came first: a different message, not a typo, and the private
+    # line's own template is right.
+    lines = [
+        'await send(target, f"Client #{client_id} (private): {text}")',
+        'await send(client_id, f"You to #{target}: {text}")',
+    ]
+    got, wanted = "You to #alice: note to self", "Client #alice (private): note to self"
+    assert source.made_by(lines, got, wanted, ["alice", "@alice note to self"]) is None
+
+
+def test_the_try_around_a_line_and_what_it_catches() -> None:
+    lines = [
+        "async def broadcast(self, message):",
+        "    try:",
+        "        await self.redis.publish(CHANNEL, message)",
+        "    except ValueError as exc:",
+        "        logger.warning('%s', exc)",
+    ]
+    found = source.try_around(lines, 3)
+    assert found is not None and found[0].line == 2 and found[1] == ["ValueError"]
+    assert source.try_around(lines, 1) is None
