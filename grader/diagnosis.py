@@ -335,6 +335,19 @@ def _cause(evidence: Evidence, event: dict[str, Any], error: str) -> str | None:
     return None
 
 
+def not_started(message: str, source: Sequence[str]) -> str | None:
+    """Advice for an app that could not even be imported, where its error says the cause."""
+    found = re.search(r"at line (\d+): 'await' outside async function", message)
+    function = code.function_at(source, int(found[1])) if found else None
+    if isinstance(function, ast.FunctionDef):
+        return (
+            f"`await` works only inside `async def`, and line {found[1] if found else '?'} is "
+            f"in `def {function.name}`: make it `async def {function.name}`, and `await` "
+            f"every call of {function.name}()."
+        )
+    return None
+
+
 def _shadowed(evidence: Evidence, file_name: str) -> Advice | None:
     """A function makes its own copy of an object the module shares."""
     event = _first(evidence, "shadowed")

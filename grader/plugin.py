@@ -231,7 +231,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         try:
             trial.start()
         except CouldNotStart as exc:
-            grading.could_not_start = CouldNotStart(f"the app could not start: {exc}", exc.detail)
+            advice = diagnosis.not_started(str(exc), grading.source)
+            detail = "\n".join(part for part in (exc.detail, advice) if part)
+            grading.could_not_start = CouldNotStart(f"the app could not start: {exc}", detail)
         finally:
             trial.stop()
     refusal = grading.could_not_start

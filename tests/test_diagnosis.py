@@ -326,3 +326,11 @@ def test_a_task_started_by_the_app_may_wait_on_a_close_without_blame() -> None:
     assert explain(events=[background]) is None
     inline = {"kind": "waiting", "tasks": [{**closing, "background": False}]}
     assert "start it as a task" in explain(events=[inline])
+
+
+def test_an_await_in_a_plain_def_that_stops_the_import_names_the_function() -> None:
+    lines = ["class M:", "    def disconnect(self, ws):", "        await ws.close()"]
+    message = "broadcast.py has a syntax error at line 3: 'await' outside async function"
+    said = diagnosis.not_started(message, lines)
+    assert said is not None and "make it `async def disconnect`" in said
+    assert diagnosis.not_started("importing broadcast.py raised ValueError: x", lines) is None
