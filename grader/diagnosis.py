@@ -481,6 +481,12 @@ def _frames(evidence: Evidence, file_name: str) -> Advice | None:
             "What arrived is the expected text encoded as JSON, in quotes: send it with "
             "`send_text(message)`, not `send_json(message)`."
         )
+    if "'type': 'websocket." in got:
+        return Advice(
+            "What arrived holds an ASGI message dict: `receive()` returns the whole message "
+            "(`{'type': 'websocket.receive', 'text': …}`). Read the text with "
+            "`await websocket.receive_text()`."
+        )
     if got.split() == wanted.split():
         return Advice("What arrived differs only in spaces: send the text exactly as given.")
     if got.lower() == wanted.lower():
@@ -563,6 +569,19 @@ def _waiting(evidence: Evidence, file_name: str) -> Advice | None:
     return Advice(stuck, False)
 
 
+def _startup_failed(evidence: Evidence, file_name: str) -> Advice | None:
+    """The app's startup raised: uvicorn exits, and no check can reach it."""
+    event = _first(evidence, "startup_failed")
+    if event is None:
+        return None
+    at = f" at {_at(event, file_name)}" if event.get("line") else ""
+    error = str(event.get("error", "an exception")).rstrip(".")
+    return Advice(
+        f"Your app's startup raised {error}{at}, so the server exited before serving "
+        "anyone: uvicorn serves nothing once startup fails."
+    )
+
+
 def _startup(evidence: Evidence, file_name: str) -> Advice | None:
     """The app's startup never ended: uvicorn serves no one until it does."""
     event = next(
@@ -581,6 +600,7 @@ def _startup(evidence: Evidence, file_name: str) -> Advice | None:
 
 
 RULES: tuple[Callable[[Evidence, str], Advice | None], ...] = (
+    _startup_failed,
     _startup,
     _shadowed,
     _swapped_route,

@@ -36,6 +36,7 @@ import inspect
 import json
 import linecache
 import os
+import re
 import signal
 import sys
 import threading
@@ -364,8 +365,18 @@ class Witness:
         self._starting = asyncio.current_task()
 
         async def watched_send(message: Any) -> None:
-            if str(message.get("type", "")).startswith("lifespan.startup."):
+            kind = str(message.get("type", ""))
+            if kind.startswith("lifespan.startup."):
                 self._starting = None
+            if kind == "lifespan.startup.failed":
+                # Starlette sends the traceback as text: its last line in the student's
+                # file, and its last line of all (the error).
+                text = str(message.get("message", ""))
+                place = rf'File "{re.escape(self.student_file)}", line (\d+)'
+                lines = [int(n) for n in re.findall(place, text)]
+                tail = text.strip().splitlines()[-1:] or ["an exception"]
+                at = self._at(lines[-1]) if lines else {}
+                self.event("startup_failed", error=tail[0], **at)
             await send(message)
 
         await app(scope, receive, watched_send)

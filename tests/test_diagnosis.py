@@ -334,3 +334,17 @@ def test_an_await_in_a_plain_def_that_stops_the_import_names_the_function() -> N
     said = diagnosis.not_started(message, lines)
     assert said is not None and "make it `async def disconnect`" in said
     assert diagnosis.not_started("importing broadcast.py raised ValueError: x", lines) is None
+
+
+def test_a_receive_dict_relayed_and_a_startup_that_raised_are_named() -> None:
+    got = "Client #alice: {'type': 'websocket.receive', 'text': 'hello'}"
+    assert "receive_text()" in explain(wanted="Client #alice: hello", got=got)
+    failed = {
+        "kind": "startup_failed",
+        "error": "ConnectionError: refused",
+        "line": 100,
+        "code": "await self.redis.ping()",
+    }
+    said = explain(events=[failed])
+    assert said.startswith("Your app's startup raised ConnectionError: refused at broadcast.py")
+    assert "line 100 (`await self.redis.ping()`)" in said
