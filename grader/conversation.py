@@ -156,9 +156,10 @@ class Chat:
         if not before:
             del transcript[-1]
         transcript.append(held)
-        # Nobody has it: the broadcast before it waits, and it served every reader.
-        served = have or list(readers)
-        return Stall(self, sender, stalled, list(readers), sent, served, lacking)
+        # When nobody has it, either this broadcast waits at `stalled` before serving
+        # anyone, or the one before it still waits there (at its end, or sending to all
+        # at once): nobody is known to be served, and nobody may leave.
+        return Stall(self, sender, stalled, list(readers), sent, have, lacking)
 
 
 @dataclass
@@ -186,12 +187,14 @@ class Stall:
         `sender`, whose handler is the one waiting) closes its connection while the
         broadcast waits; each other served reader hears it left, next. A reader the
         broadcast has yet to serve must not leave: a correct server would send to it after
-        it left. None if there is no such reader: then nobody leaves."""
+        it left. None if no such reader is known (the order the server serves in puts
+        `stalled` first, or it sends to all at once): then nobody leaves, and all that is
+        left to see is everything delivered."""
         can = [r for r in self.served if r is not self.sender]
         if not can:
             self.sender.transcript.append(
-                f"(the broadcast waits at {self.stalled.name} before serving anyone but "
-                f"{self.sender.name}: nobody can leave)"
+                f"(no reader but {self.sender.name} is known to have been served by the "
+                f"broadcast that waits at {self.stalled.name}: nobody leaves)"
             )
             return None
         self.leaver = preferred if preferred in can else can[0]
