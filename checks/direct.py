@@ -1,13 +1,25 @@
 """Exercise 2 — direct: private messages by client id, and one connection per id.
 
 Each check gets a fresh server. Silence is proven with markers: a later message
-arriving next shows that nothing was sent in between.
+arriving next shows that nothing was sent in between. A client opened with
+`reading=False` never reads, so once its buffers are full the server's sends to it
+wait: that is how a check holds a broadcast up in the middle of its loop.
 """
 
 from grader import Chat, LiveServer, check
 
 chat = Chat(path="/ws/{id}", joined="Client #{id} joined", said="Client #{id}: {text}")
 
+COPY_HELP = (
+    "broadcast() must loop over a copy taken before its first send, `for websocket in "
+    "list(self.active_connections.values()):`. Each send may wait, and meanwhile other "
+    "clients leave and join: a dict that changes size under a loop raises RuntimeError at "
+    "the loop's next step, and the clients after that step never get the message."
+)
+
+LEFT_HELP = (
+    "On WebSocketDisconnect, remove the client by its id first, then broadcast that it left."
+)
 FREED = (
     "Once a client has left, its id is free again: disconnect() must forget the client "
     "everywhere connect() looks for taken ids."
@@ -191,6 +203,21 @@ async def forgets_departed_clients(server: LiveServer) -> None:
     await new_bob.expect("Client #alice (private): welcome back")
     await alice.expect("You to #bob: welcome back")
     await chat.marker(carol, alice, carol, new_bob)
+
+
+@check(depends=keeps_public_chat)
+async def broadcast_survives_a_leave(server: LiveServer) -> None:
+    """A broadcast reaches everyone even when a client leaves while it is under way."""
+    # The dict keeps join order: a broadcast serves amy and leo, then waits to send to
+    # stuck, who has stopped reading, and zoe is still to be served.
+    amy, leo, stuck, zoe = await chat.join(server, "amy", "leo", "stuck", "zoe", stalled="stuck")
+    stall = await chat.stall(amy, stuck, amy, leo, zoe, help=COPY_HELP)
+    # leo has his copy; while the broadcast waits, he leaves and disconnect() deletes him.
+    await stall.leave(leo, help=LEFT_HELP)
+    # stuck reads again: the broadcast goes on where it waited, and must reach zoe.
+    await stall.resume(["Client #stuck joined", "Client #zoe joined"], help=COPY_HELP)
+    await chat.marker(amy, *stall.present, help=COPY_HELP)
+    server.expect_no_errors("while a client left during a broadcast", help=COPY_HELP)
 
 
 @check(depends=greets_newcomer)

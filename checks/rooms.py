@@ -3,7 +3,9 @@
 Each check gets a fresh server. Silence is proven with markers: a later message
 arriving next shows that nothing was sent in between. GET /rooms is asked again
 (bounded by a deadline) until it shows a change that only the server's own
-disconnect handler can make, because an emptied room has nobody left to tell.
+disconnect handler can make, because an emptied room has nobody left to tell. A
+client opened with `reading=False` never reads, so once its buffers are full the
+server's sends to it wait: that is how a check holds a broadcast up in its loop.
 """
 
 from __future__ import annotations
@@ -26,6 +28,13 @@ SAY_HELP = (
     "Everyone in the sender's room, the sender included, receives the message next. A "
     "different frame arriving first was sent where it does not belong (another room, or "
     "twice)."
+)
+COPY_HELP = (
+    "broadcast() must loop over a copy of the room taken before its first send, `for "
+    "connection in list(self.rooms.get(room, {})):`. Each send may wait, and meanwhile "
+    "others join and leave the room: a dict or set that changes size under a loop raises "
+    "RuntimeError at the loop's next step (a list skips a member), and the members after "
+    "that step never get the message."
 )
 
 # Clients are named `id@room` in the transcript.
@@ -156,6 +165,26 @@ async def rooms_are_isolated(server: LiveServer) -> None:
         alice,
         help="broadcast(room, …) must send only to the connections stored in that room.",
     )
+
+
+@check(depends=announces_leave_to_room)
+async def broadcast_survives_a_leave(server: LiveServer) -> None:
+    """A broadcast reaches everyone in the room even when a member leaves while it is
+    under way."""
+    amy, leo, stuck, zoe = await chat.join(
+        server, "amy", "leo", "stuck", "zoe", room="lobby", stalled="stuck"
+    )
+    # A room keyed by connection keeps join order: a broadcast serves amy and leo, then
+    # waits to send to stuck, who has stopped reading, and zoe is still to be served. (A
+    # set has an order of its own: then another member the broadcast has served leaves,
+    # or nobody, if it served none but amy.)
+    stall = await chat.stall(amy, stuck, amy, leo, zoe, help=COPY_HELP)
+    # While the broadcast waits, leo leaves, and disconnect() deletes him from the room.
+    await stall.leave(leo, help=LEFT_HELP)
+    # stuck reads again: the broadcast goes on where it waited, and must reach zoe.
+    await stall.resume(["Client #stuck joined", "Client #zoe joined"], help=COPY_HELP)
+    await chat.marker(amy, *stall.present, help=COPY_HELP)
+    server.expect_no_errors("while a member left during a broadcast", help=COPY_HELP)
 
 
 @check(depends=rooms_are_isolated)

@@ -29,6 +29,9 @@ MAX_LINE = 400  # characters of one line: a server may print a megabyte on one
 NOT_ACCEPTED = ('Need to call "accept" first', '"websocket.accept"')
 SENT_AFTER_CLOSE = ('Cannot call "send" once a close message has been sent', "ClientDisconnected")
 RECEIVED_AFTER_LEAVING = ('Cannot call "receive" once a disconnect message has been received',)
+CHANGED_SIZE = "changed size during iteration"
+# A `for` line, to name its copy: `for ws in self.rooms[room]:` -> `list(self.rooms[room])`.
+FOR_LINE = re.compile(r"for\s+(?P<target>.+?)\s+in\s+(?P<iterable>.+?)\s*:\s*(#.*)?")
 
 # Errors in a server's output, where the witness saw nothing more precise.
 HINTS: tuple[tuple[str, str], ...] = (
@@ -58,9 +61,10 @@ HINTS: tuple[tuple[str, str], ...] = (
         "disconnect() removed a connection that was not in the list: is it called twice?",
     ),
     (
-        "changed size during iteration",
-        "The collection changed while broadcast() looped over it: loop over a copy, "
-        "`for connection in list(self.active_connections):`.",
+        CHANGED_SIZE,
+        "The collection changed while broadcast() looped over it: while a send waited, a "
+        "client joined or left. Loop over a copy taken before the first send, such as "
+        "`list(self.active_connections)`.",
     ),
     (
         "RuntimeError: Expected ASGI message",
@@ -266,6 +270,14 @@ def _raised(evidence: Evidence, file_name: str) -> Advice | None:
     remedy = next((advice for needle, advice in HINTS if needle in error), None) or _cause(
         evidence, event, error
     )
+    loop = FOR_LINE.fullmatch(str(event.get("code", "")))
+    if CHANGED_SIZE in error and loop:
+        remedy = (
+            "While a send in that loop waited, a client left (or joined), and the loop went "
+            "on over the changed collection, so the clients after it never got the message. "
+            f"Loop over a copy taken before the first send: `for {loop['target']} in "
+            f"list({loop['iterable']}):`."
+        )
     if remedy is not None:
         return Advice(f"{fact}. {remedy}")
     if evidence.about_errors:

@@ -70,6 +70,22 @@ def test_the_most_specific_evidence_wins_over_the_output() -> None:
     assert "await connection.send_text(message)" in said
 
 
+def test_a_loop_over_a_changed_collection_is_told_to_copy_what_it_loops_over() -> None:
+    raised = {
+        "kind": "raised",
+        "error": "RuntimeError: dictionary changed size during iteration",
+        "line": 37,
+        "code": "for ws in self.rooms.get(room, {}):  # every member",
+        "path": "/ws/lobby/amy",
+    }
+    said = explain(events=[raised])
+    assert "changed size during iteration at broadcast.py line 37" in said
+    assert "`for ws in list(self.rooms.get(room, {})):`" in said
+    # Without the `for` line, the general hint.
+    said = explain(events=[{**raised, "code": "await ws.send_text(message)"}])
+    assert "Loop over a copy" in said and "list(self.rooms" not in said
+
+
 def test_a_refused_handshake_is_explained_by_the_route_or_the_validation() -> None:
     no_route = {"kind": "refused", "path": "/ws/alice", "routes": ["/chat/{client_id}"]}
     said = explain(events=[no_route], path="/ws/alice")
