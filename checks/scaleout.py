@@ -39,6 +39,7 @@ READY_WITHIN = 5.0  # from start to holding a subscription
 RESUME_WITHIN = 5.0  # from Redis being back to crossing again
 EXIT_WITHIN = 5.0  # from SIGTERM to the process having exited
 PROBE_EVERY = 0.25
+HOLD_FOR = 30.0  # how long Redis holds publications at most: longer than any check
 
 JOIN_HELP = (
     "Everyone on every process, the newcomer included, receives 'joined' exactly once: "
@@ -62,6 +63,13 @@ SAME_PROCESS_HELP = (
 LOCAL_HELP = (
     "Deliver to this process's clients directly, before publishing, and catch "
     "redis.RedisError around publish(): local clients must never depend on Redis."
+)
+
+SLOW_HELP = (
+    "Deliver to this process's clients first, then publish, and never make local delivery "
+    "wait for Redis. Await every Redis call of a `redis.asyncio` client: while one waits "
+    "for Redis, the event loop serves the others. A synchronous `redis.Redis` stops the "
+    "whole process until Redis answers."
 )
 
 chat = Chat(
@@ -367,6 +375,41 @@ async def starts_without_redis(launch: Launcher) -> None:
         help="Catch redis.RedisError (and OSError) and log a one-line warning with "
         "logger.warning(...), not logger.exception(...).",
     )
+
+
+async def held_up(failure: Failure, server: LiveServer) -> Failure:
+    """`failure`, told as what it means while Redis holds publications.
+
+    Where the server's tasks wait is asked now: once Redis answers they move on.
+    """
+    await server.note_where_waiting()
+    failure.rationale = (
+        f"while Redis left server {server.label}'s publications unanswered, {failure.rationale}"
+    )
+    failure.help = SLOW_HELP
+    return failure
+
+
+@check(depends=local_chat)
+async def serves_while_redis_is_slow(launch: Launcher, redis_server: RedisServer) -> None:
+    """When Redis is slow to answer, the clients of one process are not kept waiting."""
+    a = launch(env=redis_env(redis_server), label="A")
+    a.transcript.append(f"server A started with REDIS_URL={redis_server.url}")
+    (alice,) = await chat.join(a, "alice", help=SAME_PROCESS_HELP)
+    await until_subscribed(redis_server, a, since="its first client's arrival")
+    (bob,) = await chat.join(a, "bob", present=(alice,), help=SAME_PROCESS_HELP)
+    # Held, not refused: a client blocked waiting for the answer blocks its whole loop,
+    # however briefly a local Redis would have made it wait.
+    redis_server.hold_writes(HOLD_FOR)
+    a.transcript.append("Redis began to leave every publication unanswered")
+    try:
+        await chat.say(alice, "are you there?", alice, bob, help=SLOW_HELP)
+        await chat.join(a, "carol", present=(alice, bob), help=SLOW_HELP, refused_help=SLOW_HELP)
+    except Failure as failure:
+        raise await held_up(failure, a) from None
+    finally:
+        redis_server.release()
+        a.transcript.append("Redis answered again")
 
 
 @check(depends=messages_cross)
