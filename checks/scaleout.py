@@ -13,7 +13,9 @@ follow: a later message arriving next shows that nothing was sent in between.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
+import re
 import string
 
 import psutil
@@ -40,6 +42,8 @@ RESUME_WITHIN = 5.0  # from Redis being back to crossing again
 EXIT_WITHIN = 5.0  # from SIGTERM to the process having exited
 PROBE_EVERY = 0.25
 HOLD_FOR = 30.0  # how long Redis holds publications at most: longer than any check
+ATTEMPTS = 6  # reconnection attempts watched during an outage
+ATTEMPTS_WITHIN = 4.0  # ... at most this long: more than 6 attempts 0.5 s apart take
 
 JOIN_HELP = (
     "Everyone on every process, the newcomer included, receives 'joined' exactly once: "
@@ -70,6 +74,11 @@ SLOW_HELP = (
     "wait for Redis. Await every Redis call of a `redis.asyncio` client: while one waits "
     "for Redis, the event loop serves the others. A synchronous `redis.Redis` stops the "
     "whole process until Redis answers."
+)
+WARN_ONCE_HELP = (
+    "In the retry loop, warn when the outage starts, not on every attempt: set a flag "
+    "(`lost = True`) when subscribing fails, clear it once subscribed again, and log the "
+    "warning only when the flag was not set yet."
 )
 
 chat = Chat(
@@ -499,6 +508,70 @@ async def resumes_after_outage(launch: Launcher, redis_server: RedisServer) -> N
     await crosses_again(bob, alice, deadline, {"Client #bob: lost too?"})
     (carol,) = await chat.join(a, "carol", present=(alice, bob))
     await chat.say(carol, "all back", alice, bob, carol, help=ONCE_HELP)
+
+
+async def reconnections(port: int, server: LiveServer) -> int:
+    """How many times the app tried to reach Redis, seen by a stand-in on Redis's port
+    that accepts each connection and closes it at once, as a dying Redis would.
+
+    Waits (bounded) until ATTEMPTS were made; the port is free again on return.
+    """
+    seen = 0
+    enough = asyncio.Event()
+
+    def refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal seen
+        seen += 1
+        writer.close()
+        if seen >= ATTEMPTS:
+            enough.set()
+
+    listener = await asyncio.start_server(refuse, "127.0.0.1", port)
+    server.transcript.append("a stand-in on Redis's port closed every connection at once")
+    try:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(enough.wait(), scaled(ATTEMPTS_WITHIN))
+    finally:
+        listener.close()
+        await listener.wait_closed()
+    server.transcript.append(f"server {server.label} tried to reach Redis {seen} times")
+    return seen
+
+
+# Lines a process may print on each attempt: not warnings, but notes for debugging.
+QUIETER = re.compile(r"\b(DEBUG|INFO)\b")
+
+
+def warnings_in(output: str) -> list[str]:
+    """The lines of `output` that log at warning level or above: a record's first line,
+    not a traceback's frames, nor one marked DEBUG or INFO."""
+    return [
+        line
+        for line in output.splitlines()
+        if line.strip() and not line[0].isspace() and not QUIETER.search(line[:60])
+    ]
+
+
+@check(depends=(survives_outage, resumes_after_outage))
+async def warns_once_per_outage(launch: Launcher, redis_server: RedisServer) -> None:
+    """When Redis goes down, a process logs a warning when the outage starts, not on every
+    attempt to reconnect."""
+    a = launch(env=redis_env(redis_server), label="A")
+    a.transcript.append(f"server A started with REDIS_URL={redis_server.url}")
+    await chat.join(a, "alice")
+    await until_subscribed(redis_server, a, since="its first client's arrival")
+    before = len(a.output())
+    # Nobody sends meanwhile: whatever the process logs comes from its retry loop.
+    outage(redis_server, a)
+    attempts = await reconnections(redis_server.port, a)
+    logged = warnings_in(a.output()[before:])
+    # About one warning per attempt; a few (lost, still lost, back) are fine.
+    if attempts >= 4 and len(logged) > 2 and 2 * len(logged) > attempts:
+        raise Failure(
+            f"server A logged {len(logged)} warnings during one Redis outage, in which it "
+            f"tried {attempts} times to reconnect: {logged[-1][:200]!r} again and again",
+            help=WARN_ONCE_HELP,
+        )
 
 
 @check(depends=messages_cross)
