@@ -13,8 +13,11 @@ follow: a later message arriving next shows that nothing was sent in between.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
+import re
 import string
+from collections.abc import Callable
 
 import psutil
 import redis.asyncio as aioredis
@@ -40,6 +43,9 @@ READY_WITHIN = 5.0  # from start to holding a subscription
 RESUME_WITHIN = 5.0  # from Redis being back to crossing again
 EXIT_WITHIN = 5.0  # from SIGTERM to the process having exited
 PROBE_EVERY = 0.25
+HOLD_FOR = 30.0  # how long Redis holds publications at most: longer than any check
+ATTEMPTS = 6  # reconnection attempts watched during an outage
+ATTEMPTS_WITHIN = 4.0  # ... for at most this long (6 attempts 0.5 s apart take 3 s)
 
 JOIN_HELP = (
     "Everyone on every process, the newcomer included, receives 'joined' exactly once: "
@@ -63,6 +69,18 @@ SAME_PROCESS_HELP = (
 LOCAL_HELP = (
     "Deliver to this process's clients directly, before publishing, and catch "
     "redis.RedisError around publish(): local clients must never depend on Redis."
+)
+
+SLOW_HELP = (
+    "Deliver to this process's clients first, then publish, and never make local delivery "
+    "wait for Redis. Await every Redis call of a `redis.asyncio` client: while one waits "
+    "for Redis, the event loop serves the others. A synchronous `redis.Redis` stops the "
+    "whole process until Redis answers."
+)
+WARN_ONCE_HELP = (
+    "In the retry loop, warn when the outage starts, not on every attempt: set a flag "
+    "(`lost = True`) when subscribing fails, clear it once subscribed again, and log the "
+    "warning only when the flag was not set yet."
 )
 
 chat = Chat(
@@ -377,6 +395,41 @@ async def starts_without_redis(launch: Launcher) -> None:
     )
 
 
+async def held_up(failure: Failure, server: LiveServer) -> Failure:
+    """`failure`, told as what it means while Redis holds publications.
+
+    Where the server's tasks wait is asked now: once Redis answers they move on.
+    """
+    await server.note_where_waiting()
+    failure.rationale = (
+        f"while Redis left server {server.label}'s publications unanswered, {failure.rationale}"
+    )
+    failure.help = SLOW_HELP
+    return failure
+
+
+@check(depends=local_chat)
+async def serves_while_redis_is_slow(launch: Launcher, redis_server: RedisServer) -> None:
+    """When Redis is slow to answer, the clients of one process are not kept waiting."""
+    a = launch(env=redis_env(redis_server), label="A")
+    a.transcript.append(f"server A started with REDIS_URL={redis_server.url}")
+    (alice,) = await chat.join(a, "alice", help=SAME_PROCESS_HELP)
+    await until_subscribed(redis_server, a, since="its first client's arrival")
+    (bob,) = await chat.join(a, "bob", present=(alice,), help=SAME_PROCESS_HELP)
+    # Held, not refused: a client blocked waiting for the answer blocks its whole loop,
+    # however briefly a local Redis would have made it wait.
+    redis_server.hold_writes(HOLD_FOR)
+    a.transcript.append("Redis began to leave every publication unanswered")
+    try:
+        await chat.say(alice, "are you there?", alice, bob, help=SLOW_HELP)
+        await chat.join(a, "carol", present=(alice, bob), help=SLOW_HELP, refused_help=SLOW_HELP)
+    except Failure as failure:
+        raise await held_up(failure, a) from None
+    finally:
+        redis_server.release()
+        a.transcript.append("Redis answered again")
+
+
 @check(depends=messages_cross)
 async def survives_outage(launch: Launcher, redis_server: RedisServer) -> None:
     """When Redis goes down, each process keeps serving its own clients and logs a warning."""
@@ -464,6 +517,82 @@ async def resumes_after_outage(launch: Launcher, redis_server: RedisServer) -> N
     await crosses_again(bob, alice, deadline, {"Client #bob: lost too?"})
     (carol,) = await chat.join(a, "carol", present=(alice, bob))
     await chat.say(carol, "all back", alice, bob, carol, help=ONCE_HELP)
+
+
+async def stand_in(
+    port: int, accept: Callable[[asyncio.StreamReader, asyncio.StreamWriter], None]
+) -> asyncio.Server:
+    """Listen on Redis's port while it is down; try again if the port is taken meanwhile
+    (only on a crowded machine: see restart)."""
+    for _ in range(2):
+        with contextlib.suppress(OSError):
+            return await asyncio.start_server(accept, "127.0.0.1", port)
+        await asyncio.sleep(0.2)
+    return await asyncio.start_server(accept, "127.0.0.1", port)
+
+
+async def reconnections(port: int, server: LiveServer) -> int:
+    """How many times the app tried to reach Redis, seen by a stand-in on Redis's port
+    that accepts each connection and closes it at once, as a dying Redis would.
+
+    Waits (bounded) until ATTEMPTS were made; the port is free again on return.
+    """
+    seen = 0
+    enough = asyncio.Event()
+
+    def refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal seen
+        seen += 1
+        writer.close()
+        if seen >= ATTEMPTS:
+            enough.set()
+
+    listener = await stand_in(port, refuse)
+    server.transcript.append("a stand-in on Redis's port closed every connection at once")
+    try:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(enough.wait(), scaled(ATTEMPTS_WITHIN))
+    finally:
+        listener.close()
+        await listener.wait_closed()
+    server.transcript.append(f"server {server.label} tried to reach Redis {seen} times")
+    return seen
+
+
+# Lines a process may print on each attempt: not warnings, but notes for debugging.
+QUIETER = re.compile(r"\b(DEBUG|INFO)\b")
+
+
+def warnings_in(output: str) -> list[str]:
+    """The lines of `output` that log at warning level or above: a record's first line,
+    not a traceback's frames, nor one marked DEBUG or INFO."""
+    return [
+        line
+        for line in output.splitlines()
+        if line.strip() and not line[0].isspace() and not QUIETER.search(line[:60])
+    ]
+
+
+@check(depends=(survives_outage, resumes_after_outage))
+async def warns_once_per_outage(launch: Launcher, redis_server: RedisServer) -> None:
+    """When Redis goes down, a process logs a warning when the outage starts, not on every
+    attempt to reconnect."""
+    a = launch(env=redis_env(redis_server), label="A")
+    a.transcript.append(f"server A started with REDIS_URL={redis_server.url}")
+    await chat.join(a, "alice")
+    await until_subscribed(redis_server, a, since="its first client's arrival")
+    before = len(a.output())
+    # Nobody sends meanwhile: whatever the process logs comes from its retry loop.
+    outage(redis_server, a)
+    attempts = await reconnections(redis_server.port, a)
+    logged = warnings_in(a.output()[before:])
+    # About one warning per attempt; a few (lost, still lost, back) are fine.
+    if attempts >= 4 and len(logged) > 2 and 2 * len(logged) > attempts:
+        raise Failure(
+            f"server A logged {len(logged)} warnings during one Redis outage, in which it "
+            f"tried {attempts} times to reconnect: {logged[-1][:200]!r} again and again",
+            help=WARN_ONCE_HELP,
+        )
 
 
 @check(depends=messages_cross)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import http.client
 import socket
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable
@@ -462,6 +463,15 @@ class LiveServer:
         (5 s, scaled, unless `within` says otherwise)."""
         self.transcript.append(f"{self.who} was told to stop")
         return await asyncio.to_thread(self.app.terminate, _seconds(within, 5.0))
+
+    async def note_where_waiting(self, within: float = 0.5) -> None:
+        """Have the server report where its tasks wait now, for the diagnosis of a failure
+        whose cause is about to end (a check releasing what held them); at most `within`
+        seconds, since a blocked loop never answers."""
+        before = self.app.ask_where_waiting()
+        if before is not None:
+            deadline = time.monotonic() + within
+            await asyncio.to_thread(self.app.await_where_waiting, before, deadline)
 
     def output(self) -> str:
         """Everything the server has printed or logged so far."""

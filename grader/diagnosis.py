@@ -450,11 +450,29 @@ BLOCKED_ADVICE = (
 )
 
 
+# A Redis command called without await: where the loop stood still on one, the client
+# is a synchronous one, which waits for Redis's answer with the whole process.
+_REDIS_CALL = re.compile(r"\.(publish|p?subscribe|get_message|listen|ping|execute_command)\(")
+SYNC_REDIS_ADVICE = (
+    "A synchronous Redis client (`redis.Redis` of `import redis`) blocks the event loop "
+    "until Redis answers, and no client of the process is served meanwhile: use "
+    "`redis.asyncio` (`import redis.asyncio as redis`) and `await` every call."
+)
+
+
+def blocked_advice(event: dict[str, Any]) -> str:
+    """The cure for a block at `event`'s line (grounded: the grader's own quote)."""
+    code = str(event.get("code", ""))
+    if _REDIS_CALL.search(code) and not re.search(r"\b(await|async)\b", code):
+        return SYNC_REDIS_ADVICE
+    return BLOCKED_ADVICE
+
+
 def _blocked(evidence: Evidence, file_name: str) -> Advice | None:
     worst = worst_block(e for e in evidence.events if e.get("kind") == "blocked")
     if worst is None:
         return None
-    return Advice(f"{_capital(blocked_words(worst, file_name))}. {BLOCKED_ADVICE}")
+    return Advice(f"{_capital(blocked_words(worst, file_name))}. {blocked_advice(worst)}")
 
 
 def worst_block(blocks: Iterable[dict[str, Any]]) -> dict[str, Any] | None:

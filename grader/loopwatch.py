@@ -375,12 +375,10 @@ def verdict(
     is told (the app chooses how long it sleeps)."""
     inside = [event for hidden, event in witnessed if not hidden]
     outside = [block for block in seen if not block.hidden]
-    worst = diagnosis.worst_block(inside)
+    worst = worst_witnessed(witnessed, source)
     if worst is not None:
-        event = {"seconds": worst.get("seconds", 0.0), "line": worst.get("line")}
-        event = quoting.ground(event, source)
         more = len(inside) - 1
-        return diagnosis.blocked_words(event, file_name) + (
+        return diagnosis.blocked_words(worst, file_name) + (
             f" (and {more} more times)" if more else ""
         )
     longest = max(outside, key=lambda block: block.seconds, default=None)
@@ -394,6 +392,18 @@ def verdict(
     if witnessed or seen:
         return HIDDEN_BLOCK
     return None
+
+
+def worst_witnessed(
+    witnessed: Sequence[tuple[bool, dict[str, Any]]], source: Sequence[str]
+) -> dict[str, Any] | None:
+    """The longest block a witness reported during a visible check, its line quoted from
+    `source`; None if there was none."""
+    worst = diagnosis.worst_block(event for hidden, event in witnessed if not hidden)
+    if worst is None:
+        return None
+    event = {"seconds": worst.get("seconds", 0.0), "line": worst.get("line")}
+    return quoting.ground(event, source)
 
 
 def probe() -> str:

@@ -301,9 +301,9 @@ def _never_blocks(grading: Grading) -> CheckResult:
         grading.witnessed, grading.loopwatch.blocks(), grading.source, Path(grading.display).name
     )
     if rationale is not None:
-        return CheckResult(
-            outcome=Outcome.FAILED, rationale=rationale, help=diagnosis.BLOCKED_ADVICE, **base
-        )
+        worst = loopwatch.worst_witnessed(grading.witnessed, grading.source)
+        advice = diagnosis.blocked_advice(worst or {})
+        return CheckResult(outcome=Outcome.FAILED, rationale=rationale, help=advice, **base)
     if Outcome.PASSED not in grading.outcomes.values():
         return CheckResult(
             outcome=Outcome.SKIPPED,

@@ -118,6 +118,24 @@ class RedisServer:
         self.proc.wait()
         self.proc = None
 
+    def hold_writes(self, seconds: float) -> None:
+        """Leave every PUBLISH unanswered until release() or for `seconds`, as a broker
+        that is overloaded or far away would.
+
+        CLIENT PAUSE WRITE (Redis 6.2) holds commands that write or publish and lets
+        subscriptions and the checks' own reads through. An older Redis (Ubuntu 22.04's
+        6.0) knows only a pause of every command, which release() cannot end early."""
+        millis = str(max(1, round(seconds * 1000)))
+        reply = self.command("CLIENT", "PAUSE", millis, "WRITE")
+        if reply is not None and reply.startswith("-"):  # no WRITE mode before 6.2
+            reply = self.command("CLIENT", "PAUSE", millis)
+        if reply != "+OK":
+            raise RuntimeError(f"redis-server refused CLIENT PAUSE: {reply}")
+
+    def release(self) -> None:
+        """End hold_writes() (where Redis knows CLIENT UNPAUSE; otherwise it ends on time)."""
+        self.command("CLIENT", "UNPAUSE")
+
     def received(self) -> int:
         """How many bytes Redis has received from its clients since it started."""
         reply = self.command("INFO", "stats") or ""

@@ -123,6 +123,19 @@ def test_blocked_loop_names_the_longest_block_and_its_line() -> None:
     assert "`time.sleep(0.3)`" in said
 
 
+def test_a_block_at_a_redis_call_without_await_blames_the_synchronous_client() -> None:
+    def advice(code: str) -> str:
+        return diagnosis.blocked_advice({"line": 9, "code": code})
+
+    assert advice("self.publisher.publish(CHANNEL, payload)") == diagnosis.SYNC_REDIS_ADVICE
+    assert advice("for message in pubsub.listen():") == diagnosis.SYNC_REDIS_ADVICE
+    assert advice("await self.redis.publish(CHANNEL, payload)") == diagnosis.BLOCKED_ADVICE
+    assert advice("async for message in pubsub.listen():") == diagnosis.BLOCKED_ADVICE
+    assert advice("time.sleep(0.3)") == diagnosis.BLOCKED_ADVICE
+    said = explain(events=[{"kind": "blocked", "seconds": 2.0, "line": 9, "code": "r.publish(m)"}])
+    assert "`r.publish(m)`" in said and "`redis.asyncio`" in said
+
+
 def test_exception_groups_and_uvicorn_error_lines_keep_the_students_frames() -> None:
     group = """ERROR:    Traceback (most recent call last):
   File "/lib/starlette/routing.py", line 677, in lifespan

@@ -62,12 +62,12 @@ class Bus:
             log.warning("could not reach Redis: %s", exc)
 
     async def relay_forever(self) -> None:
-        delay = 0.05
+        delay, lost = 0.05, False
         while True:
             try:
                 async with self.redis.pubsub() as pubsub:
                     await pubsub.psubscribe(PATTERN)
-                    delay = 0.05
+                    delay, lost = 0.05, False
                     async for message in pubsub.listen():
                         if message["type"] != "pmessage":
                             continue
@@ -75,7 +75,9 @@ class Bus:
                         if origin != self.manager.me:
                             await self.manager.local(text)
             except (RedisError, OSError) as exc:
-                log.warning("Redis connection lost (%s), retrying in %.2f s", exc, delay)
+                if not lost:  # once per outage, not on every attempt
+                    log.warning("Redis connection lost (%s), retrying", exc)
+                lost = True
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.4)
 

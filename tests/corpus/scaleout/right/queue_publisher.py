@@ -57,10 +57,12 @@ class ConnectionManager:
 
     async def subscriber(self) -> None:
         assert self.redis is not None
+        lost = False
         while True:
             try:
                 async with self.redis.pubsub() as pubsub:
                     await pubsub.subscribe(CHANNEL)
+                    lost = False
                     async for message in pubsub.listen():
                         if message["type"] != "message":
                             continue
@@ -68,7 +70,9 @@ class ConnectionManager:
                         if event["origin"] != self.origin:
                             await self.deliver(event["text"])
             except (redis.RedisError, OSError) as exc:
-                log.warning("no subscription (%s), trying again", exc)
+                if not lost:  # once per outage, not on every attempt
+                    log.warning("no subscription (%s), trying again", exc)
+                lost = True
             await asyncio.sleep(0.2)
 
     async def start(self) -> None:
