@@ -397,12 +397,30 @@ class Witness:
     def _raised(self, exc: BaseException, where: dict[str, Any], **fields: Any) -> None:
         """Log `exc` as uvicorn would, on our own descriptor, report it, and mark it
         reported: the server's own log of it is then one too many (see serving.py)."""
-        text = f"ERROR:    {ASGI_ERROR}\n\n{traceback.format_exc()}"
+        text = f"ERROR:    {ASGI_ERROR}\n\n{self._traceback(exc, where)}"
         with contextlib.suppress(OSError):
             os.write(self.log_fd, text.encode(errors="replace"))
         self.event("raised", error=_error(exc), **where, **fields)
         with contextlib.suppress(AttributeError, TypeError):
             setattr(exc, REPORTED, True)
+
+    def _traceback(self, exc: BaseException, where: dict[str, Any]) -> str:
+        """The traceback of the exception being handled; FastAPI's refusal of what a
+        route returned ends in one line that names the student's `return` (no frame of
+        theirs is left to show it)."""
+        invalid = _invalid(exc)
+        if invalid is None or not where.get("line"):
+            return traceback.format_exc()
+        function = f"{where['function']}()" if where.get("function") else "the route"
+        place = f'File "{self.student_file}", line {where["line"]}'
+        kind = f"{type(exc).__module__}.{type(exc).__qualname__}"
+        return "".join(
+            [
+                "Traceback (most recent call last):\n",
+                *traceback.format_tb(exc.__traceback__),
+                f"{kind}: what {function} returned ({place}): {invalid}\n",
+            ]
+        )
 
     def returned(self, endpoint: Any) -> dict[str, Any]:
         """Where a route's function in the student's file returns: its one `return`,
@@ -667,18 +685,27 @@ def _target(exc: BaseException) -> dict[str, Any]:
 
 
 def _error(exc: BaseException) -> str:
-    errors = getattr(exc, "errors", None)
-    if type(exc).__name__ == "ResponseValidationError" and callable(errors):
-        with contextlib.suppress(Exception):  # the app's own class of that name may differ
-            return f"ResponseValidationError: {_invalid(list(errors()))}"
+    invalid = _invalid(exc)
+    if invalid is not None:
+        return f"ResponseValidationError: {invalid}"
     said = str(exc)
     return f"{type(exc).__name__}: {said}" if said else type(exc).__name__
 
 
-def _invalid(errors: list[Any]) -> str:
-    """What FastAPI found invalid in an answer, as one line: "response['lobby'][0]:
-    Input should be a valid string, not a WebSocket" (FastAPI's own text is a repr of
-    every error, with memory addresses, and where the route was defined)."""
+def _invalid(exc: BaseException) -> str | None:
+    """If `exc` is FastAPI's refusal of what a route returned, what it found invalid,
+    as one line: "response['lobby'][0]: Input should be a valid string, not a WebSocket"
+    (FastAPI's own text is a repr of every error, with memory addresses, over many lines)."""
+    errors = getattr(exc, "errors", None)
+    if type(exc).__name__ != "ResponseValidationError" or not callable(errors):
+        return None
+    try:
+        return _first_invalid(list(errors()))
+    except Exception:  # the app's own class of that name may be anything
+        return None
+
+
+def _first_invalid(errors: list[Any]) -> str:
     first = errors[0]
     where = "response" + "".join(f"[{part!r}]" for part in list(first.get("loc", ()))[1:])
     value = first.get("input")
