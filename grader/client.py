@@ -442,7 +442,7 @@ class LiveServer:
         return [e for e in self.app.events() if e["kind"] == "raised" and e.get("path") == request]
 
     async def _why_failed(self, request: str, before: int) -> str:
-        """ ": the server raised KeyError: 'lobby' at rooms.py line 27", once the witness
+        """ ": the server raised KeyError: 'lobby' at line 27", once the witness
         has reported a new exception in the handler of `request` ("" if it does not in
         a moment: the server answers before its handler's exception reaches the witness)."""
         deadline = asyncio.get_running_loop().time() + timing.scaled(0.5)
@@ -453,7 +453,8 @@ class LiveServer:
         event = found[-1]
         error = str(event.get("error", "an exception"))
         error = error if len(error) <= 200 else error[:200] + "…"
-        at = f" at {self.app.file_name} line {event['line']}" if event.get("line") else ""
+        # The line alone: the diagnosis quotes it, under the name the student gave the file.
+        at = f" at line {event['line']}" if event.get("line") else ""
         return f": the server raised {error}{at}"
 
     async def get_until(
