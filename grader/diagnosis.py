@@ -263,7 +263,7 @@ def _raised(evidence: Evidence, file_name: str) -> Advice | None:
     if target.get("after"):
         return Advice(_sent_after_close(target, where, file_name))
     if is_request(event.get("path", "")):
-        return _request_raised(event, where)
+        return _request_raised(evidence, event, where)
     error = str(event.get("error", "an exception")).rstrip(".")
     fact = f"Your server raised {error} at {where}, which ended the handler of {event.get('path')}"
     remedy = next((advice for needle, advice in HINTS if needle in error), None) or _cause(
@@ -357,16 +357,18 @@ def is_request(path: str) -> bool:
     return not path.startswith("/") and " /" in path
 
 
-def _request_raised(event: dict[str, Any], where: str) -> Advice:
+def _request_raised(evidence: Evidence, event: dict[str, Any], where: str) -> Advice:
     """An HTTP handler raised, or returned what its declared type refuses; the client
-    got HTTP 500. The check's own help says what the route should answer."""
+    got HTTP 500. The check's own help says what the route should answer. (The hints for
+    a WebSocket's errors do not apply; what the error and the line say beyond doubt does.)"""
     error = str(event.get("error", "an exception")).rstrip(".")
     request = event.get("path")
     invalid = error.removeprefix("ResponseValidationError: ")
     if invalid == error:
+        cause = _cause(evidence, event, error)
         return Advice(
             f"Your server raised {error} at {where} while answering {request}, so the "
-            "request got HTTP 500 (Internal Server Error).",
+            "request got HTTP 500 (Internal Server Error)." + (f" {cause}" if cause else ""),
             False,
         )
     function = f"{event['function']}()" if event.get("function") else "the route"

@@ -445,6 +445,10 @@ def test_an_http_handler_s_exception_is_reported_at_the_student_s_line(
         "broadcast.py line 15 (`return {room: len(members) // 0 for room, members in "
         "rooms.items()}`) while answering GET /count, so the request got HTTP 500"
     )
+    # What the error and the line say beyond doubt applies to a request as well.
+    key = {**raised, "error": "KeyError: 'lobby'", "code": "members = rooms[room]"}
+    said = explain(events=[key])
+    assert "while answering GET /count" in said and "`.get(…)`" in said
     # uvicorn logs it too: that record is one too many, but one the witness missed is kept.
     record = logging.LogRecord("uvicorn.error", 40, "", 0, ASGI_ERROR + "\n", (), None)
     record.exc_info = (type(error), error, error.__traceback__)
