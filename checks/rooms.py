@@ -74,8 +74,8 @@ async def rooms_become(server: LiveServer, expected: Rooms, *, help: str | None 
     if status != 200:
         rationale = f"GET /rooms answered HTTP {status}"
         help = (
-            "GET /rooms failed inside the server: see its output below. snapshot() must "
-            "return a dict that maps room names to lists of client ids."
+            "GET /rooms failed inside the server (what the server said shows where): "
+            "snapshot() must return a dict that maps room names to lists of client ids."
         )
     elif answer(body) is None:
         rationale = "GET /rooms did not answer JSON"

@@ -408,9 +408,12 @@ class LiveServer:
         )
 
     async def get(self, path: str) -> tuple[int, str]:
-        """An HTTP GET on the server: (status, body)."""
+        """An HTTP GET on the server: (status, body). An answer of HTTP 5xx, or none, is
+        told with what the witness saw raised in the handler, and where."""
         self.transcript.append(f"GET {path}")
         within = timing.scaled(timing.WITHIN)
+        request = f"GET {path.split('?')[0]}"
+        before = len(self._raised(request))
 
         def read_body(resp: Any) -> str:
             # The app chooses how much it sends: no more than a check could want is read.
@@ -425,12 +428,35 @@ class LiveServer:
                     return int(resp.status), read_body(resp)
             except urllib.error.HTTPError as exc:
                 return exc.code, read_body(exc)
-            except (OSError, http.client.HTTPException) as exc:
-                raise Failure(f"GET {path} failed: {exc!r}") from None
 
-        status, body = await asyncio.to_thread(fetch)
-        self.transcript.append(f"GET {path} answered {status} {show(body)}")
+        try:
+            status, body = await asyncio.to_thread(fetch)
+        except (OSError, http.client.HTTPException) as exc:
+            why = await self._why_failed(request, before)
+            raise Failure(f"GET {path} failed: {exc!r}{why}") from None
+        why = await self._why_failed(request, before) if status >= 500 else ""
+        self.transcript.append(f"GET {path} answered {status} {show(body)}{why}")
         return status, body
+
+    def _raised(self, request: str) -> list[dict[str, Any]]:
+        """What the witness saw escape the handler of `request` ("GET /rooms")."""
+        return [e for e in self.app.events() if e["kind"] == "raised" and e.get("path") == request]
+
+    async def _why_failed(self, request: str, before: int) -> str:
+        """ ": the server raised KeyError: 'lobby' at line 27", once the witness
+        has reported a new exception in the handler of `request` ("" if it does not in
+        a moment: the server answers before its handler's exception reaches the witness)."""
+        deadline = asyncio.get_running_loop().time() + timing.scaled(0.5)
+        while len(found := self._raised(request)) <= before:
+            if asyncio.get_running_loop().time() >= deadline:
+                return ""
+            await asyncio.sleep(0.01)
+        event = found[-1]
+        error = str(event.get("error", "an exception"))
+        error = error if len(error) <= 200 else error[:200] + "…"
+        # The line alone: the diagnosis quotes it, under the name the student gave the file.
+        at = f" at line {event['line']}" if event.get("line") else ""
+        return f": the server raised {error}{at}"
 
     async def get_until(
         self, path: str, done: Callable[[int, str], bool], *, within: float | None = None
@@ -480,7 +506,9 @@ class LiveServer:
     def expect_no_errors(self, during: str = "", *, help: str | None = None) -> None:
         """The server must have logged no unhandled exception so far; `during` says
         what it was doing ("while Redis was down")."""
-        if diagnosis.has_errors(self.output()):
+        # The witness's reports as well: a flood of output can push the traceback out.
+        raised = any(e["kind"] == "raised" for e in self.app.events())
+        if raised or diagnosis.has_errors(self.output()):
             raise ServerErrors(
                 f"{self.who} logged an unhandled exception" + (f" {during}" if during else ""),
                 help=help,

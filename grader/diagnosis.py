@@ -255,9 +255,10 @@ def _died(evidence: Evidence, file_name: str) -> Advice | None:
 
 
 def _raised(evidence: Evidence, file_name: str) -> Advice | None:
-    """An exception ended a handler: explained by the connection it was about, or by
-    what the error says; else what the check waited for was never sent, or (for a check
-    about errors) this is the error, and the check's own help follows."""
+    """An exception ended a handler: explained by the connection it was about, by the
+    HTTP request it was answering, or by what the error says; else what the check waited
+    for was never sent, or (for a check about errors) this is the error, and the check's
+    own help follows."""
     event = next((e for e in evidence.events if e.get("kind") == "raised" and e.get("line")), None)
     if event is None:
         return None
@@ -265,6 +266,8 @@ def _raised(evidence: Evidence, file_name: str) -> Advice | None:
     target = {k[len("target_") :]: v for k, v in event.items() if k.startswith("target_")}
     if target.get("after"):
         return Advice(_sent_after_close(target, where, file_name))
+    if is_request(event.get("path", "")):
+        return _request_raised(evidence, event, where)
     error = str(event.get("error", "an exception")).rstrip(".")
     fact = f"Your server raised {error} at {where}, which ended the handler of {event.get('path')}"
     remedy = next((advice for needle, advice in HINTS if needle in error), None) or _cause(
@@ -358,6 +361,36 @@ def not_started(message: str, source: Sequence[str]) -> str | None:
             f"every call of {function.name}()."
         )
     return None
+
+
+def is_request(path: str) -> bool:
+    """Whether a `raised` event's path is an HTTP request's ("GET /rooms"), not a
+    WebSocket's ("/ws/alice")."""
+    return not path.startswith("/") and " /" in path
+
+
+def _request_raised(evidence: Evidence, event: dict[str, Any], where: str) -> Advice:
+    """An HTTP handler raised, or returned what its declared type refuses; the client
+    got HTTP 500. The check's own help says what the route should answer. (The hints for
+    a WebSocket's errors do not apply; what the error and the line say beyond doubt does.)"""
+    error = str(event.get("error", "an exception")).rstrip(".")
+    request = event.get("path")
+    invalid = error.removeprefix("ResponseValidationError: ")
+    if invalid == error:
+        cause = _cause(evidence, event, error)
+        return Advice(
+            f"Your server raised {error} at {where} while answering {request}, so the "
+            "request got HTTP 500 (Internal Server Error)." + (f" {cause}" if cause else ""),
+            False,
+        )
+    function = f"{event['function']}()" if event.get("function") else "the route"
+    declared = f" `{event['declared']}`" if event.get("declared") else ""
+    return Advice(
+        f"What {function} returned at {where} does not fit its declared return "
+        f"type{declared}: {invalid}. FastAPI checks what a route returns against that type "
+        f"and answers {request} with HTTP 500 when it does not fit.",
+        False,
+    )
 
 
 def _shadowed(evidence: Evidence, file_name: str) -> Advice | None:

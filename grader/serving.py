@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, cast
 
 from grader import caps
 from grader.processes import PR_SET_DUMPABLE, prctl
-from grader.witness import ASGI_ERROR, Witness
+from grader.witness import ASGI_ERROR, REPORTED, Witness
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
@@ -101,10 +101,7 @@ def run(spec: AppSpec, sock: socket.socket, report_fd: int, log_fd: int, events_
     config = uvicorn.Config(
         witness.app(app), log_level="warning", access_log=False, lifespan="auto"
     )
-    # The witness reports these itself, on its own descriptor: once is enough.
-    logging.getLogger("uvicorn.error").addFilter(
-        lambda record: not record.getMessage().startswith(ASGI_ERROR)
-    )
+    logging.getLogger("uvicorn.error").addFilter(not_reported)
     server = uvicorn.Server(config)
 
     async def serve() -> None:
@@ -114,6 +111,13 @@ def run(spec: AppSpec, sock: socket.socket, report_fd: int, log_fd: int, events_
     asyncio.run(serve())
     sys.stdout.flush()
     os._exit(0)
+
+
+def not_reported(record: logging.LogRecord) -> bool:
+    """Whether uvicorn's log `record` is news: the witness logs, on its own descriptor,
+    each exception it reports, and once is enough; one it did not report is kept."""
+    error = record.exc_info[1] if record.exc_info else None
+    return not (record.getMessage().startswith(ASGI_ERROR) and getattr(error, REPORTED, False))
 
 
 def _aside(fd: int, keep: bool = False) -> int:

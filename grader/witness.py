@@ -7,7 +7,9 @@ to explain a failure by its real cause:
 
     blocked     the event loop stood still, and where the app was meanwhile
     unawaited   a coroutine was created and never awaited (Python's RuntimeWarning)
-    raised      an exception escaped the app's handler of a connection
+    raised      an exception escaped the app's handler of a connection or of an HTTP
+                request ("GET /rooms"); one FastAPI raises after the handler returned
+                (its answer did not fit the declared type) is placed at its `return`
     misuse      Starlette refused a call: send before accept, receive after a disconnect…,
                 and what had happened to that connection (closed by the app, where; its
                 endpoint returned; its client left), and which task made the call
@@ -295,6 +297,9 @@ class Witness:
             if scope["type"] == "lifespan":
                 await self._lifespan(app, scope, receive, send)
                 return
+            if scope["type"] == "http":
+                await self._request(app, scope, receive, send)
+                return
             if scope["type"] != "websocket":
                 await app(scope, receive, send)
                 return
@@ -337,17 +342,8 @@ class Witness:
             except ClientDisconnected:
                 raise  # uvicorn does not log these either
             except BaseException as exc:
-                text = f"ERROR:    {ASGI_ERROR}\n\n{traceback.format_exc()}"
-                with contextlib.suppress(OSError):
-                    os.write(self.log_fd, text.encode(errors="replace"))
                 where = self.place(traceback.extract_tb(exc.__traceback__))
-                self.event(
-                    "raised",
-                    error=_error(exc),
-                    **where,
-                    **_target(exc),
-                    path=scope.get("path", ""),
-                )
+                self._raised(exc, where, **_target(exc), path=scope.get("path", ""))
                 raise
             else:
                 state.setdefault("after", "returned")
@@ -380,6 +376,73 @@ class Witness:
             await send(message)
 
         await app(scope, receive, watched_send)
+
+    async def _request(self, app: Any, scope: Any, receive: Any, send: Any) -> None:
+        """An HTTP request, watched: an exception that escapes its handler."""
+        from uvicorn.protocols.utils import ClientDisconnected
+
+        try:
+            await app(scope, receive, send)
+        except ClientDisconnected:
+            raise
+        except BaseException as exc:
+            # No line of theirs in the traceback: it was raised after the handler
+            # returned (FastAPI refused what it returned), and that return is the place.
+            where = self.place(traceback.extract_tb(exc.__traceback__))
+            with contextlib.suppress(Exception):  # an endpoint of any shape: still report
+                where = where or self.returned(scope.get("endpoint"))
+            self._raised(exc, where, path=f"{scope.get('method', 'GET')} {scope.get('path', '')}")
+            raise
+
+    def _raised(self, exc: BaseException, where: dict[str, Any], **fields: Any) -> None:
+        """Log `exc` as uvicorn would, on our own descriptor, report it, and mark it
+        reported: the server's own log of it is then one too many (see serving.py)."""
+        text = f"ERROR:    {ASGI_ERROR}\n\n{self._traceback(exc, where)}"
+        with contextlib.suppress(OSError):
+            os.write(self.log_fd, text.encode(errors="replace"))
+        self.event("raised", error=_error(exc), **where, **fields)
+        with contextlib.suppress(AttributeError, TypeError):
+            setattr(exc, REPORTED, True)
+
+    def _traceback(self, exc: BaseException, where: dict[str, Any]) -> str:
+        """The traceback of the exception being handled; FastAPI's refusal of what a
+        route returned ends in one line that names the student's `return` (no frame of
+        theirs is left to show it)."""
+        invalid = _invalid(exc)
+        if invalid is None or not where.get("line"):
+            return traceback.format_exc()
+        function = f"{where['function']}()" if where.get("function") else "the route"
+        place = f'File "{self.student_file}", line {where["line"]}'
+        kind = f"{type(exc).__module__}.{type(exc).__qualname__}"
+        return "".join(
+            [
+                "Traceback (most recent call last):\n",
+                *traceback.format_tb(exc.__traceback__),
+                f"{kind}: what {function} returned ({place}): {invalid}\n",
+            ]
+        )
+
+    def returned(self, endpoint: Any) -> dict[str, Any]:
+        """Where a route's function in the student's file returns: its one `return`,
+        else its `def`; with its name and its return type as written. {} if it is not
+        the student's."""
+        code = getattr(inspect.unwrap(endpoint), "__code__", None) if endpoint else None
+        if code is None or code.co_filename != self.student_file:
+            return {}
+        found: dict[str, Any] = {"function": code.co_name}
+        with contextlib.suppress(SyntaxError, ValueError):
+            tree = ast.parse("".join(linecache.getlines(self.student_file)))
+            for node in ast.walk(tree):
+                if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                    continue
+                first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+                if node.name != code.co_name or first != code.co_firstlineno:
+                    continue
+                returns = [n.lineno for n in _own(node) if isinstance(n, ast.Return)]
+                if node.returns is not None:
+                    found["declared"] = ast.unparse(node.returns)
+                return {**found, **self._at(returns[0] if len(returns) == 1 else node.lineno)}
+        return {**found, **self._at(code.co_firstlineno)}
 
     def routes(self, app: Any) -> None:
         """The app's WebSocket routes, as it starts."""
@@ -527,7 +590,7 @@ _FIELDS: dict[str, Any] = {
     **dict.fromkeys(["line", "count", "sent", "close_code", "closed_line", "task_line"], int),
     **dict.fromkeys(["defined_line", "target_closed_line", "from_line"], int),
     "from_code": str,
-    **dict.fromkeys(["target_path", "target_after", "target_closed_code"], str),
+    **dict.fromkeys(["target_path", "target_after", "target_closed_code", "declared"], str),
     "since": float,
     "seconds": float,
     "returned": bool,
@@ -612,6 +675,7 @@ def blocked(folder: Path) -> list[dict[str, Any]]:
 
 
 TARGET = "_witness_target"  # on an exception: what became of the connection it was about
+REPORTED = "_witness_reported"  # on an exception: the witness has logged and reported it
 
 
 def _target(exc: BaseException) -> dict[str, Any]:
@@ -621,8 +685,37 @@ def _target(exc: BaseException) -> dict[str, Any]:
 
 
 def _error(exc: BaseException) -> str:
+    invalid = _invalid(exc)
+    if invalid is not None:
+        return f"ResponseValidationError: {invalid}"
     said = str(exc)
     return f"{type(exc).__name__}: {said}" if said else type(exc).__name__
+
+
+def _invalid(exc: BaseException) -> str | None:
+    """If `exc` is FastAPI's refusal of what a route returned, what it found invalid,
+    as one line: "response['lobby'][0]: Input should be a valid string, not a WebSocket"
+    (FastAPI's own text is a repr of every error, with memory addresses, over many lines)."""
+    errors = getattr(exc, "errors", None)
+    if type(exc).__name__ != "ResponseValidationError" or not callable(errors):
+        return None
+    try:
+        return _first_invalid(list(errors()))
+    except Exception:  # the app's own class of that name may be anything
+        return None
+
+
+def _first_invalid(errors: list[Any]) -> str:
+    first = errors[0]
+    where = "response" + "".join(f"[{part!r}]" for part in list(first.get("loc", ()))[1:])
+    value = first.get("input")
+    if value is None or isinstance(value, str | int | float | bool):
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:60] + "…"
+    else:
+        name = type(value).__name__
+        shown = f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+    more = f" (and {len(errors) - 1} more errors)" if len(errors) > 1 else ""
+    return f"{where}: {first.get('msg', 'invalid')}, not {shown}{more}"
 
 
 def _websocket_routes(app: Any) -> list[Any]:
@@ -659,6 +752,18 @@ def _awaited(coro: Any) -> list[FrameType]:
             or getattr(coro, "ag_await", None)
         )
     return frames
+
+
+def _own(function: ast.AST) -> list[ast.AST]:
+    """The nodes of `function`'s body, without those of functions or classes inside it."""
+    found: list[ast.AST] = []
+    todo = list(ast.iter_child_nodes(function))
+    while todo:
+        node = todo.pop()
+        found.append(node)
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+            todo.extend(ast.iter_child_nodes(node))
+    return found
 
 
 def _made(node: ast.AST) -> tuple[str, str, int] | None:

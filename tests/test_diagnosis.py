@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
+import pytest
+
 from grader import diagnosis
 from grader.report import visible_whitespace
 
@@ -377,3 +381,166 @@ def test_a_receive_dict_relayed_and_a_startup_that_raised_are_named() -> None:
     said = explain(events=[failed])
     assert said.startswith("Your app's startup raised ConnectionError: refused at broadcast.py")
     assert "line 100 (`await self.redis.ping()`)" in said
+
+
+HTTP_APP = """from fastapi import FastAPI
+
+app = FastAPI()
+rooms = {"lobby": {object(): "alice"}}
+
+
+@app.get("/rooms")
+async def list_rooms() -> dict[str, list[str]]:
+    listed = {room: list(members) for room, members in rooms.items()}
+    return listed
+
+
+@app.get("/count")
+def count() -> dict[str, int]:
+    return {room: len(members) // 0 for room, members in rooms.items()}
+"""
+
+
+@pytest.fixture
+def watched_http_app(tmp_path):
+    """HTTP_APP, imported from tmp_path and watched: (app, its log, its events file)."""
+    import importlib.util
+
+    from grader.witness import Witness
+
+    file = tmp_path / "rooms.py"
+    file.write_text(HTTP_APP)
+    spec = importlib.util.spec_from_file_location("http_rooms", file)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    log, events = tmp_path / "server.log", tmp_path / "server.events"
+    log_fd = os.open(log, os.O_WRONLY | os.O_CREAT, 0o600)
+    events_fd = os.open(events, os.O_WRONLY | os.O_CREAT, 0o600)
+    witness = Witness(log_fd, events_fd, str(file))
+    yield witness.app(module.app), log, events
+    os.close(log_fd)
+    os.close(events_fd)
+
+
+def get(app, path: str) -> tuple[int, BaseException | None]:
+    """GET `path` from an ASGI app: the status it answered, and what escaped it."""
+    import asyncio
+
+    scope = {
+        **{"type": "http", "method": "GET", "path": path, "raw_path": path.encode()},
+        **{"query_string": b"", "headers": [], "root_path": "", "scheme": "http"},
+        **{"server": ("127.0.0.1", 80), "client": ("127.0.0.1", 1), "http_version": "1.1"},
+    }
+    sent = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    try:
+        asyncio.run(app(scope, receive, send))
+    except Exception as exc:
+        return sent[0]["status"], exc
+    return sent[0]["status"], None
+
+
+def test_an_http_handler_s_exception_is_reported_at_the_student_s_line(
+    watched_http_app, tmp_path
+) -> None:
+    import logging
+
+    from grader.serving import not_reported
+    from grader.witness import ASGI_ERROR, read_events
+
+    app, log, events = watched_http_app
+    status, error = get(app, "/count")
+    assert status == 500 and isinstance(error, ZeroDivisionError)
+    (raised,) = read_events(events)
+    assert raised == {
+        "kind": "raised",
+        "error": "ZeroDivisionError: integer division or modulo by zero",
+        "line": 15,
+        "code": "return {room: len(members) // 0 for room, members in rooms.items()}",
+        "path": "GET /count",
+    }
+    assert "Traceback" in log.read_text() and diagnosis.has_errors(log.read_text())
+    trimmed = diagnosis.trim(log.read_text(), str(tmp_path / "rooms.py"), "rooms.py")
+    assert "rooms.py, line 15, in count" in trimmed
+    said = explain(events=[raised])
+    assert said.startswith(
+        "Your server raised ZeroDivisionError: integer division or modulo by zero at "
+        "broadcast.py line 15 (`return {room: len(members) // 0 for room, members in "
+        "rooms.items()}`) while answering GET /count, so the request got HTTP 500"
+    )
+    # What the error and the line say beyond doubt applies to a request as well.
+    key = {**raised, "error": "KeyError: 'lobby'", "code": "members = rooms[room]"}
+    said = explain(events=[key])
+    assert "while answering GET /count" in said and "`.get(…)`" in said
+    # uvicorn logs it too: that record is one too many, but one the witness missed is kept.
+    record = logging.LogRecord("uvicorn.error", 40, "", 0, ASGI_ERROR + "\n", (), None)
+    record.exc_info = (type(error), error, error.__traceback__)
+    assert not not_reported(record)
+    unseen = KeyError("lobby")
+    record.exc_info = (KeyError, unseen, None)
+    assert not_reported(record)
+
+
+def test_an_answer_that_fails_response_validation_is_placed_at_the_handler_s_return(
+    watched_http_app,
+) -> None:
+    from grader.witness import read_events
+
+    app, log, events = watched_http_app
+    status, error = get(app, "/rooms")
+    assert status == 500 and type(error).__name__ == "ResponseValidationError"
+    (raised,) = read_events(events)
+    assert raised == {
+        "kind": "raised",
+        "error": "ResponseValidationError: response['lobby'][0]: Input should be a valid "
+        "string, not an object",
+        "function": "list_rooms",
+        "declared": "dict[str, list[str]]",
+        "line": 10,
+        "code": "return listed",
+        "path": "GET /rooms",
+    }
+    # FastAPI's own message lists every error over many lines: it is logged in one, at
+    # the return it refused, since no frame of the student's is left to show the place.
+    trimmed = diagnosis.trim(log.read_text(), str(log.parent / "rooms.py"), "rooms.py")
+    assert trimmed.endswith(
+        "fastapi.exceptions.ResponseValidationError: what list_rooms() returned "
+        "(File \"rooms.py\", line 10): response['lobby'][0]: Input should be a valid string, "
+        "not an object"
+    )
+    assert explain(events=[raised]) == (
+        "What list_rooms() returned at broadcast.py line 10 (`return listed`) does not fit "
+        "its declared return type `dict[str, list[str]]`: response['lobby'][0]: Input should "
+        "be a valid string, not an object. FastAPI checks what a route returns against that "
+        "type and answers GET /rooms with HTTP 500 when it does not fit."
+    )
+
+
+def test_expect_no_errors_fails_when_an_http_handler_raised(watched_http_app) -> None:
+    from grader.checks import ServerErrors
+    from grader.client import LiveServer
+    from grader.witness import read_events
+
+    app, log, events = watched_http_app
+
+    class Server:  # what LiveServer reads of a running server
+        def log(self) -> str:
+            return log.read_text()
+
+        def events(self) -> list[dict]:
+            return read_events(events)
+
+    live = LiveServer(Server())
+    live.expect_no_errors()
+    get(app, "/count")
+    with pytest.raises(ServerErrors):
+        live.expect_no_errors()
+    log.write_text("")  # its traceback flooded out of the output: the report still counts
+    with pytest.raises(ServerErrors):
+        live.expect_no_errors()

@@ -5,10 +5,13 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from grader import runner
 from grader.manifest import Kit
 from grader.results import Outcome
 from tests.conftest import ROOT
+from tests.labels import labels
 
 BROKEN = ROOT / "tests" / "corpus" / "broken"
 
@@ -27,3 +30,61 @@ def test_a_run_cut_at_its_time_bound_names_where_the_loop_stood_still(tmp_path: 
     assert cut, [c.outcome for c in result.checks]
     assert "meanwhile the event loop was blocked" in cut[0].rationale
     assert "blocks_event_loop.py line 14 (`time.sleep(3600)`)" in cut[0].rationale
+
+
+def test_an_http_handler_that_raised_fails_the_check_for_errors_with_its_traceback(
+    kit: Kit, tmp_path: Path
+) -> None:
+    """GET /rooms raises on its first call in each server only: every listing check gets
+    its answer when it asks again, and only the check for server errors can tell."""
+    solution = (ROOT / "solutions" / "rooms.py").read_text()
+    handler = "    return manager.snapshot()\n"
+    raising = 'raise RuntimeError("the first request comes too early")'
+    assert solution.endswith(handler)
+    flaky = solution.removesuffix(handler) + (
+        "    global asked\n"
+        "    asked += 1\n"
+        "    if asked == 1:\n"
+        f"        {raising}\n"
+        f"{handler}\n\n"
+        "asked = 0\n"
+    )
+    submission = tmp_path / "rooms.py"
+    submission.write_text(flaky)
+    line = flaky.splitlines().index(f"        {raising}") + 1
+    result = runner.grade(kit, kit.get("rooms"), submission, isolated=False)
+    outcomes = {c.name: c.outcome for c in result.checks}
+    assert outcomes["lists_rooms"] is Outcome.PASSED, outcomes
+    (errors,) = [c for c in result.checks if c.name == "no_server_errors"]
+    assert errors.outcome is Outcome.FAILED, outcomes
+    assert errors.rationale == "the server logged an unhandled exception"
+    assert f"rooms.py, line {line}, in list_rooms" in errors.server_output
+    assert "RuntimeError: the first request comes too early" in errors.server_output
+    assert errors.help.startswith(
+        "Your server raised RuntimeError: the first request comes too early at rooms.py "
+        f"line {line} (`{raising}`) while answering GET /rooms"
+    )
+
+
+@pytest.mark.parametrize(
+    ("mistake", "error"),
+    [
+        ("snapshot_without_items", "ValueError: too many values to unpack (expected 2)"),
+        ("snapshot_lists_connections", "Input should be a valid string, not a WebSocket"),
+    ],
+)
+def test_a_get_answered_with_http_500_shows_the_servers_traceback_and_the_line(
+    kit: Kit, mistake: str, error: str
+) -> None:
+    """GET /rooms raises in snapshot(), or returns what its type refuses (FastAPI raises
+    after the handler returned): the report shows the error and the student's line."""
+    path = ROOT / "tests" / "corpus" / "rooms" / "wrong" / f"{mistake}.py"
+    line = int(next(s for s in labels(path, "says:") if s.startswith("line ")).split()[1])
+    result = runner.grade(kit, kit.get("rooms"), path, isolated=False)
+    (listing,) = [c for c in result.checks if c.name == "lists_rooms"]
+    assert listing.outcome is Outcome.FAILED and listing.rationale == "GET /rooms answered HTTP 500"
+    assert error in listing.server_output and f"{mistake}.py" in listing.server_output
+    assert f"line {line}" in listing.server_output
+    assert f"{mistake}.py line {line} (`" in listing.help
+    assert listing.steps[-1].startswith("GET /rooms answered 500 'Internal Server Error'")
+    assert listing.steps[-1].endswith(f"at line {line}") and error in listing.steps[-1]
