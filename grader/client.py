@@ -400,12 +400,14 @@ class LiveServer:
         except (InvalidHandshake, OSError, ConnectionClosed) as exc:  # after TimeoutError
             raise Failure(f"could not connect to {path}: {exc}", help=help) from None
         await ws.close()
-        raise Mismatch(
+        accepted = Mismatch(
             f"the handshake at {path} should have been refused",
             f"HTTP {status}",
             "the connection was accepted",
             help=help,
         )
+        accepted.path = path_of(self.url(path))
+        raise accepted
 
     async def get(self, path: str) -> tuple[int, str]:
         """An HTTP GET on the server: (status, body). An answer of HTTP 5xx, or none, is

@@ -432,6 +432,29 @@ def _route_parameters(route: str) -> list[str]:
     return [part.strip("{}").split(":")[0] for part in route.split("/") if part.startswith("{")]
 
 
+def _accepted_then_closed(evidence: Evidence, file_name: str) -> Advice | None:
+    """A handshake the check expected refused was accepted, then closed at once."""
+    path = (evidence.path or "").split("?")[0]
+    event = next(
+        (
+            e
+            for e in evidence.events
+            if e.get("kind") == "accepted_then_closed" and e.get("path") == path and path
+        ),
+        None,
+    )
+    if event is None:
+        return None
+    closed = _at({"line": event.get("closed_line"), "code": event.get("closed_code")}, file_name)
+    return Advice(
+        f"Your app accepted {path} at {_at(event, file_name)}, then closed it at {closed}: "
+        "once accepted, the client is in, and the close is a WebSocket close, not a "
+        "refusal. To refuse the handshake (HTTP 403), close *instead of* accepting: decide "
+        "before that accept.",
+        False,
+    )
+
+
 def _refused(evidence: Evidence, file_name: str) -> Advice | None:
     """Why the handshake the check failed on was refused."""
     path = (evidence.path or "").split("?")[0]
@@ -671,6 +694,7 @@ RULES: tuple[Callable[[Evidence, str], Advice | None], ...] = (
     _misuse,
     _died,
     _refused,
+    _accepted_then_closed,
     _blocked,
     _raised,
     _output,

@@ -304,6 +304,7 @@ class Witness:
                 await app(scope, receive, send)
                 return
             accepted = refused = closed = left = False
+            accepted_at: dict[str, Any] = {}
             sent = 0
             # What became of this connection, for a call on it that Starlette refuses.
             state: dict[str, Any] = {"path": scope.get("path", "")}
@@ -312,10 +313,11 @@ class Witness:
                 self._connections.popitem(last=False)
 
             async def watched_send(message: Any) -> None:
-                nonlocal accepted, refused, closed, sent
+                nonlocal accepted, refused, closed, sent, accepted_at
                 kind = message.get("type")
                 if kind == "websocket.accept":
                     accepted = True
+                    accepted_at = self.here()
                 elif kind == "websocket.send":
                     sent += 1
                 elif kind == "websocket.close" and not closed:
@@ -324,6 +326,17 @@ class Witness:
                     state.setdefault("after", "closed")
                     state["closed_line"] = place.get("line", 0)
                     state["closed_code"] = place.get("code", "")
+                    if accepted and not sent and not left and accepted_at.get("line"):
+                        # Accepted, then closed at once: meant as a refusal, it is not one
+                        # (the client was let in; a close before accept answers HTTP 403).
+                        self.event(
+                            "accepted_then_closed",
+                            path=scope.get("path", ""),
+                            line=accepted_at["line"],
+                            code=accepted_at.get("code", ""),
+                            closed_line=place.get("line", 0),
+                            closed_code=place.get("code", ""),
+                        )
                 if kind in ("websocket.close", "websocket.http.response.start") and not accepted:
                     refused = True
                     self.refused(app, scope, message)

@@ -544,3 +544,17 @@ def test_expect_no_errors_fails_when_an_http_handler_raised(watched_http_app) ->
     log.write_text("")  # its traceback flooded out of the output: the report still counts
     with pytest.raises(ServerErrors):
         live.expect_no_errors()
+
+
+def test_a_refusal_written_as_accept_then_close_names_both_lines() -> None:
+    event = {
+        "kind": "accepted_then_closed",
+        "path": "/ws/bob",
+        "line": 83,
+        "code": "await websocket.accept()",
+        "closed_line": 84,
+        "closed_code": "await websocket.close(code=1008)",
+    }
+    said = explain(events=[event], path="/ws/bob?token=x")
+    assert "accepted /ws/bob at broadcast.py line 83" in said and "line 84" in said
+    assert explain(events=[event], path="/ws/alice") is None

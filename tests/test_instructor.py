@@ -181,8 +181,8 @@ def test_verify_proves_solutions_pass_and_starters_fail() -> None:
     done = grader("verify", "-e", "broadcast")
     assert done.returncode == 0, done.stdout
     assert (
-        "10/10 passed" in done.stdout
-        and "0/10 failed" in done.stdout
+        "11/11 passed" in done.stdout
+        and "0/11 failed" in done.stdout
         and "SURPRISE" not in done.stdout
     )
 
@@ -278,7 +278,7 @@ def test_student_edition_has_only_what_students_run_and_make_check_works(
     # make check works there from nothing: it sets up its own .venv, as for a student.
     done = make("check", "EX=broadcast")
     # 8 and the engine's own, and no hidden one: it stays with the instructor.
-    assert "0/9 checks passed" in done.stdout, done.stdout + done.stderr
+    assert "0/10 checks passed" in done.stdout, done.stdout + done.stderr
     assert "hidden" not in done.stdout
     assert done.returncode == 2  # make's status when the grader says "some checks failed"
     # make hint starts from the check that failed, then gives the exercise's hints.

@@ -85,13 +85,13 @@ def test_the_instructors_environment_is_out_of_reach(tmp_path: Path) -> None:
     sandboxed = subprocess.run(
         [*command, "--json", str(out)], capture_output=True, text=True, env=env
     )
-    assert sandboxed.returncode == 1 and "0/10 checks passed" in sandboxed.stdout
+    assert sandboxed.returncode == 1 and "0/11 checks passed" in sandboxed.stdout
     assert "7f3a" not in sandboxed.stdout + out.read_text()
     if os.geteuid() == 0:  # the control reads the grader's /proc/<pid>/environ
         control = subprocess.run(
             [*command, "--no-sandbox"], capture_output=True, text=True, env=env
         )
-        assert "10/10 checks passed" in control.stdout, control.stdout
+        assert "11/11 checks passed" in control.stdout, control.stdout
 
 
 def test_memory_backed_folders_cannot_take_the_machines_memory(kit: Kit) -> None:
@@ -323,7 +323,7 @@ def test_a_kit_installed_under_usr_stays_out_of_sight() -> None:
         attack = str(ATTACKS / "reads_solution.py")
         graded = run_grader("check", "-e", "broadcast", "--submission", attack, root=kit)
         assert graded.returncode == 1 and "isolation: bubblewrap" in graded.stdout
-        assert "0/10 checks passed" in graded.stdout, graded.stdout
+        assert "0/11 checks passed" in graded.stdout, graded.stdout
         right = run_grader(
             "check", "-e", "broadcast", "--submission", str(kit / "solutions"), root=kit
         )
@@ -413,23 +413,23 @@ def test_an_ordinary_user_grading_is_protected_as_well(instructor: Path) -> None
     sandboxed = {a: as_instructor(home, a) for a in (*attacks, "writes_kernel_settings.py")}
     for done in sandboxed.values():
         assert "isolation: bubblewrap" in done.stdout, done.stdout + done.stderr
-    assert "0/10 checks passed" in sandboxed["writes_kernel_settings.py"].stdout
+    assert "0/11 checks passed" in sandboxed["writes_kernel_settings.py"].stdout
     # The event loop is watched from outside as an ordinary user too.
     silenced = as_instructor(home, "silences_watchdog.py").stdout
-    assert "9/10 checks passed" in silenced and "clock_nanosleep" in silenced, silenced
-    assert "0/10 checks passed" in sandboxed["reads_secrets.py"].stdout
-    assert "0/10 checks passed" in sandboxed["forge_results.py"].stdout
-    assert "10/10 checks passed" in sandboxed["writes_home.py"].stdout
-    assert "10/10 checks passed" in sandboxed["writes_kit.py"].stdout
+    assert "10/11 checks passed" in silenced and "clock_nanosleep" in silenced, silenced
+    assert "0/11 checks passed" in sandboxed["reads_secrets.py"].stdout
+    assert "0/11 checks passed" in sandboxed["forge_results.py"].stdout
+    assert "11/11 checks passed" in sandboxed["writes_home.py"].stdout
+    assert "11/11 checks passed" in sandboxed["writes_kit.py"].stdout
     assert {p: p.read_bytes() for p in files} == files
     # The controls: without the sandbox the same user's files are in reach...
-    assert "10/10 checks passed" in as_instructor(home, "reads_secrets.py", "--no-sandbox").stdout
+    assert "11/11 checks passed" in as_instructor(home, "reads_secrets.py", "--no-sandbox").stdout
     as_instructor(home, "writes_home.py", "--no-sandbox")
     assert (home / ".bashrc").read_bytes() != files[home / ".bashrc"]
     # ...but the results channel is not, nor the memory of the grader's processes.
-    assert "0/10 checks passed" in as_instructor(home, "forge_results.py", "--no-sandbox").stdout
+    assert "0/11 checks passed" in as_instructor(home, "forge_results.py", "--no-sandbox").stdout
     unsandboxed = as_instructor(home, "reads_grader_process.py", "--no-sandbox")
-    assert "0/10 checks passed" in unsandboxed.stdout, unsandboxed.stdout
+    assert "0/11 checks passed" in unsandboxed.stdout, unsandboxed.stdout
 
 
 @pytest.fixture
@@ -522,11 +522,11 @@ def test_a_submission_file_that_is_a_link_is_refused_not_followed(tmp_path: Path
     link.symlink_to(solution)
     done = run_grader("check", "-e", "broadcast", "--submission", str(link))
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "0/10 checks passed" in done.stdout, done.stdout
+    assert "0/11 checks passed" in done.stdout, done.stdout
     assert "not gradable: broadcast.py is a symbolic link" in done.stdout, done.stdout
     # The control: what it points at is the solution, which earns full marks.
     control = run_grader("check", "-e", "broadcast", "--submission", str(solution))
-    assert "10/10 checks passed" in control.stdout, control.stdout
+    assert "11/11 checks passed" in control.stdout, control.stdout
 
 
 def sparse(path: Path, size: int) -> Path:

@@ -116,7 +116,7 @@ def test_watch_regrades_on_save_moves_on_and_stops_cleanly_on_ctrl_c(course: Pat
             env=env,
         )
     try:
-        wait_for(log, "0/9 checks passed")
+        wait_for(log, "0/10 checks passed")
         wait_for(log, "Watching starter/broadcast.py")
         shutil.copy(course / "solutions" / "broadcast.py", course / "starter" / "broadcast.py")
         wait_for(log, "On to direct")
@@ -148,7 +148,7 @@ def test_watch_starts_at_the_first_exercise_not_passing_on_disk(course: Path) ->
         assert proc.wait(timeout=20) == 0
     finally:
         proc.kill()
-    assert "0/9 checks passed" in log.read_text()
+    assert "0/10 checks passed" in log.read_text()
     assert "Every exercise passes" not in log.read_text()
     assert settles_without_leftovers(), leftovers()
 
@@ -188,7 +188,7 @@ def test_the_progress_table_shows_each_exercise_as_its_file_is_now(course: Path)
     def state(exercise_id: str) -> str:
         return next(line for line in lines if f" {exercise_id} " in line).split(exercise_id)[0]
 
-    assert "▶ current" in state("broadcast") and "0/9" in done.stdout
+    assert "▶ current" in state("broadcast") and "0/10" in done.stdout
     assert "✓ done" in state("direct")
     assert "✗ failing" in state("resilient")
     assert "changed since last check" in state("rooms")
