@@ -167,9 +167,10 @@ async def turns_away_when_full(server: LiveServer) -> None:
     reason, and nobody hears of it; a bad token still gets HTTP 403."""
     alice, bob = await chat.join(server, "alice", "bob")
     full = (
-        "When MAX_CONNECTIONS clients are connected (read the constant at call time), "
-        'accept() the newcomer, then close(code=1013, reason="server full") before it '
-        "is stored or announced."
+        "Here MAX_CONNECTIONS = 2 and alice and bob are connected, so the server is full: "
+        "it is full when the number connected is >= MAX_CONNECTIONS (read the constant at "
+        'call time). Then accept() the newcomer, close(code=1013, reason="server full"), '
+        "and neither store nor announce it."
     )
     carol = await server.connect(path("carol"), help=full)
     if not await carol.expect_closed(1013, help=full):

@@ -1,7 +1,7 @@
 """Hold-out (issue 18): lets MAX_CONNECTIONS+1 clients in (> instead of >=). Fix: refuse when len >= MAX_CONNECTIONS.
 
 expect: turns_away_when_full
-says: When MAX_CONNECTIONS clients are connected
+says: it is full when the number connected is >= MAX_CONNECTIONS
 """
 """Exercise 5 — guarded: only known clients get in, and nobody can exhaust the server.
 
