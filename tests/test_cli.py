@@ -15,10 +15,10 @@ def test_solution_passes_with_status_0_and_writes_gradescope_json(tmp_path: Path
     out = tmp_path / "results.json"
     done = grader("check", "-e", "broadcast", "--submission", "solutions", "--json", str(out))
     assert done.returncode == 0, done.stdout + done.stderr
-    # 8 visible checks, 1 hidden, and the engine's own: the event loop never blocks
+    # 9 visible checks, 1 hidden, and the engine's own: the event loop never blocks
     assert "11/11 checks passed" in done.stdout
     results = json.loads(out.read_text())
-    assert results["score"] == sum(t["max_score"] for t in results["tests"]) == 10
+    assert results["score"] == sum(t["max_score"] for t in results["tests"]) == 11
     hidden = [t for t in results["tests"] if t["visibility"] == "after_published"]
     assert len(hidden) == 1 and hidden[0]["name"].startswith("broadcast: Client ids")
     assert {"score", "execution_time", "tests"} <= results.keys()
