@@ -194,7 +194,9 @@ async def forgets_departed_clients(server: LiveServer) -> None:
     await alice.send("@bob still there?")
     await alice.expect(
         "Client #bob is not connected",
-        help="disconnect(client_id) must remove exactly the client that left.",
+        help="bob has left, so send_personal() must find nobody: disconnect(client_id) "
+        "removes exactly the client that left, and only a private line actually delivered "
+        "(send_personal() returned True) is confirmed to the sender.",
     )
     new_bob = await server.connect("/ws/bob", "bob (again)", help=FREED)
     for client in (alice, carol, new_bob):

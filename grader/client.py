@@ -43,6 +43,9 @@ def show(frame: str | bytes) -> str:
     return repr(frame) if len(frame) <= 200 else repr(frame[:200]) + f" … ({len(frame)} chars)"
 
 
+ACCEPTED = "the connection was accepted"  # what arrived where a refusal was expected
+
+
 def show_difference(expected: str, actual: str | bytes) -> tuple[str, str]:
     """Both frames, shown around their first difference when they are long."""
     if isinstance(actual, bytes):
@@ -122,6 +125,7 @@ class Client:
         """Send `texts` as text frames in one write: the server reads them all at once,
         as it would a burst from a busy client, and handles them back to back."""
         self.transcript.append(f"{self.name} sent {len(texts)} messages at once")
+        self.transcript.values.update(texts)
         frames = [Frame(Opcode.TEXT, text.encode()).serialize(mask=True) for text in texts]
         self.ws.transport.write(b"".join(frames))
         await asyncio.sleep(0)  # let the write go out before the check reads
@@ -403,7 +407,7 @@ class LiveServer:
         accepted = Mismatch(
             f"the handshake at {path} should have been refused",
             f"HTTP {status}",
-            "the connection was accepted",
+            ACCEPTED,
             help=help,
         )
         accepted.path = path_of(self.url(path))

@@ -88,6 +88,8 @@ class Evidence:
     """The path of the connection the check failed on, if it failed on one."""
     endpoint: str | None = None
     """The exercise's route, as the manifest gives it ("/ws/{room}/{client_id}")."""
+    accepted: bool = False
+    """Whether the check failed because a handshake it expected refused was accepted."""
     about_errors: bool = False
     """Whether the check failed because the server logged an error (not because of
     something a client waited for)."""
@@ -289,6 +291,10 @@ def _raised(evidence: Evidence, file_name: str) -> Advice | None:
     return Advice(f"{fact}, so what the check waited for was never sent.")
 
 
+# Errors a call raises when what it talks to fails (a connection, a broker): the ones to
+# catch around it. A programming error (RecursionError, TypeError…) is to fix, not catch.
+_OUTSIDE = re.compile(r"Connection|Timeout|OSError|Redis|Disconnect|BrokenPipe|Closed")
+
 # What a WebSocket can do, for a name that is not one of them.
 WEBSOCKET_METHODS = (
     "accept",
@@ -340,8 +346,8 @@ def _cause(evidence: Evidence, event: dict[str, Any], error: str) -> str | None:
             "before this runs."
         )
     guarded = code.try_around(evidence.source, event.get("line") or 0)
-    if guarded is not None and guarded[1] and all(guarded[1]):
-        name = error.split(":", 1)[0]
+    name = error.split(":", 1)[0].rsplit(".", 1)[-1]
+    if guarded is not None and guarded[1] and all(guarded[1]) and _OUTSIDE.search(name):
         return (
             f"That line is inside the `try:` at line {guarded[0].line}, but its "
             f"`except {' / '.join(guarded[1])}` does not catch {name}: catch what this "
@@ -443,7 +449,7 @@ def _accepted_then_closed(evidence: Evidence, file_name: str) -> Advice | None:
         ),
         None,
     )
-    if event is None:
+    if event is None or not evidence.accepted:
         return None
     closed = _at({"line": event.get("closed_line"), "code": event.get("closed_code")}, file_name)
     return Advice(
@@ -459,7 +465,7 @@ def _refused(evidence: Evidence, file_name: str) -> Advice | None:
     """Why the handshake the check failed on was refused."""
     path = (evidence.path or "").split("?")[0]
     refusals = [e for e in evidence.events if e.get("kind") == "refused" and e.get("path") == path]
-    if not path or not refusals:
+    if not path or not refusals or evidence.accepted:
         return None
     event = refusals[-1]
     if "route" not in event:
@@ -476,6 +482,12 @@ def _refused(evidence: Evidence, file_name: str) -> Advice | None:
         return Advice(
             f"FastAPI refused {path} before your endpoint ran: {as_declared}{value!r} is "
             f"not valid ({message}). Declare it `{name}: str`: an id is any text."
+        )
+    if event.get("line") and re.search(r"1013|TRY_AGAIN", str(event.get("code", ""))):
+        return Advice(
+            f"Your app closed {path} before accepting it, at {_at(event, file_name)}: a close "
+            "before accept() refuses the handshake, and the client sees HTTP 403, never your "
+            "close code. To send a code the client receives, accept() first, then close."
         )
     if event.get("line"):
         return Advice(
@@ -521,7 +533,19 @@ def blocked_advice(event: dict[str, Any]) -> str:
     code = str(event.get("code", ""))
     if _REDIS_CALL.search(code) and not re.search(r"\b(await|async)\b", code):
         return SYNC_REDIS_ADVICE
+    if re.search(r"\b(receive\w*|iter_\w+)\(", code):
+        return SPINNING_ADVICE
     return BLOCKED_ADVICE
+
+
+# A loop found at a receive all along: each receive returned at once (it raised, the
+# client having left) and the loop went round again without ever waiting.
+SPINNING_ADVICE = (
+    "A loop found at a receive all along never waited: each receive returned at once, as "
+    "one does once the client has left (it raises, again and again), and the loop went "
+    "round again. End the loop on WebSocketDisconnect; an `except` that catches it and "
+    "carries on keeps it spinning."
+)
 
 
 def _blocked(evidence: Evidence, file_name: str) -> Advice | None:
@@ -625,6 +649,8 @@ _CULPRITS = (".put(", "send", "close(")
 def _waiting(evidence: Evidence, file_name: str) -> Advice | None:
     """Where the server's tasks were stuck when nothing arrived: a put, a send or a
     close first, then anything but the usual places to wait."""
+    if evidence.got is not None:
+        return None  # a frame arrived: where tasks happened to wait is not why it differs
     tasks = [t for e in evidence.events if e.get("kind") == "waiting" for t in e.get("tasks", [])]
     busy = [
         t

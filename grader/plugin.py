@@ -24,7 +24,7 @@ import pytest
 
 from grader import caps, channel, diagnosis, drain, loopwatch, quoting, timing
 from grader.checks import CheckSpec, Failure, ServerErrors
-from grader.client import LiveServer, Transcript
+from grader.client import ACCEPTED, LiveServer, Transcript
 from grader.manifest import in_hidden_folder
 from grader.processes import PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, kill_tree, prctl
 from grader.results import CheckResult, Outcome
@@ -508,6 +508,7 @@ def _server_context(
         path=error.path if isinstance(error, Failure) else None,
         endpoint=grading.endpoint,
         about_errors=isinstance(error, ServerErrors),
+        accepted=isinstance(error, Failure) and error.actual == ACCEPTED,
         source=grading.source,
         values=tuple(launcher.transcript.values),
     )

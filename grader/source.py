@@ -419,7 +419,9 @@ class Submission:
             or "asyncio keeps only a weak reference to a task, so one that nothing holds can "
             "be garbage-collected before it ends, and its work silently never happens. Keep "
             "it: `self.tasks.add(task)` with `task.add_done_callback(self.tasks.discard)`, "
-            "or an attribute for a task that lives as long as the app.",
+            "or an attribute for a task that lives as long as the app. If nothing needs the "
+            "work to run apart from the caller (a publish whose order matters, say), "
+            "`await` it instead of starting a task.",
         )
 
     def expect_no_equality_on(self, *secrets: str, help: str | None = None) -> None:

@@ -555,6 +555,26 @@ def test_a_refusal_written_as_accept_then_close_names_both_lines() -> None:
         "closed_line": 84,
         "closed_code": "await websocket.close(code=1008)",
     }
-    said = explain(events=[event], path="/ws/bob?token=x")
+    said = explain(events=[event], path="/ws/bob?token=x", accepted=True)
     assert "accepted /ws/bob at broadcast.py line 83" in said and "line 84" in said
-    assert explain(events=[event], path="/ws/alice") is None
+    assert explain(events=[event], path="/ws/alice", accepted=True) is None
+    # A refusal of that path earlier in the check says nothing about an accepted one.
+    refused = {"kind": "refused", "path": "/ws/bob", "route": "/ws/{id}", "line": 80}
+    assert "refused" not in explain(events=[refused, event], path="/ws/bob", accepted=True)
+
+
+def test_advice_for_another_cause_is_held_back() -> None:
+    # A programming error inside a try is fixed, not caught.
+    lines = ["try:", "    self.broadcast(x)", "except asyncio.QueueFull:", "    pass"]
+    event = {"kind": "raised", "error": "RecursionError: maximum", "line": 2, "path": "/ws/a"}
+    assert "catch" not in explain(events=[event], source=lines)
+    network = {**event, "error": "ConnectionError: refused"}
+    assert "does not catch ConnectionError" in explain(events=[network], source=lines)
+    # Where a task waited says nothing about a frame that arrived but differs.
+    waiting = {"kind": "waiting", "tasks": [{"line": 9, "code": "await r.publish(m)"}]}
+    assert explain(events=[waiting], wanted="a", got="b") is None
+    assert "still waiting" in explain(events=[waiting])
+    # A loop that spun at a receive is told how it spins, not about time.sleep.
+    assert "End the loop on WebSocketDisconnect" in diagnosis.blocked_advice(
+        {"code": "data = await websocket.receive_text()"}
+    )
