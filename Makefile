@@ -8,7 +8,7 @@ MORE_HELP := instructors: NO_SANDBOX=1 (grade without bubblewrap where it cannot
 
 INSTRUCTOR_STAMP := $(STAMP)-instructor
 DEV_STAMP := $(STAMP)-dev
-.PHONY: verify grade compare doctor dist gradescope bench test lint lock
+.PHONY: verify grade export compare doctor dist gradescope bench test lint lock
 
 # The kit's tests mostly wait on sockets and on the bounds of failing checks: two
 # workers per core keep the cores busy.
@@ -34,11 +34,18 @@ lock: ## kit developers: regenerate requirements.lock after changing a pin (with
 verify: $(STAMP) sandbox ## instructors: prove every solution passes and every starter fails
 	@$(GRADER) verify $(EX_ARG) $(SANDBOX_ARG)
 
+# A name is passed in single quotes, each of its own quotes escaped: any name gets through.
+quote = '$(subst ','\'',$(1))'
+
 grade: $(INSTRUCTOR_STAMP) sandbox ## instructors: grade a folder, SUBMISSIONS=<dir> [EX=<id>] [OUT=grades] [ONLY=<name>] [FORCE=1] [ROSTER=<csv>]
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=<folder> [EX=<id>] [OUT=<folder>]"; exit 2; }
-	@$(GRADER) grade --submissions "$(SUBMISSIONS)" $(EX_ARG) --out "$(or $(OUT),grades)" \
-	  $(if $(ONLY),--only "$(ONLY)") $(if $(FORCE),--force) $(if $(ROSTER),--roster "$(ROSTER)") \
+	@$(GRADER) grade --submissions $(call quote,$(SUBMISSIONS)) $(EX_ARG) --out $(call quote,$(or $(OUT),grades)) \
+	  $(if $(ONLY),--only $(call quote,$(ONLY))) $(if $(FORCE),--force) $(if $(ROSTER),--roster $(call quote,$(ROSTER))) \
 	  $(if $(HIDDEN),--hidden-visibility $(HIDDEN)) $(SANDBOX_ARG)
+
+export: $(INSTRUCTOR_STAMP) ## instructors: rebuild every export of a graded class from its kept grades, no grading [OUT=grades] [HIDDEN=…] [ROSTER=<csv>]
+	@$(GRADER) export --out $(call quote,$(or $(OUT),grades)) $(if $(ROSTER),--roster $(call quote,$(ROSTER))) \
+	  $(if $(HIDDEN),--hidden-visibility $(HIDDEN))
 
 compare: $(STAMP) sandbox ## instructors: a submission beside the solution, EX=<id> SUBMISSION=<file>
 	@test -n "$(EX)" -a -n "$(SUBMISSION)" || { echo "usage: make compare EX=<id> SUBMISSION=<folder or .py>"; exit 2; }

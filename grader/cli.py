@@ -40,7 +40,7 @@ from grader import (
     watch,
 )
 from grader.errors import GraderError, UsageError
-from grader.gradebook import Gradebook, fingerprint, read_roster
+from grader.gradebook import Gradebook, fingerprint, read_roster, same_name, scheme
 from grader.manifest import Exercise, Kit
 from grader.progress import Progress as StudentProgress
 from grader.progress import Record, State, digest
@@ -133,6 +133,16 @@ def _parser() -> argparse.ArgumentParser:
     _hidden_arg(grade)
     _sandbox_arg(grade)
     grade.set_defaults(command=cmd_grade)
+
+    export = sub.add_parser(
+        "export", help="rebuild every export of a graded class from its kept grades (no grading)"
+    )
+    export.add_argument("--out", type=Path, default=Path("grades"), help="the graded folder")
+    export.add_argument(
+        "--roster", type=Path, help="a CSV with a 'student' column; its columns join the gradebook"
+    )
+    _hidden_arg(export)
+    export.set_defaults(command=cmd_export)
 
     compare = sub.add_parser("compare", help="a submission beside the reference solution")
     compare.add_argument("--exercise", "-e", required=True, help="exercise id")
@@ -356,54 +366,85 @@ def cmd_grade(kit: Kit, args: argparse.Namespace) -> int:
     ids = [e.id for e in exercises]
     students = batch.discover(kit, args.submissions, exercises, one_exercise=bool(args.exercise))
     if args.only:
-        unknown = sorted(set(args.only) - {s.name for s in students})
+        wanted = {same_name(n) for n in args.only}
+        unknown = sorted(wanted - {same_name(s.name) for s in students})
         if unknown:
             known = ", ".join(s.name for s in students[:8])
             raise UsageError(
                 f"no student named {', '.join(unknown)} in {args.submissions} "
                 f"(there are: {known}{' …' if len(students) > 8 else ''})"
             )
-        students = [s for s in students if s.name in args.only]
+        students = [s for s in students if same_name(s.name) in wanted]
     roster = _roster(args.roster)
     book = Gradebook(args.out)
-    # A student graded before from the same files by the same checks keeps that grade.
+    schemes = {e.id: scheme(kit, e) for e in kit.exercises}
+    # Each exercise of each student is graded again only if what its grade depends on
+    # changed (their file, the checks, the manifest, the grader); ONLY= and FORCE= grade
+    # the students they name again. An interrupted FORCE run resumes: what it graded
+    # since it began is not graded again.
     prints = {
-        s.name: fingerprint(kit, ids, s.files) + str((s.problem, s.problems)) for s in students
+        (s.name, e.id): fingerprint(kit, e, s.job(e)[0], (s.problem, s.problems.get(e.id)))
+        for s in students
+        for e in exercises
     }
-    todo = [s for s in students if args.force or book.fingerprint(s.name) != prints[s.name]]
+    since = _force_since(args.out, args.force or bool(args.only), ids)
+    todo = [
+        (s, e)
+        for s in students
+        for e in exercises
+        if book.fingerprint(s.name, e.id) != prints[(s.name, e.id)]
+        or (since is not None and book.graded_before(s.name, e.id, since))
+    ]
     isolated = _isolation(args, trusted=False)
-    jobs = [((s.name, e.id), e, *s.job(e)) for s in todo for e in exercises]
-    graded: dict[str, dict[str, ExerciseResult]] = {s.name: {} for s in todo}
+    jobs = [((s.name, e.id), e, *s.job(e)) for s, e in todo]
+    waiting = {s.name: sum(1 for t, _ in todo if t is s) for s, _ in todo}
+    graded: dict[str, dict[str, ExerciseResult]] = {name: {} for name in waiting}
     unsaved: list[str] = []
-    with _progress(len(jobs), f"grading {len(todo)} submissions") as advance:
+    with _progress(len(jobs), f"grading {len(waiting)} submissions") as advance:
 
         def save(key: tuple[str, str], result: ExerciseResult) -> None:
             advance()
             name, exercise = key
             graded[name][exercise] = result
-            if len(graded[name]) == len(ids):  # saved at once: Ctrl-C keeps it
+            if len(graded[name]) == waiting[name]:  # saved at once: Ctrl-C keeps it
                 try:  # a verdict that cannot be saved either (a full disk) stops no one else
-                    book.save(name, [graded[name][i] for i in ids], prints[name], args.hidden)
+                    book.save(
+                        name,
+                        list(graded[name].values()),
+                        {e: prints[(name, e)] for e in graded[name]},
+                        args.hidden,
+                        schemes=schemes,
+                        order=[e.id for e in kit.exercises],
+                    )
                 except OSError as exc:
                     unsaved.append(f"{name} ({exc.strerror or exc})")
 
-        done = batch.grade_many(kit, jobs, isolated=isolated, workers=args.jobs, on_done=save)
-    grades = book.write_summary(ids, f"{kit.title}: {', '.join(ids)}", roster)
-    console.print(report.grades_table(grades, ids))
-    console.print(report.class_table(classreport.summarize(grades, ids)))
-    kept = len(students) - len(todo)
+        with _terminate_as_interrupt():
+            done = batch.grade_many(kit, jobs, isolated=isolated, workers=args.jobs, on_done=save)
+    if not done.interrupted:
+        _force_done(args.out)
+    order = [e.id for e in kit.exercises if e.id in ids or book_has(book, e.id)]
+    grades = book.write_summary(order, f"{kit.title}: {', '.join(order)}", roster, schemes=schemes)
+    _summary(grades, order)
+    finished = sum(len(graded[n]) == waiting[n] for n in waiting)
+    kept = len(students) * len(ids) - len(todo)
     console.print(
         report.plain(
-            f"Graded {sum(len(r) == len(ids) for r in graded.values())} of {len(todo)}"
-            + (
-                f"; kept {kept} graded before from the same files (--force grades them again)"
-                if kept
-                else ""
-            )
+            f"Graded {finished} of {len(waiting)} submissions"
+            + (f"; kept {kept} results graded before from the same files" if kept else "")
             + f". Written to {args.out}/: gradebook.csv, report.html, and students/<name>/ "
             "(results.json, junit.xml, feedback.html)"
         )
     )
+    stale = book.stale(schemes)
+    if stale:
+        console.print(
+            report.plain(
+                f"{len(stale)} students have results graded under older checks or points "
+                "(marked stale in gradebook.csv): grade those exercises again."
+            ),
+            style="bold yellow",
+        )
     if unsaved:
         console.print(
             report.plain(f"Could not save, run again to grade them: {', '.join(unsaved)}"),
@@ -411,11 +452,82 @@ def cmd_grade(kit: Kit, args: argparse.Namespace) -> int:
         )
     if done.interrupted:
         console.print(
-            "Interrupted: what was graded is kept; run again to grade the rest.", style="bold"
+            "Interrupted: what was graded is kept; run the same command again to grade the rest.",
+            style="bold",
         )
         return 130
-    mine = [grades[s.name] for s in students if s.name in grades]
-    return 0 if not unsaved and all(r.passed for rs in mine for r in rs) else 1
+    # Grading completed: the students' results are in the exports, not in the status.
+    return 1 if unsaved else 0
+
+
+def cmd_export(kit: Kit, args: argparse.Namespace) -> int:
+    """Every export again, from the grades kept in OUT: nothing is graded."""
+    book = Gradebook(args.out)
+    if not book.everything():
+        raise UsageError(f"no grades in {args.out}: grade a class there first (make grade)")
+    schemes = {e.id: scheme(kit, e) for e in kit.exercises}
+    order = [e.id for e in kit.exercises if book_has(book, e.id)]
+    grades = book.write_summary(
+        order,
+        f"{kit.title}: {', '.join(order)}",
+        _roster(args.roster),
+        schemes=schemes,
+        hidden=args.hidden,
+    )
+    _summary(grades, order)
+    console.print(
+        report.plain(
+            f"Rebuilt from {len(grades)} students' kept grades: {args.out}/gradebook.csv, "
+            "report.html, and students/<name>/ (results.json, junit.xml, feedback.html)"
+        )
+    )
+    return 0
+
+
+def book_has(book: Gradebook, exercise: str) -> bool:
+    return any(exercise in stored for stored in book.everything().values())
+
+
+def _summary(grades: dict[str, list[ExerciseResult]], order: list[str]) -> None:
+    """The class in the terminal, a line per student and per check."""
+    console.print(report.grades_table(grades, order, console.width))
+    console.print(report.class_table(classreport.summarize(grades, order), width=console.width))
+
+
+FORCE = ".force"  # OUT/.force: when a FORCE (or ONLY) run began, until it completes
+
+
+def _force_since(out: Path, force: bool, exercises: list[str]) -> float | None:
+    """When the FORCE run to resume began (or this one, now); None without FORCE."""
+    if not force:
+        return None
+    marker = out / FORCE
+    try:
+        return float(marker.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        out.mkdir(parents=True, exist_ok=True)
+        now = time.time()
+        marker.write_text(f"{now}\n")
+        return now
+
+
+def _force_done(out: Path) -> None:
+    with contextlib.suppress(OSError):
+        (out / FORCE).unlink()
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM stops a batch as Ctrl-C does: what is graded is kept and exported."""
+
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _roster(path: Path | None) -> dict[str, dict[str, str]] | None:

@@ -15,7 +15,7 @@ import csv
 import io
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from grader.results import CheckResult, ExerciseResult, Outcome
@@ -146,12 +146,25 @@ def gradebook_csv(
     grades: Mapping[str, Sequence[ExerciseResult]],
     exercises: Sequence[str],
     roster: Mapping[str, Mapping[str, str]] | None = None,
+    *,
+    stale: Mapping[str, Collection[str]] | None = None,
 ) -> str:
     """One row per student: each exercise's score and status, the total, the most, the
     percentage, and why what did not pass did not. With a `roster` (student → columns),
-    its columns follow the student's name, and everyone on it gets a row."""
+    its columns follow the student's name, and everyone on it gets a row. Every row has
+    the same most: an exercise a student has no result for counts its full points (as
+    anyone else's result for it has them). A result in `stale` (student → exercises) was
+    graded under other checks or points: its status says so."""
     roster = roster or {}
+    stale = stale or {}
     extra = list(dict.fromkeys(k for columns in roster.values() for k in columns))
+    most_of = {
+        exercise: max(
+            (r.max_score for rs in grades.values() for r in rs if r.exercise == exercise),
+            default=0.0,
+        )
+        for exercise in exercises
+    }
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     header = ["student", *extra]
@@ -164,9 +177,11 @@ def gradebook_csv(
         for exercise in exercises:
             result = results.get(exercise)
             status = result.status if result else "no submission"
+            if result and exercise in stale.get(student, ()):
+                status += " (stale: graded before the checks or points changed)"
             row += [_number(result.score) if result else "0", status]
-        total = sum(r.score for r in results.values())
-        most = sum(r.max_score for r in results.values())
+        total = sum(r.score for e, r in results.items() if e in most_of)
+        most = sum(most_of.values())
         reasons = [f"{r.exercise}: {r.reason}" for r in results.values() if r.reason]
         if student not in grades:
             reasons = ["no submission"]

@@ -1,35 +1,60 @@
 """A class's grades on disk, in OUT/: a folder per student, and what is made of all of them.
 
-    OUT/students/<name>/grade.json      the results, as the grader keeps them (to merge,
-                                        resume and rebuild everything else from)
+    OUT/students/<name>/grade.json      each exercise's result, as the grader keeps it,
+                                        with what it was graded from (to merge, resume
+                                        and rebuild everything else from)
     OUT/students/<name>/results.json    Gradescope's format
     OUT/students/<name>/junit.xml       JUnit XML
     OUT/students/<name>/feedback.html   the report, as the terminal shows it
     OUT/gradebook.csv                   one row per student
     OUT/report.html                     what the class gets wrong
 
-Students are saved one by one as they are graded, so a batch cut short keeps what it
-did; the gradebook and the class report are rebuilt from every student in OUT, so
-grading one student again changes that student's row and nothing else.
+Grades are kept per student and per exercise: grading some exercises, or some students,
+replaces those results and no other. Each result keeps its fingerprint (the student's
+file and everything the grade depends on: the exercise's checks, its manifest entry, the
+grader) and its scheme (the same without the student's file), so a result graded under
+other checks or points is told apart: graded again when its exercise is graded, marked
+stale in the exports until then. Students are saved as they are graded, so a batch cut
+short keeps what it did; the gradebook and the class report are rebuilt from every
+student in OUT.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
+import functools
 import hashlib
 import io
 import json
+import time
 import traceback
+import unicodedata
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
 
 from grader import exports, report, submission, untrusted
-from grader.manifest import Kit
+from grader.manifest import Exercise, Kit
 from grader.results import ExerciseResult
 
 GRADE = "grade.json"
+VERSION = 2  # grade.json's layout: 1 kept one fingerprint for all of a student's results
+
+
+@dataclass(frozen=True)
+class Stored:
+    """One exercise's result for one student, and what it was graded from."""
+
+    result: ExerciseResult
+    fingerprint: str = ""
+    """The student's file and the scheme; "" is graded again on the next run."""
+    scheme: str = ""
+    """The exercise's checks, manifest entry and grader: what its points mean."""
+    graded_at: float = 0.0
+    """When (seconds since the epoch): a FORCE run cut short resumes from it."""
 
 
 class Gradebook:
@@ -44,79 +69,177 @@ class Gradebook:
         self,
         student: str,
         results: Sequence[ExerciseResult],
-        fingerprint: str,
+        fingerprints: Mapping[str, str] | str,
         hidden: str = "after_published",
+        *,
+        schemes: Mapping[str, str] | None = None,
+        order: Sequence[str] = (),
     ) -> None:
-        """Write one student's results in every format. If they cannot be written, what is
-        saved is that: the student's verdict, graded again on the next run; one student
-        never stops the batch."""
+        """Keep `results` (each with its exercise's fingerprint and scheme) beside the
+        student's other exercises, and write every format of all of them (exercises in
+        `order`). If they cannot be written, what is saved is that: the student's
+        verdict, graded again on the next run; one student never stops the batch."""
+        if isinstance(fingerprints, str):
+            fingerprints = dict.fromkeys((r.exercise for r in results), fingerprints)
+        schemes = schemes or {}
+        stored = self.stored(student)
+        for r in results:
+            stored[r.exercise] = Stored(
+                r, fingerprints.get(r.exercise, ""), schemes.get(r.exercise, ""), time.time()
+            )
         try:
-            self._save(student, results, fingerprint, hidden)
+            self._save(student, stored, hidden, order)
         except Exception:  # noqa: BLE001 - whatever it was, it is this student's verdict
             detail = traceback.format_exc()
-            failed = [
-                ExerciseResult(
-                    exercise=r.exercise,
-                    title=r.title,
-                    error="the grader could not save this submission's results (a bug in the kit)",
-                    error_detail=detail,
+            failed = {
+                exercise: Stored(  # no fingerprint: graded again next run
+                    ExerciseResult(
+                        exercise=exercise,
+                        title=kept.result.title,
+                        error="the grader could not save this submission's results (a bug "
+                        "in the kit)",
+                        error_detail=detail,
+                    )
                 )
-                for r in results
-            ]
-            self._save(student, failed, "", hidden)  # no fingerprint: graded again next run
+                for exercise, kept in stored.items()
+            }
+            self._save(student, failed, hidden, order)
 
     def _save(
-        self, student: str, results: Sequence[ExerciseResult], fingerprint: str, hidden: str
+        self, student: str, stored: Mapping[str, Stored], hidden: str, order: Sequence[str]
     ) -> None:
         folder = self.folder(student)
         folder.mkdir(parents=True, exist_ok=True)
         data = {
             "student": student,  # the folder's name may be shortened: see folder_name
-            "fingerprint": fingerprint,
-            "results": [r.to_dict() for r in results],
+            "version": VERSION,
+            "exercises": {
+                exercise: {
+                    "fingerprint": kept.fingerprint,
+                    "scheme": kept.scheme,
+                    "graded_at": kept.graded_at,
+                    "result": kept.result.to_dict(),
+                }
+                for exercise, kept in stored.items()
+            },
         }
         write(folder / GRADE, json.dumps(data, indent=2))
-        gradescope = exports.gradescope(list(results), hidden)
+        self._write_student(student, [k.result for k in _ordered(stored, order)], hidden)
+
+    def _write_student(self, student: str, results: list[ExerciseResult], hidden: str) -> None:
+        folder = self.folder(student)
+        gradescope = exports.gradescope(results, hidden)
         write(folder / "results.json", json.dumps(gradescope, indent=2))
-        write(folder / "junit.xml", exports.junit_xml(student, list(results)))
+        write(folder / "junit.xml", exports.junit_xml(student, results))
         write(folder / "feedback.html", feedback_html(student, results))
 
-    def fingerprint(self, student: str) -> str | None:
-        """What the saved results were graded from (see `fingerprint`), if any."""
-        try:
-            return str(json.loads((self.folder(student) / GRADE).read_bytes())["fingerprint"])
-        except (OSError, ValueError, KeyError):
-            return None
+    def stored(self, student: str) -> dict[str, Stored]:
+        """What is kept for `student`, by exercise (nothing if nothing can be read)."""
+        return self._read(self.folder(student) / GRADE)[1]
+
+    def fingerprint(self, student: str, exercise: str | None = None) -> str | None:
+        """What the saved result of `exercise` (or, without one, of every exercise, if
+        they share it) was graded from; None if nothing is saved."""
+        stored = self.stored(student)
+        if exercise is not None:
+            kept = stored.get(exercise)
+            return kept.fingerprint if kept else None
+        prints = {k.fingerprint for k in stored.values()}
+        return prints.pop() if len(prints) == 1 else None
+
+    def graded_before(self, student: str, exercise: str, since: float) -> bool:
+        """Whether the kept result of `exercise` is older than `since` (or absent)."""
+        kept = self.stored(student).get(exercise)
+        return kept is None or kept.graded_at < since
 
     def all(self) -> dict[str, list[ExerciseResult]]:
         """Every student saved in OUT, whenever they were graded."""
+        return {s: [k.result for k in kept.values()] for s, kept in self.everything().items()}
+
+    def everything(self) -> dict[str, dict[str, Stored]]:
         grades = {}
         for file in sorted(self.students.glob(f"*/{GRADE}")):
-            try:
-                # Saved by an older kit, text from a submission may hold lone surrogates.
-                data = untrusted.without_surrogates(json.loads(file.read_bytes()))
-                student = str(data.get("student", file.parent.name))
-                grades[student] = [ExerciseResult.from_dict(r) for r in data["results"]]
-            except (OSError, ValueError, KeyError):
-                continue  # a half-written file from a batch that was killed
+            student, stored = self._read(file)
+            if student is not None:
+                grades[student] = stored
         return grades
+
+    def _read(self, file: Path) -> tuple[str | None, dict[str, Stored]]:
+        try:
+            # Saved by an older kit, text from a submission may hold lone surrogates.
+            data = untrusted.without_surrogates(json.loads(file.read_bytes()))
+            student = str(data.get("student", file.parent.name))
+            if "exercises" not in data:  # layout 1: one fingerprint, graded again
+                results = [ExerciseResult.from_dict(r) for r in data["results"]]
+                return student, {r.exercise: Stored(r) for r in results}
+            return student, {
+                exercise: Stored(
+                    ExerciseResult.from_dict(kept["result"]),
+                    str(kept.get("fingerprint", "")),
+                    str(kept.get("scheme", "")),
+                    float(kept.get("graded_at", 0.0)),
+                )
+                for exercise, kept in data["exercises"].items()
+            }
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None, {}  # a half-written file from a batch that was killed
 
     def write_summary(
         self,
         exercises: Sequence[str],
         title: str,
         roster: Mapping[str, Mapping[str, str]] | None = None,
+        *,
+        schemes: Mapping[str, str] | None = None,
+        hidden: str | None = None,
     ) -> dict[str, list[ExerciseResult]]:
-        """Rebuild gradebook.csv and report.html from every student in OUT."""
+        """Rebuild gradebook.csv and report.html from every student in OUT, for
+        `exercises` and every other exercise a student has a grade for (in that order).
+        A result whose scheme is not the exercise's in `schemes` is marked stale. With
+        `hidden`, every student's own files are rebuilt too (make export)."""
         from grader import classreport
 
-        grades = self.all()
+        everything = self.everything()
+        order = list(dict.fromkeys([*exercises, *(e for s in everything.values() for e in s)]))
+        stale = {
+            student: {
+                e
+                for e, kept in stored.items()
+                if schemes and schemes.get(e, kept.scheme) != kept.scheme
+            }
+            for student, stored in everything.items()
+        }
+        grades = {
+            s: [k.result for k in _ordered(stored, order)] for s, stored in everything.items()
+        }
+        if hidden is not None:
+            for student, results in grades.items():
+                self._write_student(student, results, hidden)
         self.out.mkdir(parents=True, exist_ok=True)
-        write(self.out / "gradebook.csv", exports.gradebook_csv(grades, exercises, roster))
-        summary = classreport.summarize(grades, exercises)
+        write(
+            self.out / "gradebook.csv",
+            exports.gradebook_csv(
+                grades, order, roster, stale={s: e for s, e in stale.items() if e}
+            ),
+        )
+        summary = classreport.summarize(grades, order)
         links = {s: f"students/{_url(folder_name(s))}/feedback.html" for s in grades}
         write(self.out / "report.html", classreport.html(summary, title, links))
         return grades
+
+    def stale(self, schemes: Mapping[str, str]) -> dict[str, list[str]]:
+        """The results graded under another scheme than `schemes`, by student."""
+        found = {}
+        for student, stored in self.everything().items():
+            old = [e for e, k in stored.items() if e in schemes and schemes[e] != k.scheme]
+            if old:
+                found[student] = old
+        return found
+
+
+def _ordered(stored: Mapping[str, Stored], order: Sequence[str]) -> list[Stored]:
+    first = [stored[e] for e in order if e in stored]
+    return first + [kept for e, kept in stored.items() if e not in order]
 
 
 def write(path: Path, text: str) -> None:
@@ -147,20 +270,44 @@ def folder_name(student: str) -> str:
     return f"{kept}…{hashlib.sha256(whole).hexdigest()[:16]}"
 
 
-def fingerprint(kit: Kit, exercises: Sequence[str], files: Mapping[str, Path]) -> str:
-    """What a student's results depend on: the exercises graded and their checks, and the
-    student's files. Saved results with the same fingerprint need no grading again."""
+@functools.cache
+def grader_version() -> str:
+    """The grader's own code: a change to it may change any grade."""
     digest = hashlib.sha256()
-    for check_file in sorted(f for e in exercises for f in kit.check_files(kit.get(e))):
-        digest.update(check_file.read_bytes())
-    for exercise in exercises:
-        digest.update(exercise.encode() + b"\0")
-        file = files.get(exercise)
-        if file is not None:  # read as the grader reads it: never followed, bounded
-            contents = submission.read(file)
-            digest.update(hashlib.sha256(contents.data).digest() if contents.ok else b"")
-            digest.update(str((contents.problem, contents.missing)).encode() + b"\0")
+    for source in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
     return digest.hexdigest()
+
+
+def scheme(kit: Kit, exercise: Exercise) -> str:
+    """What an exercise's grades mean: its checks, its manifest entry (points, weight,
+    timeout, env, hidden checks…; not its hints or lesson) and the grader."""
+    digest = hashlib.sha256(grader_version().encode())
+    for check_file in sorted(kit.check_files(exercise)):
+        digest.update(check_file.name.encode() + b"\0" + check_file.read_bytes())
+    entry = dataclasses.asdict(exercise)
+    for words in ("hints", "lesson"):
+        entry.pop(words, None)
+    digest.update(json.dumps(entry, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
+def fingerprint(kit: Kit, exercise: Exercise, file: Path | None, problem: object = None) -> str:
+    """What one exercise's result for a student depends on: the scheme, and the student's
+    file (read as the grader reads it: never followed, bounded) and why it may not run."""
+    digest = hashlib.sha256(scheme(kit, exercise).encode())
+    if file is not None:
+        contents = submission.read(file)
+        digest.update(hashlib.sha256(contents.data).digest() if contents.ok else b"")
+        digest.update(str((contents.problem, contents.missing)).encode() + b"\0")
+    digest.update(str(problem).encode())
+    return digest.hexdigest()
+
+
+def same_name(name: str) -> str:
+    """A name as matched against a roster: NFC, so an NFD `José` from a Mac's folder is
+    the roster's `José`."""
+    return unicodedata.normalize("NFC", name)
 
 
 def read_roster(path: Path) -> dict[str, dict[str, str]]:
@@ -169,7 +316,9 @@ def read_roster(path: Path) -> dict[str, dict[str, str]]:
         rows = list(csv.DictReader(file))
     if rows and "student" not in rows[0]:
         raise ValueError(f"{path} needs a 'student' column (the name of each submission)")
-    return {row["student"]: {k: v for k, v in row.items() if k != "student"} for row in rows}
+    return {
+        same_name(row["student"]): {k: v for k, v in row.items() if k != "student"} for row in rows
+    }
 
 
 def feedback_html(student: str, results: Sequence[ExerciseResult]) -> str:

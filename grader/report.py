@@ -300,33 +300,46 @@ def verify_table(rows: list[Verification]) -> Table:
     return table
 
 
-def grades_table(grades: dict[str, list[ExerciseResult]], ids: list[str]) -> Table:
-    """One row per student: score per exercise, total, time, verdict."""
+def grades_table(
+    grades: dict[str, list[ExerciseResult]], ids: list[str], width: int = 120
+) -> Table:
+    """One row per student, one line each: score per exercise (where `width` has room
+    for them), total, time, verdict (cut short: gradebook.csv and report.html say it all)."""
     table = Table(title="grades")
-    table.add_column("student")
-    for exercise_id in ids:
-        table.add_column(exercise_id, justify="right")
-    for column in ("total", "time", "verdict"):
-        table.add_column(column, justify="right" if column != "verdict" else "left")
+    every = width >= 40 + 9 * len(ids)
+    table.add_column("student", no_wrap=True)
+    for exercise_id in ids if every else ():
+        table.add_column(exercise_id, justify="right", no_wrap=True)
+    table.add_column("total", justify="right", no_wrap=True)
+    if every:
+        table.add_column("time", justify="right", no_wrap=True)
+    table.add_column("verdict", no_wrap=True)
+    left = max(12, width - (40 + 9 * len(ids) if every else 30))
     for student, results in sorted(grades.items()):
+        by_id = {r.exercise: r for r in results}
         total = sum(r.score for r in results)
         most = sum(r.max_score for r in results)
-        errors = [f"{r.exercise}: {r.error}" for r in results if r.error]
-        failed = sum(not c.passed for r in results for c in r.checks)
-        if errors:
-            verdict = plain("; ".join(errors), "red")
+        unrun = [f"{r.exercise} {r.status}" for r in results if r.error]
+        failed = sum(not c.passed for r in results for c in r.checks if not r.error)
+        if unrun:
+            verdict = plain(_shorten("; ".join(unrun), left), "red")
         elif failed:
             verdict = Text(f"{failed} checks did not pass", "yellow")
         else:
             verdict = Text("passed", "green")
+        scores = [f"{by_id[e].score:g}/{by_id[e].max_score:g}" if e in by_id else "–" for e in ids]
         table.add_row(
-            plain(student),
-            *(f"{r.score:g}/{r.max_score:g}" for r in results),
+            plain(_shorten(student, 24)),
+            *(scores if every else ()),
             f"{total:g}/{most:g}",
-            f"{sum(r.duration for r in results):.1f} s",
+            *([f"{sum(r.duration for r in results):.1f} s"] if every else ()),
             verdict,
         )
     return table
+
+
+def _shorten(text: str, most: int) -> str:
+    return text if len(text) <= most else text[: most - 1] + "…"
 
 
 def doctor_table(rows: list[tuple[str, str, bool]]) -> Table:
@@ -342,19 +355,18 @@ def doctor_table(rows: list[tuple[str, str, bool]]) -> Table:
     return table
 
 
-def class_table(summary: ClassSummary, most: int = 10) -> Table:
-    """The checks the class fails most, as in report.html."""
+def class_table(summary: ClassSummary, most: int = 10, width: int = 120) -> Table:
+    """The checks the class fails most, as in report.html, a line each at `width`."""
     table = Table(title="what the class gets wrong (the full list: report.html)")
-    for column in ("exercise", "check", "failed", "first failure", "most common reason"):
-        table.add_column(
-            column, justify="right" if column in ("failed", "first failure") else "left"
-        )
+    for column in ("exercise", "check", "failed", "first", "most common reason"):
+        table.add_column(column, justify="right" if column in ("failed", "first") else "left")
+    left = max(12, width - 60)
     for check in [c for c in summary.checks if c.failed][:most]:
         table.add_row(
             check.exercise,
-            Text(check.name),
+            Text(_shorten(check.name, 24)),
             f"{check.failed}/{check.ran}",
             str(check.first_failure),
-            plain(check.commonest),
+            plain(_shorten(check.commonest, left)),
         )
     return table

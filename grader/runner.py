@@ -74,14 +74,22 @@ def grade(
     # This process holds the results channel's key: a submission run as the same user
     # (--no-sandbox) must not read it from our memory.
     prctl(PR_SET_DUMPABLE, 0)
+    # Read once, never followed if a link, bounded (see submission.read); not read at
+    # all when refused already.
+    contents = submission.Contents(problem=refuse) if refuse else submission.read(file)
+    missing = contents.problem or (_missing(exercise, file) if contents.missing else None)
+    # Nothing to run: the verdict is the same for every such entry but for its reason,
+    # so the checks process runs once per exercise (it lists each check with its points).
+    told = _NOTHING_TO_RUN.get((kit.root, exercise.id, isolated)) if missing else None
+    if told is not None and missing is not None:
+        return _retold(told, missing, _submitted(kit, exercise, contents))
+    # An untouched starter's verdict is the starter's, whoever hands it in.
+    unchanged = _submitted(kit, exercise, contents) is Submitted.UNCHANGED
+    if unchanged and (kit.root, exercise.id, isolated) in _STARTER:
+        return dataclasses.replace(_STARTER[(kit.root, exercise.id, isolated)], duration=0.0)
     with tempfile.TemporaryDirectory(prefix="grader-") as tmp:
         scratch = Path(tmp)
         sandbox.prepare(scratch, isolated, _grader_home(kit))
-        # Read once, never followed if a link, bounded (see submission.read); not read
-        # at all when refused already.
-        contents = submission.Contents(problem=refuse) if refuse else submission.read(file)
-        # Without a file the checks still run, so the result lists each with its points.
-        missing = contents.problem or (_missing(exercise, file) if contents.missing else None)
         if missing is None:
             # A copy: nothing the server does can change the student's file.
             copy = scratch / "submission" / exercise.file
@@ -110,10 +118,30 @@ def grade(
                 {"seconds": worst.get("seconds", 0.0), "line": worst.get("line")}, source
             )
         slow = diagnosis.blocked_words(worst, Path(job.shown_as).name) if worst else None
-    return dataclasses.replace(
+    result = dataclasses.replace(
         _assemble(exercise, records, timed_out, output, started, slow, stopped),
         submitted=submitted,
     )
+    if missing is not None and result.error == missing:
+        _NOTHING_TO_RUN[(kit.root, exercise.id, isolated)] = result
+    if unchanged and not timed_out:
+        _STARTER[(kit.root, exercise.id, isolated)] = result
+    return result
+
+
+# The verdicts of a job with nothing to run, and of an untouched starter, by kit and
+# exercise: a class's many such entries cost one checks process each (see grade).
+_NOTHING_TO_RUN: dict[tuple[Path, str, bool], ExerciseResult] = {}
+_STARTER: dict[tuple[Path, str, bool], ExerciseResult] = {}
+
+
+def _retold(told: ExerciseResult, reason: str, submitted: Submitted) -> ExerciseResult:
+    """`told`, the verdict of another entry with nothing to run, for this one's reason."""
+    old = told.error or ""
+    checks = tuple(
+        dataclasses.replace(c, rationale=c.rationale.replace(old, reason)) for c in told.checks
+    )
+    return dataclasses.replace(told, error=reason, checks=checks, duration=0.0, submitted=submitted)
 
 
 def _missing(exercise: Exercise, file: Path) -> str:
