@@ -300,9 +300,14 @@ def verify_table(rows: list[Verification]) -> Table:
     return table
 
 
+FLAG = "⚑"  # beside a student with flags (a near-miss file name, an identical file…)
+
+
 def grades_table(grades: dict[str, list[ExerciseResult]], ids: list[str]) -> Table:
     """One row per student: score per exercise, total, time, verdict."""
     table = Table(title="grades")
+    if any(r.flags for results in grades.values() for r in results):
+        table.caption = f"{FLAG} flagged: see the flags column of gradebook.csv"
     table.add_column("student")
     for exercise_id in ids:
         table.add_column(exercise_id, justify="right")
@@ -319,8 +324,9 @@ def grades_table(grades: dict[str, list[ExerciseResult]], ids: list[str]) -> Tab
             verdict = Text(f"{failed} checks did not pass", "yellow")
         else:
             verdict = Text("passed", "green")
+        flagged = sum(len(r.flags) for r in results)
         table.add_row(
-            plain(student),
+            plain(student) + (Text(f" {FLAG}{flagged}", "magenta") if flagged else ""),
             *(f"{r.score:g}/{r.max_score:g}" for r in results),
             f"{total:g}/{most:g}",
             f"{sum(r.duration for r in results):.1f} s",
