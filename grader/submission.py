@@ -19,7 +19,19 @@ from grader.errors import UsageError
 from grader.manifest import Exercise, Kit
 
 # Folders no student means to hand in: where a file of the same name is not theirs.
-PASSED_OVER = {".git", "__pycache__", ".venv", "venv", "env", "node_modules", "site-packages"}
+# __MACOSX/ is the Finder's copy of the zipped folder (resource forks under the same
+# names); a virtual environment is also known by its pyvenv.cfg, whatever its name.
+PASSED_OVER = {
+    ".git",
+    "__pycache__",
+    ".venv",
+    "venv",
+    "env",
+    "node_modules",
+    "site-packages",
+    "dist-packages",
+    "__MACOSX",
+}
 LOOK_AT_MOST = 5000  # entries of a folder tree, however deep or wide it is
 MOST_BYTES = 1 << 20  # a submission's file: far more than any honest answer needs
 
@@ -199,12 +211,17 @@ def files(folder: Path) -> Iterator[Path]:
             except OSError:  # gone, or not ours to look at: yielded, refused when read
                 mode = 0
             if stat.S_ISDIR(mode):
-                if entry.name not in PASSED_OVER:
+                if not passed_over(entry):
                     queue.append(entry)
             elif not stat.S_ISLNK(mode) or not _is_dir(entry):
                 yield entry
             if looked >= LOOK_AT_MOST:
                 return
+
+
+def passed_over(folder: Path) -> bool:
+    """Whether `folder` holds what no student wrote: see PASSED_OVER."""
+    return folder.name in PASSED_OVER or os.path.lexists(folder / "pyvenv.cfg")
 
 
 def _is_dir(path: Path) -> bool:
