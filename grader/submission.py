@@ -71,10 +71,10 @@ def locate(folder: Path, name: str) -> Found:
     """The file `name` in a submission `folder`: at its top, or the only one below."""
     top = folder / name
     if _there(top):
-        return _checked(top, folder)
+        return checked(top, folder)
     matches = [path for path in files(folder) if path.name == name]
     if len(matches) == 1:
-        return _checked(matches[0], folder)
+        return checked(matches[0], folder)
     if matches:
         shown = ", ".join(untrusted.escape_name(str(m.relative_to(folder))) for m in matches[:4])
         more = " …" if len(matches) > 4 else ""
@@ -91,7 +91,8 @@ def _there(path: Path) -> bool:
         return False
 
 
-def _checked(path: Path, folder: Path) -> Found:
+def checked(path: Path, folder: Path) -> Found:
+    """`path`, found in `folder`, or why a link there is not followed."""
     if path.is_symlink():
         # realpath, not resolve: a link to itself must be refused, not raise.
         inside = Path(os.path.realpath(path)).is_relative_to(os.path.realpath(folder))
