@@ -367,20 +367,19 @@ def cmd_grade(kit: Kit, args: argparse.Namespace) -> int:
     roster = _roster(args.roster)
     book = Gradebook(args.out)
     # A student graded before from the same files by the same checks keeps that grade.
-    prints = {
-        s.name: fingerprint(kit, ids, s.files) + str((s.problem, s.problems)) for s in students
-    }
+    prints = {s.name: fingerprint(kit, ids, s.files) + s.findings() for s in students}
     todo = [s for s in students if args.force or book.fingerprint(s.name) != prints[s.name]]
     isolated = _isolation(args, trusted=False)
     jobs = [((s.name, e.id), e, *s.job(e)) for s in todo for e in exercises]
     graded: dict[str, dict[str, ExerciseResult]] = {s.name: {} for s in todo}
+    by_name = {s.name: s for s in todo}
     unsaved: list[str] = []
     with _progress(len(jobs), f"grading {len(todo)} submissions") as advance:
 
         def save(key: tuple[str, str], result: ExerciseResult) -> None:
             advance()
             name, exercise = key
-            graded[name][exercise] = result
+            graded[name][exercise] = by_name[name].flagged(result)
             if len(graded[name]) == len(ids):  # saved at once: Ctrl-C keeps it
                 try:  # a verdict that cannot be saved either (a full disk) stops no one else
                     book.save(name, [graded[name][i] for i in ids], prints[name], args.hidden)
