@@ -16,7 +16,7 @@ from grader import exports, report, uploads
 from grader.batch import Student, discover
 from grader.manifest import Kit
 from grader.results import ExerciseResult
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_grader
 
 SOLUTION = (ROOT / "solutions" / "broadcast.py").read_text()
 STARTER = (ROOT / "starter" / "broadcast.py").read_text()
@@ -265,3 +265,26 @@ def test_flags_travel_with_results_into_the_gradebook_and_the_table(kit: Kit) ->
     assert report.FLAG in str(table.caption)
     assert student.findings() != Student("ada", ROOT).findings()  # flags fingerprint too
     assert Student("ada", ROOT).findings() == str((None, {}))  # unflagged: as before
+
+
+# End to end: a class of two, graded.
+
+
+def test_grading_carries_flags_into_the_gradebook_and_the_terminal(tmp_path: Path) -> None:
+    classroom, out = tmp_path / "class", tmp_path / "grades"
+    write(classroom / "ada" / "Broadcast.py", SOLUTION)
+    write(classroom / "bob" / "broadcast.py", SOLUTION)
+    write(classroom / ".DS_Store", "junk")
+    args = ["grade", "--submissions", str(classroom), "-e", "broadcast", "--out", str(out)]
+    done = run_grader(*args)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert report.FLAG in done.stdout
+    book = (out / "gradebook.csv").read_text(encoding="utf-8")
+    rows = {r["student"]: r for r in csv.DictReader(io.StringIO(book))}
+    assert sorted(rows) == ["ada", "bob"]
+    assert rows["ada"]["percent"] == "100.0"  # graded, only flagged
+    assert "graded Broadcast.py: the exercise's file is broadcast.py" in rows["ada"]["flags"]
+    assert "identical to broadcast.py of bob" in rows["ada"]["flags"]
+    assert "identical to the reference solution" in rows["bob"]["flags"]
+    again = run_grader(*args)  # the same files, the same flags: kept, not graded again
+    assert "kept 2" in again.stdout, again.stdout
