@@ -383,7 +383,9 @@ def cmd_grade(kit: Kit, args: argparse.Namespace) -> int:
     # the students they name again. An interrupted FORCE run resumes: what it graded
     # since it began is not graded again.
     prints = {
-        (s.name, e.id): fingerprint(kit, e, s.job(e)[0], (s.problem, s.problems.get(e.id)))
+        (s.name, e.id): fingerprint(
+            kit, e, s.job(e)[0], (s.problem, s.problems.get(e.id), s.findings())
+        )
         for s in students
         for e in exercises
     }
@@ -399,13 +401,14 @@ def cmd_grade(kit: Kit, args: argparse.Namespace) -> int:
     jobs = [((s.name, e.id), e, *s.job(e)) for s, e in todo]
     waiting = {s.name: sum(1 for t, _ in todo if t is s) for s, _ in todo}
     graded: dict[str, dict[str, ExerciseResult]] = {name: {} for name in waiting}
+    by_name = {s.name: s for s, _ in todo}
     unsaved: list[str] = []
     with _progress(len(jobs), f"grading {len(waiting)} submissions") as advance:
 
         def save(key: tuple[str, str], result: ExerciseResult) -> None:
             advance()
             name, exercise = key
-            graded[name][exercise] = result
+            graded[name][exercise] = by_name[name].flagged(result)
             if len(graded[name]) == waiting[name]:  # saved at once: Ctrl-C keeps it
                 try:  # a verdict that cannot be saved either (a full disk) stops no one else
                     book.save(

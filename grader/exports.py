@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 import xml.etree.ElementTree as ET
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
@@ -150,12 +151,16 @@ def gradebook_csv(
     stale: Mapping[str, Collection[str]] | None = None,
 ) -> str:
     """One row per student: each exercise's score and status, the total, the most, the
-    percentage, and why what did not pass did not. With a `roster` (student → columns),
-    its columns follow the student's name, and everyone on it gets a row. Every row has
-    the same most: an exercise a student has no result for counts its full points (as
-    anyone else's result for it has them). A result in `stale` (student → exercises) was
-    graded under other checks or points: its status says so."""
-    roster = roster or {}
+    percentage, why what did not pass did not, and what was flagged for a look. With a
+    `roster` (student → columns), its columns follow the student's name, and everyone
+    on it gets a row. Every row has the same most: an exercise a student has no result
+    for counts its full points (as anyone else's result for it has them). A result in
+    `stale` (student → exercises) was graded under other checks or points: its status
+    says so."""
+    # A roster typed on one system names "José" composed, a folder made on another
+    # decomposed: both are matched as NFC (the form discovery names students in).
+    roster = {_nfc(k): v for k, v in (roster or {}).items()}
+    named = {_nfc(s) for s in grades}
     stale = stale or {}
     extra = list(dict.fromkeys(k for columns in roster.values() for k in columns))
     most_of = {
@@ -170,10 +175,10 @@ def gradebook_csv(
     header = ["student", *extra]
     for exercise in exercises:
         header += [exercise, f"{exercise} status"]
-    writer.writerow(header + ["total", "max", "percent", "reason"])
-    for student in sorted({*grades, *roster}):
+    writer.writerow(header + ["total", "max", "percent", "reason", "flags"])
+    for student in sorted({*grades, *(k for k in roster if k not in named)}):
         results = {r.exercise: r for r in grades.get(student, ())}
-        row = [student, *(roster.get(student, {}).get(k, "") for k in extra)]
+        row = [student, *(roster.get(_nfc(student), {}).get(k, "") for k in extra)]
         for exercise in exercises:
             result = results.get(exercise)
             status = result.status if result else "no submission"
@@ -186,9 +191,14 @@ def gradebook_csv(
         if student not in grades:
             reasons = ["no submission"]
         percent = f"{100 * total / most:.1f}" if most else "0.0"
-        row += [_number(total), _number(most), percent, " | ".join(reasons)]
+        flags = [f"{r.exercise}: {f}" for r in results.values() for f in r.flags]
+        row += [_number(total), _number(most), percent, " | ".join(reasons), " | ".join(flags)]
         writer.writerow([spreadsheet_safe(escape_controls(cell)) for cell in row])
     return out.getvalue()
+
+
+def _nfc(name: str) -> str:
+    return unicodedata.normalize("NFC", name)
 
 
 FORMULA = ("=", "+", "-", "@")

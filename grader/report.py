@@ -300,12 +300,17 @@ def verify_table(rows: list[Verification]) -> Table:
     return table
 
 
+FLAG = "⚑"  # beside a student with flags (a near-miss file name, an identical file…)
+
+
 def grades_table(
     grades: dict[str, list[ExerciseResult]], ids: list[str], width: int = 120
 ) -> Table:
     """One row per student, one line each: score per exercise (where `width` has room
     for them), total, time, verdict (cut short: gradebook.csv and report.html say it all)."""
     table = Table(title="grades")
+    if any(r.flags for results in grades.values() for r in results):
+        table.caption = f"{FLAG} flagged: see the flags column of gradebook.csv"
     every = width >= 40 + 9 * len(ids)
     table.add_column("student", no_wrap=True)
     for exercise_id in ids if every else ():
@@ -328,8 +333,10 @@ def grades_table(
         else:
             verdict = Text("passed", "green")
         scores = [f"{by_id[e].score:g}/{by_id[e].max_score:g}" if e in by_id else "–" for e in ids]
+        flagged = sum(len(r.flags) for r in results)
         table.add_row(
-            plain(_shorten(student, 24)),
+            plain(_shorten(student, 24))
+            + (Text(f" {FLAG}{flagged}", "magenta") if flagged else ""),
             *(scores if every else ()),
             f"{total:g}/{most:g}",
             *([f"{sum(r.duration for r in results):.1f} s"] if every else ()),

@@ -95,6 +95,9 @@ class ExerciseResult:
     duration: float = 0.0
     hints: tuple[str, ...] = field(default=(), compare=False)
     submitted: Submitted = Submitted.FILE
+    flags: tuple[str, ...] = ()
+    """What the instructor should look at, whatever the grade: a file graded under a
+    near-miss name, a submission identical to the reference or to another student's."""
 
     @property
     def passed(self) -> bool:
@@ -140,6 +143,7 @@ class ExerciseResult:
             "max_score": self.max_score,
             "passed": self.passed,
             "submitted": self.submitted.value,
+            "flags": list(self.flags),
         }
 
     @classmethod
@@ -152,6 +156,7 @@ class ExerciseResult:
             error_detail=data.get("error_detail", ""),
             duration=data.get("duration", 0.0),
             submitted=Submitted(data.get("submitted", "file")),
+            flags=tuple(data.get("flags", ())),  # absent from results saved before flags
         )
 
 

@@ -19,7 +19,19 @@ from grader.errors import UsageError
 from grader.manifest import Exercise, Kit
 
 # Folders no student means to hand in: where a file of the same name is not theirs.
-PASSED_OVER = {".git", "__pycache__", ".venv", "venv", "env", "node_modules", "site-packages"}
+# __MACOSX/ is the Finder's copy of the zipped folder (resource forks under the same
+# names); a virtual environment is also known by its pyvenv.cfg, whatever its name.
+PASSED_OVER = {
+    ".git",
+    "__pycache__",
+    ".venv",
+    "venv",
+    "env",
+    "node_modules",
+    "site-packages",
+    "dist-packages",
+    "__MACOSX",
+}
 LOOK_AT_MOST = 5000  # entries of a folder tree, however deep or wide it is
 MOST_BYTES = 1 << 20  # a submission's file: far more than any honest answer needs
 
@@ -59,10 +71,10 @@ def locate(folder: Path, name: str) -> Found:
     """The file `name` in a submission `folder`: at its top, or the only one below."""
     top = folder / name
     if _there(top):
-        return _checked(top, folder)
+        return checked(top, folder)
     matches = [path for path in files(folder) if path.name == name]
     if len(matches) == 1:
-        return _checked(matches[0], folder)
+        return checked(matches[0], folder)
     if matches:
         shown = ", ".join(untrusted.escape_name(str(m.relative_to(folder))) for m in matches[:4])
         more = " …" if len(matches) > 4 else ""
@@ -79,7 +91,8 @@ def _there(path: Path) -> bool:
         return False
 
 
-def _checked(path: Path, folder: Path) -> Found:
+def checked(path: Path, folder: Path) -> Found:
+    """`path`, found in `folder`, or why a link there is not followed."""
     if path.is_symlink():
         # realpath, not resolve: a link to itself must be refused, not raise.
         inside = Path(os.path.realpath(path)).is_relative_to(os.path.realpath(folder))
@@ -199,12 +212,17 @@ def files(folder: Path) -> Iterator[Path]:
             except OSError:  # gone, or not ours to look at: yielded, refused when read
                 mode = 0
             if stat.S_ISDIR(mode):
-                if entry.name not in PASSED_OVER:
+                if not passed_over(entry):
                     queue.append(entry)
             elif not stat.S_ISLNK(mode) or not _is_dir(entry):
                 yield entry
             if looked >= LOOK_AT_MOST:
                 return
+
+
+def passed_over(folder: Path) -> bool:
+    """Whether `folder` holds what no student wrote: see PASSED_OVER."""
+    return folder.name in PASSED_OVER or os.path.lexists(folder / "pyvenv.cfg")
 
 
 def _is_dir(path: Path) -> bool:
