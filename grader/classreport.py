@@ -18,6 +18,7 @@ from grader.results import FAILING, ExerciseResult, Outcome, Submitted
 from grader.untrusted import escape_controls
 
 if TYPE_CHECKING:  # matplotlib is imported only when a report is drawn (an extra)
+    from matplotlib.axis import Axis
     from matplotlib.figure import Figure
 
 TEMPLATE = Path(__file__).with_name("static") / "report.html.j2"
@@ -28,6 +29,8 @@ TEMPLATE = Path(__file__).with_name("static") / "report.html.j2"
 # would top every statistic. They are counted in each exercise's summary instead.
 GRADED = Submitted.FILE
 NO_SUBMISSION = "no submission"
+LABEL = 40
+"""How much of a check's sentence the chart shows beside its bar."""
 
 
 @dataclass(frozen=True)
@@ -213,6 +216,15 @@ def _commonest(reasons: Counter[str] | None) -> str:
     return f"{text} ({count})"
 
 
+def short(text: str, most: int = 72) -> str:
+    """The start of `text` that fits a table cell: its first line, cut at a word."""
+    line = text.strip().split("\n", 1)[0].strip()
+    cut = len(line) > most or line != text.strip()
+    if len(line) > most:
+        line = line[: most + 1].rsplit(" ", 1)[0] if " " in line[:most] else line[:most]
+    return f"{line.rstrip(' .,:;')}…" if cut else line
+
+
 def html(summary: ClassSummary, title: str, feedback: Mapping[str, str]) -> str:
     """The class report as one self-contained page; `feedback` maps a student to the
     relative link of their feedback page."""
@@ -230,6 +242,7 @@ def html(summary: ClassSummary, title: str, feedback: Mapping[str, str]) -> str:
             else value
         ),
     )
+    environment.filters["short"] = short
     template = environment.from_string(TEMPLATE.read_text(encoding="utf-8"))
     return template.render(
         title=title,
@@ -250,16 +263,26 @@ def _figure(width: float, height: float) -> Figure:
 
 
 def _svg(figure: Figure) -> str:
+    import matplotlib
+
     buffer = io.StringIO()
-    figure.savefig(buffer, format="svg")
+    # Text as text, not outlines: the page can be searched, and the counts read aloud.
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        figure.savefig(buffer, format="svg")
     text = buffer.getvalue()
     return text[text.index("<svg") :]
 
 
-def _distribution_svg(summary: ClassSummary) -> str:
+def _whole_numbers(axis: Axis) -> None:
     from matplotlib.ticker import MaxNLocator
 
-    figure = _figure(6.4, 3.0)
+    locator = axis.get_major_locator()
+    if isinstance(locator, MaxNLocator):  # AutoLocator, the default: whole students only
+        locator.set_params(integer=True)
+
+
+def _distribution_svg(summary: ClassSummary) -> str:
+    figure = _figure(4.6, 3.0)
     axes = figure.subplots()
     axes.hist(
         [s.percent for s in summary.present],
@@ -270,21 +293,24 @@ def _distribution_svg(summary: ClassSummary) -> str:
     axes.set_xlabel("score (%)")
     axes.set_ylabel("students")
     axes.set_xlim(0, 100)
-    locator = axes.yaxis.get_major_locator()
-    if isinstance(locator, MaxNLocator):  # AutoLocator, the default: whole students only
-        locator.set_params(integer=True)
+    _whole_numbers(axes.yaxis)
     return _svg(figure)
 
 
 def _failures_svg(summary: ClassSummary, most: int = 15) -> str:
     shown = [c for c in summary.checks if c.failed][:most][::-1]
-    figure = _figure(7.5, 0.35 * max(len(shown), 1) + 1.0)
+    figure = _figure(6.2, 0.35 * max(len(shown), 1) + 1.0)
     axes = figure.subplots()
-    labels = [f"{c.exercise}: {c.name}" for c in shown]
-    axes.barh(labels, [100 * c.rate for c in shown], color="#d8533b")
-    axes.set_xlabel("students who failed it (% of those it ran for)")
-    axes.set_xlim(0, 100)
+    # The table's sentence, cut short: the function name means nothing to a reader.
+    labels = [f"{c.exercise}: {short(c.description, LABEL)}" for c in shown]
+    bars = axes.barh(range(len(shown)), [c.failed for c in shown], color="#d8533b")
+    axes.bar_label(bars, [f" {c.failed} of {c.ran} failed" for c in shown], fontsize=9)
+    axes.set_yticks(range(len(shown)), labels, fontsize=9)
+    axes.set_xlabel("students who failed it")
+    # Room after the longest bar for its count.
+    axes.set_xlim(0, max((c.failed for c in shown), default=1) * 1.45)
+    _whole_numbers(axes.xaxis)
     if not shown:
-        axes.text(50, 0, "no check failed", ha="center", va="center")
+        axes.text(0.5, 0.5, "no check failed", ha="center", va="center", transform=axes.transAxes)
         axes.set_yticks([])
     return _svg(figure)
