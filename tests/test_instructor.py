@@ -312,7 +312,8 @@ def test_a_gradescope_autograder_for_one_exercise_finds_the_file_in_any_upload(
     tmp_path: Path,
 ) -> None:
     out = tmp_path / "dist"
-    assert grader("gradescope", "--out", str(out), "-e", "broadcast").returncode == 0
+    made = grader("gradescope", "--out", str(out), "-e", "broadcast")
+    assert made.returncode == 0
     root = tmp_path / "autograder"
     shutil.unpack_archive(out / "gradescope-autograder-broadcast.zip", root / "source")
     assert (root / "source" / "checks" / "hidden" / "broadcast.py").is_file()
@@ -325,6 +326,9 @@ def test_a_gradescope_autograder_for_one_exercise_finds_the_file_in_any_upload(
     assert all(t["status"] == "passed" for t in results["tests"]), results
     hidden = [t for t in results["tests"] if t["visibility"] != "visible"]
     assert [t["visibility"] for t in hidden] == ["after_published"]
+    # The total Gradescope's assignment must be set to: what results.json is out of.
+    total = sum(t["max_score"] for t in results["tests"])
+    assert f"set the assignment's total points to {total:g} " in " ".join(made.stdout.split())
     # Two candidates: refused with a word, never a guess.
     results = run_autograder(root, {"a/broadcast.py": solution, "b/broadcast.py": solution})
     assert results["score"] == 0
