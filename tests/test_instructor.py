@@ -18,6 +18,7 @@ import xmlschema
 
 from grader import classreport, dist, exports
 from grader.gradebook import Gradebook
+from grader.manifest import Kit
 from grader.results import CheckResult, ExerciseResult, Outcome
 from tests.conftest import ROOT
 from tests.conftest import run_grader as grader
@@ -284,6 +285,12 @@ def test_student_edition_has_only_what_students_run_and_make_check_works(
     # make hint starts from the check that failed, then gives the exercise's hints.
     assert "first failing check of broadcast" in make("hint").stdout
     assert "hint 1/3" in make("hint").stdout
+
+
+def test_the_student_readme_names_every_file_to_hand_in(kit: Kit) -> None:
+    readme = (ROOT / "edition" / "README.md").read_text()
+    handing_in = readme.split("## Handing in", 1)[1].split("\n## ", 1)[0]
+    assert [e.file for e in kit.exercises if f"`{e.file}`" not in handing_in] == []
 
 
 def run_autograder(root: Path, upload: dict[str, Path], python: str = sys.executable) -> dict:  # type: ignore[type-arg]
