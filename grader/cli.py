@@ -634,10 +634,14 @@ def cmd_gradescope(kit: Kit, args: argparse.Namespace) -> int:
     ids = args.exercise.split(",") if args.exercise else [e.id for e in kit.exercises]
     exercises = [kit.get(i.strip()) for i in ids]
     archive = dist.gradescope_autograder(kit, args.out, exercises, args.hidden)
+    # Gradescope shows scores out of the assignment's own total, not results.json's.
+    points = {e.id: dist.total_points(kit, e) for e in exercises}
+    each = ", ".join(f"{i} {p:g}" for i, p in points.items())
     console.print(
         report.plain(
             f"wrote {archive}: upload it as the autograder of an assignment on "
-            f"{', '.join(e.id for e in exercises)} (base image: Ubuntu 22.04 or newer)"
+            f"{', '.join(e.id for e in exercises)} (base image: Ubuntu 22.04 or newer), "
+            f"and set the assignment's total points to {sum(points.values()):g} ({each})"
         )
     )
     return 0

@@ -4,24 +4,38 @@ The student edition has the lessons, the starters, the visible checks and the gr
 with edition/README.md and edition/Makefile as its README and Makefile (what students
 run, nothing else); never the solutions, the hidden checks or the kit's own tests.
 
+The edition also has .github/workflows/classroom.yml, GitHub Classroom's autograding:
+edition/classroom.yml with a step per exercise of the manifest, worth its checks' points.
+
 A Gradescope autograder grades a chosen set of exercises (all, by default): its kit
 holds those exercises only, so a weekly assignment shows the checks of that week.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import json
+import math
+import re
 import shutil
 import stat
+import sys
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from grader.checks import CheckSpec
+from grader.errors import GraderError
 from grader.manifest import HIDDEN, MANIFEST, Exercise, Kit
+from grader.plugin import NEVER_BLOCKS
 
 # What setting up .venv reads: the pins, and every version they lead to.
 SETUP_FILES = ("pyproject.toml", "requirements.lock")
 STUDENT_PARTS = ("lessons", "starter", "checks", "grader", ".gitignore", *SETUP_FILES)
 EDITION = {"edition/README.md": "README.md", "edition/Makefile": "Makefile"}
+# GitHub Classroom's workflow: this file's jobs, with a step per exercise added.
+CLASSROOM = "edition/classroom.yml"
+WORKFLOW = ".github/workflows/classroom.yml"
 AUTOGRADER_PARTS = ("grader", *SETUP_FILES)
 LEFT_OUT = shutil.ignore_patterns(HIDDEN, "__pycache__", "*.pyc", ".progress")
 
@@ -113,6 +127,10 @@ def student_edition(kit: Kit, out: Path) -> list[Path]:
     _copy(kit, STUDENT_PARTS, folder)
     for source, target in EDITION.items():
         shutil.copy2(kit.root / source, folder / target)
+    workflow = folder / WORKFLOW
+    workflow.parent.mkdir(parents=True)
+    # From the edition's own kit: its points are those its grader counts (no hidden file).
+    workflow.write_text(classroom_workflow(Kit.load(folder), kit.root / CLASSROOM))
     tar = shutil.make_archive(str(out / "student-edition"), "gztar", out, "student-edition")
     zipped = shutil.make_archive(str(out / "student-edition"), "zip", out, "student-edition")
     return [folder, Path(tar), Path(zipped)]
@@ -165,3 +183,112 @@ def _id_of(block: str) -> str:
         if key.strip() == "id":
             return value.strip().strip('"')
     return ""
+
+
+# After the template's steps: what a step per exercise needs, then the steps.
+REDIS_STEP = """\
+      # For {ids}: the checks start a Redis of their own (services = ["redis"]).
+      - name: Install redis-server
+        run: |
+          sudo apt-get update -qq
+          sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server
+"""
+STEPS_NOTE = """\
+      # One step per exercise: `make setup` (the first step sets up .venv; the others find
+      # it), then the grader on starter/<file>, as the student's own `make check EX=<id>`:
+      # status 0 when every check passes, which earns max-score (the exercise's points).
+      # No sandbox, hence no bubblewrap: without --submission the grader runs the student's
+      # own files as plain processes, as on their machine (--no-sandbox is for someone
+      # else's code where bubblewrap cannot work). That is safe here: the runner is a
+      # throwaway VM for this repository alone, the action hands the command only PATH and
+      # HOME (no token), and the code is the repository's own, pushed by someone who could
+      # as well edit this workflow or the checks.
+"""
+EXERCISE_STEP = """\
+      - name: {name}
+        id: {id}
+        uses: classroom-resources/autograding-command-grader@v1
+        with:
+          test-name: {name}
+          setup-command: make -s setup
+          command: {command}
+          timeout: {timeout}
+          max-score: {points}
+"""
+REPORTER_STEP = """\
+      - name: Autograding Reporter
+        uses: classroom-resources/autograding-grading-reporter@v1
+        env:
+{env}
+        with:
+          runners: {runners}
+"""
+# What a step id may be (GitHub's rule), and the reporter reads `<ID>_RESULTS` for it.
+STEP_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+# The setup of the first step installs .venv: minutes the action allows beyond the grading.
+SETUP_MINUTES = 5
+
+
+def classroom_workflow(kit: Kit, template: Path) -> str:
+    """GitHub Classroom's workflow: `template`, then a step per exercise of `kit` that
+    runs its grader with max-score the points it counts, then the reporter."""
+    steps = []
+    redis = [e.id for e in kit.exercises if "redis" in e.services]
+    if redis:
+        steps.append(REDIS_STEP.format(ids=", ".join(redis)))
+    steps.append(STEPS_NOTE)
+    for exercise in kit.exercises:
+        if not STEP_ID.fullmatch(exercise.id):
+            raise GraderError(
+                f"exercise id {exercise.id!r} cannot name a GitHub Actions step: "
+                "use letters, digits, - and _"
+            )
+        points = total_points(kit, exercise)
+        if points != int(points):  # the action reads max-score with parseInt
+            raise GraderError(
+                f"{exercise.id} is worth {points:g} points, but GitHub Classroom's command "
+                "grader counts whole points only: make its weight or points whole"
+            )
+        steps.append(
+            EXERCISE_STEP.format(
+                name=json.dumps(f"{exercise.id}: {exercise.title}"),
+                id=exercise.id,
+                command=json.dumps(f".venv/bin/python -m grader check --exercise {exercise.id}"),
+                # The grader bounds itself by the manifest's timeout; the rest is for setup.
+                timeout=math.ceil(exercise.timeout / 60) + SETUP_MINUTES,
+                points=int(points),
+            )
+        )
+    env = "\n".join(
+        f'          {e.id.upper()}_RESULTS: "${{{{ steps.{e.id}.outputs.result }}}}"'
+        for e in kit.exercises
+    )
+    runners = ",".join(e.id for e in kit.exercises)
+    steps.append(REPORTER_STEP.format(env=env, runners=runners))
+    return template.read_text(encoding="utf-8") + "".join(steps)
+
+
+def total_points(kit: Kit, exercise: Exercise) -> float:
+    """What grading `exercise` in `kit` is out of: its check files' checks (hidden ones
+    too, where the kit has them) and the engine's own, each worth what the grader
+    counts (see Grading.worth in the plugin)."""
+    worth = exercise.points_by_check()
+    specs = [spec for path in kit.check_files(exercise) for spec in _checks_in(path)]
+    owns = [(s.name, s.points) for s in specs] + [(NEVER_BLOCKS.name, NEVER_BLOCKS.points)]
+    return sum(worth.get(name, points * worth["*"]) for name, points in owns)
+
+
+def _checks_in(path: Path) -> list[CheckSpec]:
+    """The @check functions of a check file (the kit's own code), as pytest collects them."""
+    name = f"_grader_points_{abs(hash(path))}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise GraderError(f"cannot read the checks in {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses and the like look their module up
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules[name]
+    found = (getattr(value, "__grader_check__", None) for value in vars(module).values())
+    return [spec for spec in found if isinstance(spec, CheckSpec)]

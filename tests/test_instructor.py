@@ -18,6 +18,7 @@ import xmlschema
 
 from grader import classreport, dist, exports
 from grader.gradebook import Gradebook
+from grader.manifest import Kit
 from grader.results import CheckResult, ExerciseResult, Outcome
 from tests.conftest import ROOT
 from tests.conftest import run_grader as grader
@@ -289,6 +290,12 @@ def test_student_edition_has_only_what_students_run_and_make_check_works(
     assert "hint 1/3" in make("hint").stdout
 
 
+def test_the_student_readme_names_every_file_to_hand_in(kit: Kit) -> None:
+    readme = (ROOT / "edition" / "README.md").read_text()
+    handing_in = readme.split("## Handing in", 1)[1].split("\n## ", 1)[0]
+    assert [e.file for e in kit.exercises if f"`{e.file}`" not in handing_in] == []
+
+
 def run_autograder(root: Path, upload: dict[str, Path], python: str = sys.executable) -> dict:  # type: ignore[type-arg]
     """Gradescope's run, simulated: the upload in /autograder/submission."""
     shutil.rmtree(root / "submission", ignore_errors=True)
@@ -315,7 +322,8 @@ def test_a_gradescope_autograder_for_one_exercise_finds_the_file_in_any_upload(
     tmp_path: Path,
 ) -> None:
     out = tmp_path / "dist"
-    assert grader("gradescope", "--out", str(out), "-e", "broadcast").returncode == 0
+    made = grader("gradescope", "--out", str(out), "-e", "broadcast")
+    assert made.returncode == 0
     root = tmp_path / "autograder"
     shutil.unpack_archive(out / "gradescope-autograder-broadcast.zip", root / "source")
     assert (root / "source" / "checks" / "hidden" / "broadcast.py").is_file()
@@ -328,6 +336,9 @@ def test_a_gradescope_autograder_for_one_exercise_finds_the_file_in_any_upload(
     assert all(t["status"] == "passed" for t in results["tests"]), results
     hidden = [t for t in results["tests"] if t["visibility"] != "visible"]
     assert [t["visibility"] for t in hidden] == ["after_published"]
+    # The total Gradescope's assignment must be set to: what results.json is out of.
+    total = sum(t["max_score"] for t in results["tests"])
+    assert f"set the assignment's total points to {total:g} " in " ".join(made.stdout.split())
     # Two candidates: refused with a word, never a guess.
     results = run_autograder(root, {"a/broadcast.py": solution, "b/broadcast.py": solution})
     assert results["score"] == 0
