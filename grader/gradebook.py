@@ -222,7 +222,7 @@ class Gradebook:
                 grades, order, roster, stale={s: e for s, e in stale.items() if e}
             ),
         )
-        summary = classreport.summarize(grades, order)
+        summary = classreport.summarize(grades, order, roster or ())
         links = {s: f"students/{_url(folder_name(s))}/feedback.html" for s in grades}
         write(self.out / "report.html", classreport.html(summary, title, links))
         return grades
