@@ -325,6 +325,17 @@ def _cause(evidence: Evidence, event: dict[str, Any], error: str) -> str | None:
                 + _how_to_await(evidence, made.line, call)
             )
         return "A coroutine was used as a value: the async call that made it is not awaited."
+    raw = next(
+        (n for n, text in enumerate(evidence.source, 1) if re.search(r"\.receive\(\s*\)", text)),
+        None,
+    )
+    if "'dict' object" in error and raw is not None:
+        return (
+            f"A dict got where text was expected: `receive()` at line {raw} "
+            f"(`{evidence.source[raw - 1].strip()}`) returns the whole ASGI message "
+            "(`{'type': 'websocket.receive', 'text': …}`). Read the text with "
+            "`await websocket.receive_text()`."
+        )
     missing = re.search(r"'WebSocket' object has no attribute '(\w+)'", error)
     if missing:
         name = missing[1]

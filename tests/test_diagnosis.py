@@ -578,3 +578,15 @@ def test_advice_for_another_cause_is_held_back() -> None:
     assert "End the loop on WebSocketDisconnect" in diagnosis.blocked_advice(
         {"code": "data = await websocket.receive_text()"}
     )
+
+
+def test_a_dict_where_text_was_expected_names_the_receive_that_made_it() -> None:
+    lines = ["def parse(data):", "    return data.startswith('@')", "data = await ws.receive()"]
+    event = {
+        "kind": "raised",
+        "error": "AttributeError: 'dict' object has no attribute 'startswith'",
+        "line": 2,
+        "path": "/ws/a",
+    }
+    said = explain(events=[event], source=lines)
+    assert "`receive()` at line 3" in said and "receive_text()" in said
