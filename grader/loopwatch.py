@@ -284,7 +284,10 @@ class LoopWatch:
             return False
         server = _Process(pid, first, Stretch(), loop=True)
         with self._lock:
-            self._watched[id(key)] = _Watched(check, hidden, {pid: server})
+            self._watched[id(key)] = watched = _Watched(check, hidden, {pid: server})
+            # What it forked while starting is watched from the first look: a check may
+            # be over before the next look for new processes.
+            self._family(watched)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, daemon=True, name="loopwatch")
                 self._thread.start()

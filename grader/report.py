@@ -312,7 +312,7 @@ def grades_table(
     if any(r.flags for results in grades.values() for r in results):
         table.caption = f"{FLAG} flagged: see the flags column of gradebook.csv"
     every = width >= 40 + 9 * len(ids)
-    table.add_column("student", no_wrap=True)
+    table.add_column("student", overflow="fold")
     for exercise_id in ids if every else ():
         table.add_column(exercise_id, justify="right", no_wrap=True)
     table.add_column("total", justify="right", no_wrap=True)
@@ -335,8 +335,8 @@ def grades_table(
         scores = [f"{by_id[e].score:g}/{by_id[e].max_score:g}" if e in by_id else "–" for e in ids]
         flagged = sum(len(r.flags) for r in results)
         table.add_row(
-            plain(_shorten(student, 24))
-            + (Text(f" {FLAG}{flagged}", "magenta") if flagged else ""),
+            # Never cut: two students may differ only at the end of their names.
+            plain(student) + (Text(f" {FLAG}{flagged}", "magenta") if flagged else ""),
             *(scores if every else ()),
             f"{total:g}/{most:g}",
             *([f"{sum(r.duration for r in results):.1f} s"] if every else ()),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import json
 import os
 import signal
@@ -84,9 +85,11 @@ def grade(
     if told is not None and missing is not None:
         return _retold(told, missing, _submitted(kit, exercise, contents))
     # An untouched starter's verdict is the starter's, whoever hands it in.
+    # (By its bytes: in a student's own folder, their file is the starter.)
     unchanged = _submitted(kit, exercise, contents) is Submitted.UNCHANGED
-    if unchanged and (kit.root, exercise.id, isolated) in _STARTER:
-        return dataclasses.replace(_STARTER[(kit.root, exercise.id, isolated)], duration=0.0)
+    starter = (kit.root, exercise.id, isolated, hashlib.sha256(contents.data).hexdigest())
+    if unchanged and starter in _STARTER:
+        return dataclasses.replace(_STARTER[starter], duration=0.0)
     with tempfile.TemporaryDirectory(prefix="grader-") as tmp:
         scratch = Path(tmp)
         sandbox.prepare(scratch, isolated, _grader_home(kit))
@@ -125,14 +128,14 @@ def grade(
     if missing is not None and result.error == missing:
         _NOTHING_TO_RUN[(kit.root, exercise.id, isolated)] = result
     if unchanged and not timed_out:
-        _STARTER[(kit.root, exercise.id, isolated)] = result
+        _STARTER[starter] = result
     return result
 
 
 # The verdicts of a job with nothing to run, and of an untouched starter, by kit and
 # exercise: a class's many such entries cost one checks process each (see grade).
 _NOTHING_TO_RUN: dict[tuple[Path, str, bool], ExerciseResult] = {}
-_STARTER: dict[tuple[Path, str, bool], ExerciseResult] = {}
+_STARTER: dict[tuple[Path, str, bool, str], ExerciseResult] = {}
 
 
 def _retold(told: ExerciseResult, reason: str, submitted: Submitted) -> ExerciseResult:

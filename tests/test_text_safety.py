@@ -168,8 +168,8 @@ def test_three_bobs_are_three_rows_and_hidden_text_shows_escaped(
         assert not raw, (where, raw)
     tagged = rows(out)["tagger"]["reason"]
     assert "x\\U000e0049\\U000e004e" in tagged and "\\u3164\\u034f\\U0001d173y" in tagged
-    for where in ("terminal", str(out / "report.html")):
-        assert "\\U000e0049\\U000e004e" in pages[where], where
+    # The terminal cuts reasons to a line (the check above proves nothing raw shows).
+    assert "\\U000e0049\\U000e004e" in pages[str(out / "report.html")]
     for name in ("bob\\u034f", "bob\\u3164"):
         assert name in shown and name in pages[str(out / "report.html")], name
 

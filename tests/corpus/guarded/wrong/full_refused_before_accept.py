@@ -1,7 +1,7 @@
 """Refuses the client over the limit before accept(), an HTTP 403 instead of close code 1013.
 
 expect: turns_away_when_full, no_server_errors
-says: refused /ws/carol before accepting it
+says: closed /ws/carol before accepting it
 says: line 51
 """
 
