@@ -5,6 +5,7 @@ module's constants, so the endpoint must read them when a client connects. Silen
 proven with markers: a later message arriving next shows that nothing came in between.
 """
 
+from contextlib import suppress
 from urllib.parse import quote
 
 from grader import Chat, Client, Failure, LiveServer, Submission, check
@@ -40,16 +41,17 @@ chat = Chat(
 
 @check(settings={"TOKENS": TOKENS})
 async def admits_known_client(server: LiveServer) -> None:
-    """A client with its own token, /ws/alice?token=…, is accepted and gets
-    "Client #alice joined"."""
+    """A client with its own token, /ws/alice?token=…, is accepted, and is told first that
+    it joined."""
     alice = await server.connect(path("alice"), help=ADMIT_HELP)
-    await alice.expect("Client #alice joined")
+    # chats_as_before judges the words: a slip there is no reason to skip every check.
+    await alice.expect_like("Client #alice joined", ["alice"])
 
 
 @check(depends=admits_known_client, settings={"TOKENS": TOKENS})
 async def chats_as_before(server: LiveServer) -> None:
     """Admitted clients chat as in broadcast: joins and messages reach all, "left" the rest."""
-    alice, bob, carol = await chat.join(server, "alice", "bob", "carol")
+    alice, bob, carol = await chat.join(server, "alice", "bob", "carol", exact=True)
     await chat.say(alice, "hello", alice, bob, carol)
     await alice.close()
     for client in (bob, carol):
@@ -61,7 +63,7 @@ async def chats_as_before(server: LiveServer) -> None:
     await chat.marker(carol, carol, bob, help="Each event is broadcast exactly once.")
 
 
-@check(depends=chats_as_before, settings={"TOKENS": TOKENS})
+@check(depends=admits_known_client, settings={"TOKENS": TOKENS})
 async def refuses_bad_tokens(server: LiveServer) -> None:
     """A missing, empty, wrong or borrowed token gets HTTP 403, and nobody hears of it."""
     (alice,) = await chat.join(server, "alice")
@@ -93,7 +95,7 @@ async def compares_tokens_in_constant_time(submission: Submission) -> None:
     submission.expect_no_equality_on("TOKENS")
 
 
-@check(depends=chats_as_before, settings={"TOKENS": TOKENS})
+@check(depends=admits_known_client, settings={"TOKENS": TOKENS})
 async def refuses_non_ascii_token(server: LiveServer) -> None:
     """A token with non-ASCII characters, such as ?token=é, gets HTTP 403, not a server error."""
     (alice,) = await chat.join(server, "alice")
@@ -109,7 +111,7 @@ async def refuses_non_ascii_token(server: LiveServer) -> None:
 
 
 @check(
-    depends=chats_as_before,
+    depends=admits_known_client,
     settings={
         "TOKENS": {
             **TOKENS,
@@ -143,7 +145,7 @@ async def refuses_malformed_ids(server: LiveServer) -> None:
 
 
 @check(
-    depends=chats_as_before,
+    depends=admits_known_client,
     settings={"TOKENS": {"A": "t1", "x_y-9": "t2", "Z" * 32: "t3", "0": "t4", "-_-": "t5"}},
 )
 async def admits_every_valid_id(server: LiveServer) -> None:
@@ -161,7 +163,7 @@ async def admits_every_valid_id(server: LiveServer) -> None:
         )
 
 
-@check(depends=chats_as_before, settings={"TOKENS": TOKENS, "MAX_CONNECTIONS": 2})
+@check(depends=admits_known_client, settings={"TOKENS": TOKENS, "MAX_CONNECTIONS": 2})
 async def turns_away_when_full(server: LiveServer) -> None:
     """With MAX_CONNECTIONS = 2, a third client is accepted, then closed with 1013 and a
     reason, and nobody hears of it; a bad token still gets HTTP 403."""
@@ -194,7 +196,7 @@ async def turns_away_when_full(server: LiveServer) -> None:
 CROWD = {f"guest{n}": f"k3y-guest-{n:04}" for n in range(12)}
 
 
-@check(depends=chats_as_before, settings={"TOKENS": {**TOKENS, **CROWD}})
+@check(depends=admits_known_client, settings={"TOKENS": {**TOKENS, **CROWD}})
 async def admits_a_crowd_by_default(server: LiveServer) -> None:
     """With the module's own MAX_CONNECTIONS (100, as the lesson says), a dozen clients
     are all admitted."""
@@ -229,7 +231,7 @@ async def admits_again_after_leave(server: LiveServer) -> None:
     )
 
 
-@check(depends=chats_as_before, settings={"TOKENS": TOKENS, "MAX_MESSAGE_BYTES": 16})
+@check(depends=admits_known_client, settings={"TOKENS": TOKENS, "MAX_MESSAGE_BYTES": 16})
 async def closes_oversized_sender(server: LiveServer) -> None:
     """With MAX_MESSAGE_BYTES = 16, a 17-byte message is not relayed: 1009 closes its sender."""
     alice, bob, carol = await chat.join(server, "alice", "bob", "carol")
@@ -271,25 +273,32 @@ async def counts_utf8_bytes(server: LiveServer) -> None:
     await alice.expect("Client #bob left")
 
 
-@check(
-    depends=chats_as_before,
-    settings={"TOKENS": TOKENS, "MAX_CONNECTIONS": 2, "MAX_MESSAGE_BYTES": 16},
-)
+@check(settings={"TOKENS": TOKENS, "MAX_CONNECTIONS": 2, "MAX_MESSAGE_BYTES": 16})
 async def no_server_errors(server: LiveServer) -> None:
     """The server logs no unhandled exception while refusing, turning away and closing clients."""
-    await server.expect_refused(path("alice", "wrong"), 403)
-    await server.expect_refused("/ws/has%20space?token=x", 403)
-    alice, bob = await chat.join(server, "alice", "bob")
-    carol = await server.connect(path("carol"), help=ADMIT_HELP)
-    await carol.expect_closed(1013)
-    await bob.send("y" * 17)
-    await bob.expect_closed(1009)
-    await alice.expect("Client #bob left")
-    (carol,) = await chat.join(server, "carol", present=(alice,))
-    dave = await server.connect(path("dave"), help=ADMIT_HELP)
-    await dave.expect_closed(1013)
-    await carol.close()
-    await alice.expect("Client #carol left")
-    # The marker is handled after the other handlers have finished, errors included.
-    await chat.marker(alice, alice, help="Each event is broadcast exactly once.")
+
+    async def closed(client_path: str) -> None:
+        """A newcomer turned away (or let in: another check's failure) reads what comes."""
+        client = await server.connect(client_path)
+        await client.drain("marker")
+
+    # What is said, and how clients are refused, is judged by the other checks: here
+    # each step may go either way, and whatever the server logged counts.
+    for attempt in (path("alice", "wrong"), "/ws/has%20space?token=x"):
+        with suppress(Failure):
+            await server.expect_refused(attempt, 403)
+    with suppress(Failure):
+        alice, bob = await chat.enter(server, "alice", "bob")
+        await closed(path("carol"))
+        await bob.send("y" * 17)
+        await bob.drain("marker")  # until closed, or quiet
+        await alice.drain("bob")
+        (carol,) = await chat.enter(server, "carol")
+        await alice.drain("carol")
+        await closed(path("dave"))
+        await carol.close()
+        await alice.drain("carol")
+        # The marker is handled after the other handlers have finished, errors included.
+        await alice.send("marker")
+        await alice.drain("marker")
     server.expect_no_errors()

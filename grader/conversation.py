@@ -56,15 +56,19 @@ class Chat:
         *ids: str,
         present: Sequence[Client] = (),
         stalled: str = "",
+        exact: bool = False,
         help: str | None = None,
         refused_help: str | None = None,
         **fields: str,
     ) -> list[Client]:
         """Connect clients one by one; each newcomer and everyone `present` (and every
-        earlier newcomer) hear it join, next.
+        earlier newcomer) hear it join, next, all in the same words.
 
-        `stalled` names an id whose client never reads (and so is not asked to hear
-        anything); `refused_help` is the advice if the endpoint refuses a newcomer.
+        Those words are `joined`, or with `exact=False` (for a check about something
+        else) a slip of it, so that a typo there fails the checks about the joined line
+        and not every check that needs clients. `stalled` names an id whose client never
+        reads (and so is not asked to hear anything); `refused_help` is the advice if
+        the endpoint refuses a newcomer.
         """
         members = list(present)
         joined: list[Client] = []
@@ -85,13 +89,36 @@ class Chat:
             members.append(client)
             if client_id == stalled:
                 never_reads = client
+            text = self.joined.format(id=client_id, **fields)
+            heard: str | None = None  # the words the first to hear it heard
             for member in members:
-                if member is not never_reads:
-                    await member.expect(
-                        self.joined.format(id=client_id, **fields), help=help or self.join_help
-                    )
+                if member is never_reads:
+                    continue
+                if exact or heard is not None:
+                    # Whatever the words, everyone gets the same announcement.
+                    await member.expect(heard or text, help=help or self.join_help)
+                else:
+                    heard = await member.expect_like(text, [client_id], help=help or self.join_help)
             joined.append(client)
         return joined
+
+    async def enter(self, server: LiveServer, *ids: str, **fields: str) -> list[Client]:
+        """Connect clients one by one; each newcomer and everyone earlier read whatever
+        comes until the newcomer is named. Nothing said fails it, only a refused or
+        closed connection: for a check that judges no words (the server's errors)."""
+        members: list[Client] = []
+        for client_id in ids:
+            path = (
+                self.path(client_id, **fields)
+                if callable(self.path)
+                else self.path.format(id=client_id, **fields)
+            )
+            members.append(
+                await server.connect(path, self.name.format(id=client_id, **fields), id=client_id)
+            )
+            for member in members:
+                await member.drain(client_id)
+        return members
 
     async def say(
         self,

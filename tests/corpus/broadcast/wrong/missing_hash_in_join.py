@@ -1,6 +1,6 @@
 """Hold-out (issue 18): dropped the # from the joined announcement. Fix: write "Client #{client_id} joined".
 
-expect: greets_newcomer, announces_ids_as_given
+expect: announces_join_to_everyone, announces_ids_as_given
 says: whose fixed text is not the exercise's
 says: line 45
 """

@@ -1,6 +1,6 @@
 """Relays messages as `Client alice: hello`, forgetting the `#` before the client id.
 
-expect: relays_to_everyone, keeps_serving_after_leave, sends_nothing_else, no_server_errors
+expect: relays_to_everyone, keeps_serving_after_leave, sends_nothing_else
 """
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect

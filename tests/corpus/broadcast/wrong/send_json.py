@@ -1,6 +1,6 @@
 """broadcast() uses send_json(message), so every frame is a JSON-quoted string.
 
-expect: greets_newcomer
+expect: announces_join_to_everyone, relays_to_everyone, announces_leave
 says: not `send_json(message)`
 """
 

@@ -1,6 +1,6 @@
 """Cleans up in a finally block that also runs for a refused duplicate, removing the holder.
 
-expect: duplicate_leaves_holder_untouched, no_server_errors
+expect: duplicate_leaves_holder_untouched
 """
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect

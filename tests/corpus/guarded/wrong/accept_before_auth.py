@@ -1,6 +1,6 @@
 """Hold-out (issue 18): accepts the stranger before closing it with 1008. Fix: close before accept so the handshake gets 403.
 
-expect: refuses_bad_tokens, refuses_non_ascii_token, refuses_malformed_ids, turns_away_when_full, no_server_errors
+expect: refuses_bad_tokens, refuses_non_ascii_token, refuses_malformed_ids, turns_away_when_full
 says: close *instead of* accepting
 says: line 85
 """

@@ -1,6 +1,6 @@
 """Checks the token only after accept(), then closes with 1008: no HTTP 403.
 
-expect: refuses_bad_tokens, refuses_non_ascii_token, refuses_malformed_ids, turns_away_when_full, no_server_errors
+expect: refuses_bad_tokens, refuses_non_ascii_token, refuses_malformed_ids, turns_away_when_full
 """
 
 import re

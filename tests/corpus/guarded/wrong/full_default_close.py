@@ -1,6 +1,6 @@
 """Closes the client over the limit with the default code 1000 instead of 1013.
 
-expect: turns_away_when_full, no_server_errors
+expect: turns_away_when_full
 """
 
 import re

@@ -1,6 +1,6 @@
 """Refuses the client over the limit before accept(), an HTTP 403 instead of close code 1013.
 
-expect: turns_away_when_full, no_server_errors
+expect: turns_away_when_full
 says: closed /ws/carol before accepting it
 says: line 51
 """

@@ -1,6 +1,6 @@
 """Turns clients away only above MAX_CONNECTIONS + 1 (`>` instead of `>=`).
 
-expect: turns_away_when_full, no_server_errors
+expect: turns_away_when_full
 """
 
 import re

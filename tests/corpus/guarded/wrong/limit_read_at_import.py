@@ -1,6 +1,6 @@
 """Hands MAX_CONNECTIONS to the manager at import, so a changed limit is ignored.
 
-expect: turns_away_when_full, no_server_errors
+expect: turns_away_when_full
 says: copies MAX_CONNECTIONS
 says: line 71
 """

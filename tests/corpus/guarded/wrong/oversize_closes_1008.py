@@ -1,6 +1,6 @@
 """Closes the sender of an oversized message with 1008 instead of 1009.
 
-expect: closes_oversized_sender, no_server_errors
+expect: closes_oversized_sender
 """
 
 import re

@@ -1,6 +1,6 @@
 """Silently drops an oversized message and keeps its sender connected.
 
-expect: closes_oversized_sender, no_server_errors
+expect: closes_oversized_sender
 """
 
 import re

@@ -1,6 +1,6 @@
 """Sends the sender an error text frame before closing it with 1009.
 
-expect: closes_oversized_sender, no_server_errors
+expect: closes_oversized_sender
 """
 
 import re

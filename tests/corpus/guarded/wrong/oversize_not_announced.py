@@ -1,6 +1,6 @@
 """Closes the sender of an oversized message but never announces that it left.
 
-expect: closes_oversized_sender, no_server_errors
+expect: closes_oversized_sender
 """
 
 import re

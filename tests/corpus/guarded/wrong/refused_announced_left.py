@@ -1,6 +1,6 @@
 """Cleans up in a `finally` that also runs for refused clients, announcing them as left.
 
-expect: refuses_bad_tokens, refuses_non_ascii_token, refuses_malformed_ids, turns_away_when_full, no_server_errors
+expect: refuses_bad_tokens, refuses_non_ascii_token, refuses_malformed_ids, turns_away_when_full
 """
 
 import re

@@ -1,6 +1,6 @@
 """Relays an oversized message before closing its sender.
 
-expect: closes_oversized_sender, no_server_errors
+expect: closes_oversized_sender
 """
 
 import re

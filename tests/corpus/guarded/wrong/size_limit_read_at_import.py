@@ -1,6 +1,6 @@
 """Binds MAX_MESSAGE_BYTES as a default argument at import, so a changed limit is ignored.
 
-expect: closes_oversized_sender, no_server_errors
+expect: closes_oversized_sender
 """
 
 import re

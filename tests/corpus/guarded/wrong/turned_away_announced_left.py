@@ -1,6 +1,6 @@
 """Announces 'left' for a client that was turned away and never joined.
 
-expect: turns_away_when_full, no_server_errors
+expect: turns_away_when_full
 """
 
 import re
