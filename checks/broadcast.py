@@ -121,7 +121,8 @@ async def sends_nothing_else(server: LiveServer) -> None:
     )
 
 
-@check()
+# An app that lets nobody in has nothing to show: the check needs clients to get in.
+@check(depends=greets_newcomer)
 async def no_server_errors(server: LiveServer) -> None:
     """The server logs no unhandled exception while clients join, chat and leave."""
     # What is said is judged by the other checks: here only a refused or closed

@@ -110,10 +110,10 @@ class Student:
         return file, self.problem or self.problems.get(exercise.id)
 
     def findings(self) -> str:
-        """What was found besides the files, for the fingerprint of saved results: flags
-        too, which may change with another student's files (and then grade again)."""
-        found = str((self.problem, self.problems))
-        return found + str(sorted(self.flags.items())) if self.flags else found
+        """What was found besides the files, for the fingerprint of saved results. Not
+        the flags: they change with other students' files, and are set again on kept
+        results without grading (see Gradebook.restamp)."""
+        return str((self.problem, self.problems))
 
     def flagged(self, result: ExerciseResult) -> ExerciseResult:
         """`result` with this student's flags for its exercise."""

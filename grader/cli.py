@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
@@ -426,6 +427,13 @@ def cmd_grade(kit: Kit, args: argparse.Namespace) -> int:
             done = batch.grade_many(kit, jobs, isolated=isolated, workers=args.jobs, on_done=save)
     if not done.interrupted:
         _force_done(args.out)
+    # Flags follow the class as it is now (an identical file may have come or gone).
+    order_all = [e.id for e in kit.exercises]
+    for s in students:
+        if s.name not in waiting:
+            mine = [k.result for e, k in book.stored(s.name).items() if e in ids]
+            unflagged = [dataclasses.replace(r, flags=()) for r in mine]
+            book.restamp(s.name, [s.flagged(r) for r in unflagged], args.hidden, order_all)
     order = [e.id for e in kit.exercises if e.id in ids or book_has(book, e.id)]
     grades = book.write_summary(order, f"{kit.title}: {', '.join(order)}", roster, schemes=schemes)
     _summary(grades, order)

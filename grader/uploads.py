@@ -11,12 +11,15 @@ from dataclasses import dataclass
 
 # What an operating system leaves in a folder it shows or zips: nobody's submission.
 JUNK = {".ds_store", "thumbs.db", "desktop.ini", "__macosx"}
+# ... and what tools leave. Any other name, hidden or not, is somebody's: it gets a row.
+TOOLS = {".git", ".svn", ".hg", ".idea", ".vscode", ".ipynb_checkpoints", ".venv", "venv"}
 
 
 def is_junk(name: str) -> bool:
     """Whether an entry of a submissions folder is litter: the system files above,
-    AppleDouble `._*` files, and hidden entries (`.git`, `.idea`…)."""
-    return name.startswith(".") or name.casefold() in JUNK
+    AppleDouble `._*` files, and version control and editor folders."""
+    folded = name.casefold()
+    return name.startswith("._") or folded in JUNK or folded in TOOLS
 
 
 def nfc(name: str) -> str:
