@@ -404,3 +404,10 @@ def test_points_per_check_and_weight_per_exercise_reach_every_export(tmp_path: P
     assert float(row["broadcast"]) == earned and float(row["max"]) == sum(worth.values())
     suite = ET.parse(out / "students" / "ada" / "junit.xml").getroot()[0]
     assert suite.get("tests") == str(len(tests))
+    # The points change back: ada's grade is graded again, never kept beside the new scheme.
+    manifest.write_text(text.replace("weight = 2\npoints = { greets_newcomer = 3 }\n", ""))
+    again = grader(
+        "grade", "--submissions", str(subs), "-e", "broadcast", "--out", str(out), root=course
+    )
+    assert "Graded 1 of 1" in again.stdout, again.stdout
+    assert float(gradebook(out)["ada"]["max"]) == len(tests)
