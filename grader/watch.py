@@ -27,7 +27,14 @@ def watch(kit: Kit, console: Console, exercise: Exercise | None) -> int:
     """Loop until every exercise passes or the student presses Ctrl-C."""
     exercise = exercise or Progress.load(kit).current(kit)
     # One watcher for the whole session: a save made while grading is not missed.
-    saves = watchfiles.watch(kit.root / "starter", watch_filter=watchfiles.PythonFilter())
+    # It yields every 0.2 s even without a change: the file's digest is looked at each
+    # time, so a save made before the watcher had started is not missed either.
+    saves = watchfiles.watch(
+        kit.root / "starter",
+        watch_filter=watchfiles.PythonFilter(),
+        yield_on_timeout=True,
+        rust_timeout=200,
+    )
     try:
         while exercise is not None:
             graded = digest(kit.starter(exercise))
@@ -53,7 +60,7 @@ def watch(kit: Kit, console: Console, exercise: Exercise | None) -> int:
                     "dim",
                 )
             )
-            if digest(kit.starter(exercise)) == graded:  # else: saved while grading
+            while digest(kit.starter(exercise)) == graded:  # else: saved while grading
                 next(saves)
     except KeyboardInterrupt:
         console.print("\nStopped watching.")
