@@ -4,10 +4,16 @@ The manifest is the single source of truth; every other part of the kit (starter
 solution, checks, lesson text) is found through it. Parsing fails loudly on anything
 incomplete, mistyped or unknown (a field nothing reads is refused, not ignored), so a
 broken kit never reaches a student.
+
+At the top level, beside `title` and the `[[exercises]]` tables, an optional
+`extensions = ["checks._chat", …]` names modules of the kit (dotted names, found from
+the kit's root) that the checks process imports before it collects any check: a
+lesson's shared helpers, or checks that register themselves with the engine.
 """
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -73,6 +79,9 @@ class Kit:
     title: str
     """The course's name."""
     exercises: tuple[Exercise, ...]
+    extensions: tuple[str, ...] = ()
+    """Modules of the kit the checks process imports before collecting checks (dotted
+    names, from the kit's root), for every exercise."""
 
     @classmethod
     def load(cls, root: Path) -> Kit:
@@ -85,8 +94,9 @@ class Kit:
             ) from None
         except tomllib.TOMLDecodeError as exc:
             raise GraderError(f"{path} is not valid TOML: {exc}") from None
-        _refuse_unknown(data, {"title", "exercises"}, "the course")
+        _refuse_unknown(data, {"title", "exercises", "extensions"}, "the course")
         _expect(data, "title", "the course")
+        extensions = _extensions(data.get("extensions", []))
         if not isinstance(data.get("exercises", []), list):
             raise GraderError(f"{path}: exercises must be a list of [[exercises]] tables")
         exercises = tuple(_exercise(entry) for entry in data.get("exercises", []))
@@ -96,7 +106,12 @@ class Kit:
         twice = sorted({i for i in ids if ids.count(i) > 1})
         if twice:
             raise GraderError(f"{path} lists the exercise id {', '.join(twice)} twice: rename one")
-        return cls(root=root, title=data.get("title", root.name), exercises=exercises)
+        return cls(
+            root=root,
+            title=data.get("title", root.name),
+            exercises=exercises,
+            extensions=extensions,
+        )
 
     def get(self, exercise_id: str) -> Exercise:
         for exercise in self.exercises:
@@ -163,6 +178,20 @@ def _expect(table: dict[str, Any], key: str, where: str) -> None:
         not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool)
     ):
         raise GraderError(f"{where} in {MANIFEST}: {key} must be {words}, not {value!r}")
+
+
+_MODULE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", re.ASCII)
+
+
+def _extensions(value: object) -> tuple[str, ...]:
+    names = value if isinstance(value, list) else [value]
+    wrong = [name for name in names if not isinstance(name, str) or not _MODULE.fullmatch(name)]
+    if not isinstance(value, list) or wrong:
+        raise GraderError(
+            f"the course in {MANIFEST}: extensions must be a list of module names such as "
+            f'"checks._chat", not {wrong[0] if wrong else value!r}'
+        )
+    return tuple(names)
 
 
 def _exercise(entry: dict[str, Any]) -> Exercise:
