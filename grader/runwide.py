@@ -68,7 +68,8 @@ def registered() -> tuple[RunWide, ...]:
     """Every run-wide check, the engine's own first."""
     for module in BUILT_IN:
         importlib.import_module(module)
-    return tuple(_REGISTRY.values())
+    entries = list(_REGISTRY.values())
+    return tuple(sorted(entries, key=lambda e: e.judge.__module__ not in BUILT_IN))
 
 
 def judge(entry: RunWide, check: Check, grading: Grading) -> CheckResult:

@@ -64,6 +64,9 @@ def _plain(value: object) -> Any:
     return value
 
 
+_WORDS: dict[Any, str] = {str: "a string", int: "a whole number", float: "a number", bool: "a bool"}
+
+
 def _value(hint: Any, value: object, where: str) -> Any:
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if hint is Any:
@@ -83,8 +86,8 @@ def _value(hint: Any, value: object, where: str) -> Any:
         return Path(_expect(value, str, "a string", where))
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
-    if hint in (str, int, float, bool):
-        return _expect(value, hint, f"a {hint.__name__}", where)
+    if hint in _WORDS:
+        return _expect(value, hint, _WORDS[hint], where)
     raise TypeError(f"{where}: the wire does not carry {hint!r}")  # a bug in a message type
 
 
