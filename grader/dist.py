@@ -274,9 +274,19 @@ def total_points(kit: Kit, exercise: Exercise) -> float:
     counts (see Grading.final)."""
     worth = exercise.points_by_check()
     specs = [spec for path in kit.check_files(exercise) for spec in _checks_in(path)]
-    checks = [s.check for s in specs] + [entry.check for entry in runwide.registered()]
+    checks = [s.check for s in specs] + [entry.check for entry in _run_wide(kit)]
     owns = [(c.name, c.points) for c in checks]
     return sum(worth.get(name, points * worth["*"]) for name, points in owns)
+
+
+def _run_wide(kit: Kit) -> tuple[runwide.RunWide, ...]:
+    """The run-wide checks of `kit`: its extensions imported from its root, as the
+    checks process imports them (the kit's own code, as its check files are)."""
+    sys.path.insert(0, str(kit.root))
+    try:
+        return runwide.registered(kit.extensions)
+    finally:
+        sys.path.remove(str(kit.root))
 
 
 def _checks_in(path: Path) -> list[CheckSpec]:

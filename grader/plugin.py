@@ -76,7 +76,8 @@ def _spec(item: pytest.Item) -> CheckSpec:
 
 
 def _run_wide(grading: Grading) -> list[tuple[runwide.RunWide, Check]]:
-    return [(entry, grading.final(entry.check)) for entry in runwide.registered()]
+    entries = runwide.registered(grading.job.extensions)
+    return [(entry, grading.final(entry.check)) for entry in entries]
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -55,21 +55,29 @@ def run_wide(*, points: float = 1.0, hidden: bool = False) -> Callable[[Judge], 
 
     def register(judge: Judge) -> Judge:
         doc = " ".join((judge.__doc__ or judge.__name__).split())
-        name = judge.__name__
-        if name in _REGISTRY and _REGISTRY[name].judge is not judge:
-            raise ValueError(f"two run-wide checks are named {name}")
-        _REGISTRY[name] = RunWide(Check(name, doc, points=points, hidden=hidden), judge)
+        check = Check(judge.__name__, doc, points=points, hidden=hidden)
+        _REGISTRY[f"{judge.__module__}.{judge.__name__}"] = RunWide(check, judge)
         return judge
 
     return register
 
 
-def registered() -> tuple[RunWide, ...]:
-    """Every run-wide check, the engine's own first."""
-    for module in BUILT_IN:
+def registered(extensions: tuple[str, ...] = ()) -> tuple[RunWide, ...]:
+    """The run-wide checks of a kit with these `extensions` (see Kit.extensions): the
+    engine's own, then those the extensions registered, each imported if not yet."""
+    for module in (*BUILT_IN, *extensions):
         importlib.import_module(module)
-    entries = list(_REGISTRY.values())
-    return tuple(sorted(entries, key=lambda e: e.judge.__module__ not in BUILT_IN))
+    # By module: a process that read several kits holds the run-wide checks of each.
+    return tuple(
+        entry
+        for modules in (BUILT_IN, extensions)
+        for entry in _REGISTRY.values()
+        if _within(entry.judge.__module__, modules)
+    )
+
+
+def _within(module: str, packages: tuple[str, ...]) -> bool:
+    return any(module == p or module.startswith(f"{p}.") for p in packages)
 
 
 def judge(entry: RunWide, check: Check, grading: Grading) -> CheckResult:

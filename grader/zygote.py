@@ -15,8 +15,8 @@ the wire (see `encode`, `decode`); an unknown kind or field is refused, not gues
     Reset()                kill everything below the zygote        → Done()
     (any request it could not carry out)                           → Failed(error)
 
-To add an operation: its dataclass (with its reply), its entry in REQUESTS, its branch
-in `_Host.handle`.
+To add an operation: its dataclass (with its reply) in the `Request` union, and its
+branch in `_Host.handle` (mypy refuses a union member without one).
 
 The zygote is the subreaper of all it starts, so even a server's double-forked daemon
 stays below it and `reset` finds it. It ends, with everything below it, when the
@@ -38,9 +38,10 @@ import subprocess
 import sys
 import threading
 import traceback
+import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, assert_never, cast
 
 from grader import untrusted, wire
 from grader.drain import Drain, Output
@@ -157,22 +158,16 @@ class Reset(_Request[Done]):
 
 
 Request = Serve | Signal | Status | Stop | Reset
-REQUESTS: dict[str, type[Request]] = {
-    "serve": Serve,
-    "signal": Signal,
-    "status": Status,
-    "stop": Stop,
-    "reset": Reset,
-}
-REPLIES: dict[str, type[Reply]] = {"served": Served, "ended": Ended, "done": Done, "failed": Failed}
-_KINDS = {kind: name for table in (REQUESTS, REPLIES) for name, kind in table.items()}
+# Each by its kind on the wire: its class's name, in lower case.
+REQUESTS: dict[str, type[Request]] = {c.__name__.lower(): c for c in typing.get_args(Request)}
+REPLIES: dict[str, type[Reply]] = {c.__name__.lower(): c for c in typing.get_args(Reply)}
 
 M = TypeVar("M")
 
 
 def encode(message: Request | Reply) -> dict[str, Any]:
     """A request or reply as the wire carries it."""
-    return {"kind": _KINDS[type(message)], **wire.encode(message)}
+    return {"kind": type(message).__name__.lower(), **wire.encode(message)}
 
 
 def decode(table: dict[str, type[M]], data: dict[str, Any]) -> M:
@@ -300,19 +295,23 @@ class _Host:
 
     def handle(self, request: Request, fds: list[int]) -> Reply:
         self.reap()
-        if isinstance(request, Serve):
-            return Served(self.serve(request, fds))
-        if isinstance(request, Signal):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(request.pid, request.signal)
-            return Done()
-        if isinstance(request, Status):
-            return Ended(self.statuses.get(request.pid))
-        if isinstance(request, Stop):
-            self.stop(request.pid)
-            return Ended(self.statuses.get(request.pid))
-        self.kill_all()  # Reset
-        return Done()
+        match request:
+            case Serve():
+                return Served(self.serve(request, fds))
+            case Signal(pid, number):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, number)
+                return Done()
+            case Status(pid):
+                return Ended(self.statuses.get(pid))
+            case Stop(pid):
+                self.stop(pid)
+                return Ended(self.statuses.get(pid))
+            case Reset():
+                self.kill_all()
+                return Done()
+            case _:
+                assert_never(request)
 
     def serve(self, request: Serve, fds: list[int]) -> int:
         if len(fds) != 4:

@@ -45,3 +45,5 @@ def test_an_extension_named_in_the_manifest_is_imported_before_checks_are_collec
     assert (
         added.description == "The kit's extensions were imported before the checks were collected."
     )
+    assert dist.total_points(kit, kit.get("echo")) == 4.5  # what the grader counts, too
+    assert runwide.registered() == runwide.registered(FAKE.extensions)  # nothing of the copy
