@@ -22,7 +22,7 @@ from grader.source import Submission
 from grader.timing import scaled
 
 if TYPE_CHECKING:
-    from grader.launcher import Launcher
+    from grader.plugin import Launcher
 
 __all__ = [
     "Chat",
@@ -43,9 +43,9 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    # The launcher brings the sandbox and the zygote; only the checks process needs them.
+    # The plugin imports pytest; only the checks process, which runs it, pays for that.
     if name == "Launcher":
-        from grader.launcher import Launcher
+        from grader.plugin import Launcher
 
         return Launcher
     raise AttributeError(f"module 'grader' has no attribute {name!r}")

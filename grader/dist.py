@@ -282,11 +282,8 @@ def total_points(kit: Kit, exercise: Exercise) -> float:
 def _run_wide(kit: Kit) -> tuple[runwide.RunWide, ...]:
     """The run-wide checks of `kit`: its extensions imported from its root, as the
     checks process imports them (the kit's own code, as its check files are)."""
-    sys.path.insert(0, str(kit.root))
-    try:
-        return runwide.registered(kit.extensions)
-    finally:
-        sys.path.remove(str(kit.root))
+    kit.load_extensions()
+    return runwide.registered(kit.extensions)
 
 
 def _checks_in(path: Path) -> list[CheckSpec]:

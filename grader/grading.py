@@ -21,12 +21,10 @@ class Grading:
 
     def __init__(self, job: Job, key: bytes) -> None:
         self.job = job
-        self.scratch = job.scratch
-        self.file_name = job.file
         folders = list(job.cgroups)
         job_caps = caps.CgroupCaps("cgroup", folders, owner=False) if folders else caps.JobCaps()
         self.sandbox = Sandbox(job.scratch, job_caps, isolated=job.isolated, uid=job.uid)
-        self.student_file = str(self.sandbox.submission(self.file_name))
+        self.student_file = str(self.sandbox.submission(job.file))
         """The file's path as tracebacks from the server show it."""
         self.display = job.display or job.file
         """The file's path as the student knows it."""
@@ -34,12 +32,10 @@ class Grading:
         self.outcomes: dict[str, Outcome] = {}
         self.descriptions: dict[str, str] = {}
         self.could_not_start: CouldNotStart | None = None
-        self.env = job.env
-        self.endpoint = job.endpoint
         self._count = 0
         # Started before any student code runs: a job at its process cap cannot stop it.
         self.pipes = drain.Drain()
-        self.source = quoting.source_lines(job.scratch / "submission" / self.file_name)
+        self.source = quoting.source_lines(job.scratch / "submission" / job.file)
         """The grader's own copy of the submission's lines, to quote them."""
         self.loopwatch = loopwatch.LoopWatch()
         """Decides never_blocks_event_loop: each server's loop, seen from outside."""
@@ -47,7 +43,7 @@ class Grading:
         """(hidden, event): each block the witnesses reported, by whether a hidden
         check's server reported it."""
         self.zygote = Zygote.start(
-            self.sandbox, self.file_name, job.module, ",".join(job.preload), self.pipes
+            self.sandbox, job.file, job.module, ",".join(job.preload), self.pipes
         )
 
     def final(self, check: Check, check_file: Path | None = None) -> Check:
@@ -63,11 +59,11 @@ class Grading:
         self._count += 1
         return AppServer(
             self.zygote,
-            self.scratch / f"server-{self._count}.events",
+            self.job.scratch / f"server-{self._count}.events",
             pipes=self.pipes,
-            file_name=self.file_name,
+            file_name=self.job.file,
             overrides=overrides,
-            env={**self.env, **(env or {})},
+            env={**self.job.env, **(env or {})},
             job_caps=self.sandbox.caps,
         )
 

@@ -119,7 +119,7 @@ def _server_context(
         wanted=frames[0] if frames else None,
         got=frames[1] if frames else None,
         path=error.path if isinstance(error, Failure) else None,
-        endpoint=grading.endpoint,
+        endpoint=grading.job.endpoint,
         about_errors=isinstance(error, ServerErrors),
         accepted=isinstance(error, Failure) and error.actual == ACCEPTED,
         source=grading.source,

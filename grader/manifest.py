@@ -13,7 +13,9 @@ lesson's shared helpers, or checks that register themselves with the engine.
 
 from __future__ import annotations
 
+import importlib
 import re
+import sys
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -82,6 +84,13 @@ class Kit:
     extensions: tuple[str, ...] = ()
     """Modules of the kit the checks process imports before collecting checks (dotted
     names, from the kit's root), for every exercise."""
+
+    def load_extensions(self) -> None:
+        """Import the course's extensions, the kit's folder first on the import path."""
+        if str(self.root) not in sys.path:
+            sys.path.insert(0, str(self.root))
+        for name in self.extensions:
+            importlib.import_module(name)
 
     @classmethod
     def load(cls, root: Path) -> Kit:

@@ -52,9 +52,10 @@ def pytest_configure(config: pytest.Config) -> None:
     prctl(PR_SET_DUMPABLE, 0)
     prctl(PR_SET_CHILD_SUBREAPER, 1)
     job = job_file.Job.load(Path(path))
-    # The kit's extensions, before any check file is collected (the kit is on PYTHONPATH).
-    for module in job.extensions:
-        importlib.import_module(module)
+    # The kit's extensions, before any check file is collected (the kit is on PYTHONPATH):
+    # what they register is the engine's, and their fixtures are every check's.
+    for name in job.extensions:
+        config.pluginmanager.register(importlib.import_module(name), name)
     config.stash[_KEY] = Grading(job, sys.stdin.buffer.read(channel.KEY_BYTES))
 
 
