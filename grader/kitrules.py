@@ -474,8 +474,8 @@ def read_label(path: Path) -> Label:
         if text == "pass":
             return Label(path, line, "pass")
         return Label(path, line, "error", error=text.removeprefix("error ").strip())
-    only = text.startswith("only ")
-    checks = tuple(c.strip() for c in text.removeprefix("only ").split(","))
+    only = text == "only" or text.startswith("only ")
+    checks = tuple(c.strip() for c in (text[len("only") :] if only else text).split(","))
     if not all(re.fullmatch(r"[A-Za-z_]\w*", c) for c in checks):
         raise LabelError(path, line, f"'expect: {text}' is not a list of check names")
     return Label(path, line, "fail", checks=checks, only=only, says=says)
@@ -607,7 +607,9 @@ def judge(label: Label, result: ExerciseResult) -> list[str]:
                 f"only {', '.join(label.checks)} should fail, not {', '.join(others)}:\n{summary}"
             )
     if label.says:
-        said = [f"{c.rationale} {c.help}" for c in result.checks if c.name in label.checks]
+        said = [
+            f"{c.rationale} {c.help or ''}".strip() for c in result.checks if c.name in label.checks
+        ]
         if not any(all(words in text for words in label.says) for text in said):
             wrong.append(f"no hint says {label.says}:\n" + "\n".join(said))
     return wrong
