@@ -1,7 +1,7 @@
 """The corpus of submissions the kit's tests grade, with the verdict each must get.
 
-Each file's docstring ends with its label (its grammar: grader.kitrules.Label), read
-by grader.kitrules.read_label, which `verify` also uses. Besides each exercise's
+Each file's docstring ends with its label (its grammar: grader.corpus.Label), read
+by grader.corpus.read_label, which `verify` also uses. Besides each exercise's
 wrong/ and right/, corpus/broken/ holds submissions that cannot run, graded as the
 first exercise's.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.kitrules import Label, label_lines, read_label
+from grader.corpus import Label, label_lines, read_label
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 BROKEN_AS = "broadcast"

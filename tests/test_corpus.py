@@ -2,7 +2,7 @@
 
 Wrong implementations must fail the checks their label names; alternative correct
 ones must pass everything; broken submissions must get a clear verdict in bounded
-time and leave no process behind. What a label means is grader.kitrules.judge; the
+time and leave no process behind. What a label means is grader.corpus.judge; the
 corpus's static rules (labels readable, every check targeted, its size) are `verify`'s.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from grader import kitrules, runner
+from grader import corpus, kitrules, runner
 from grader.manifest import Kit
 from tests.conftest import leftovers, settles_without_leftovers
 from tests.labels import Case, cases
@@ -26,7 +26,7 @@ def grade_case(kit: Kit, case: Case):
 @pytest.mark.parametrize("case", cases("right"), ids=lambda c: c.id)
 def test_alternative_correct_implementation_passes(kit: Kit, case: Case) -> None:
     result = grade_case(kit, case)
-    assert not kitrules.judge(case.label, result)
+    assert not corpus.judge(case.label, result)
 
 
 @pytest.mark.parametrize("case", cases("wrong") + cases("broken"), ids=lambda c: c.id)
@@ -34,7 +34,7 @@ def test_mistake_gets_the_verdict_it_is_labelled_with(kit: Kit, case: Case) -> N
     result = grade_case(kit, case)
     assert not result.passed
     assert result.duration < kit.get(case.exercise).timeout + 10, "verdict took too long"
-    wrong = kitrules.judge(case.label, result)
+    wrong = corpus.judge(case.label, result)
     assert not wrong, "\n".join(wrong)
 
 

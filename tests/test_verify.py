@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import kitrules
+from grader import corpus, kitrules
 from grader.manifest import Kit
 from grader.results import CheckResult, ExerciseResult, Outcome
 from tests.conftest import ROOT
@@ -207,7 +207,7 @@ def test_a_lesson_naming_a_command_the_edition_lacks_is_named(course: Path) -> N
     ]
 
 
-def corpus(root: Path, wrong: list[str], right: int = 3) -> Path:
+def write_corpus(root: Path, wrong: list[str], right: int = 3) -> Path:
     """tests/corpus/echo/ in the course: one mistake per label, and `right` passing files."""
     folder = root / "tests" / "corpus" / "echo"
     for kind, labels in (("wrong", wrong), ("right", ["pass"] * right)):
@@ -227,12 +227,12 @@ CORPUS_RULES = (
 
 def test_the_corpus_rules_apply_only_to_a_kit_with_a_corpus(course: Path) -> None:
     assert [broken(course, rule) for rule in CORPUS_RULES] == [[], [], []]
-    corpus(course, EVERY_CHECK * 3)
+    write_corpus(course, EVERY_CHECK * 3)
     assert [broken(course, rule) for rule in CORPUS_RULES] == [[], [], []]
 
 
 def test_a_corpus_too_small_is_named(course: Path) -> None:
-    corpus(course, EVERY_CHECK, right=1)
+    write_corpus(course, EVERY_CHECK, right=1)
     assert broken(course, kitrules.corpus_is_big_enough) == [
         "tests/corpus/echo/wrong: has 4 files: echo needs at least 10",
         "tests/corpus/echo/right: has 1 files: echo needs at least 3",
@@ -240,7 +240,7 @@ def test_a_corpus_too_small_is_named(course: Path) -> None:
 
 
 def test_a_check_no_mistake_fails_is_named_at_its_definition(course: Path) -> None:
-    corpus(course, ["accepts", "only echoes", "never_blocks_event_loop"] * 4)
+    write_corpus(course, ["accepts", "only echoes", "never_blocks_event_loop"] * 4)
     assert broken(course, kitrules.every_check_is_targeted) == [
         "checks/echo.py:23: no file in tests/corpus/echo/wrong fails check answers_promptly: "
         "add a mistake labelled with it"
@@ -248,7 +248,9 @@ def test_a_check_no_mistake_fails_is_named_at_its_definition(course: Path) -> No
 
 
 def test_labels_that_cannot_be_right_are_named(course: Path) -> None:
-    folder = corpus(course, ["echos", "pass", "only", "accepts\nexpect: echoes"] + EVERY_CHECK * 3)
+    folder = write_corpus(
+        course, ["echos", "pass", "only", "accepts\nexpect: echoes"] + EVERY_CHECK * 3
+    )
     (folder / "right" / "f0.py").write_text('"""Meant to pass.\n\nexpect: echoes\n"""\n')
     problems = broken(course, kitrules.corpus_is_labelled)
     assert problems == [
@@ -269,7 +271,7 @@ def result(**outcomes: Outcome) -> ExerciseResult:
 def test_expect_only_means_every_other_check_passes(tmp_path: Path) -> None:
     path = tmp_path / "mistake.py"
     path.write_text('"""Echoes late.\n\nexpect: only echoes\nsays: line 3\n"""\n')
-    label = kitrules.read_label(path)
+    label = corpus.read_label(path)
     assert (label.kind, label.checks, label.only, label.says) == (
         "fail",
         ("echoes",),
@@ -277,14 +279,14 @@ def test_expect_only_means_every_other_check_passes(tmp_path: Path) -> None:
         ("line 3",),
     )
     FAILED, PASSED, LATE = Outcome.FAILED, Outcome.PASSED, Outcome.TIMED_OUT
-    assert kitrules.judge(label, result(accepts=PASSED, echoes=LATE)) == [
+    assert corpus.judge(label, result(accepts=PASSED, echoes=LATE)) == [
         "no hint says ('line 3',):\nechoes said so"
     ]
-    widened = kitrules.judge(label, result(accepts=FAILED, echoes=FAILED))
+    widened = corpus.judge(label, result(accepts=FAILED, echoes=FAILED))
     assert widened[0].startswith("only echoes should fail, not accepts:")
-    wider_allowed = kitrules.Label(path, 3, "fail", checks=("echoes",))
-    assert kitrules.judge(wider_allowed, result(accepts=FAILED, echoes=FAILED)) == []
-    assert kitrules.judge(wider_allowed, result(accepts=FAILED, echoes=PASSED))[0].startswith(
+    wider_allowed = corpus.Label(path, 3, "fail", checks=("echoes",))
+    assert corpus.judge(wider_allowed, result(accepts=FAILED, echoes=FAILED)) == []
+    assert corpus.judge(wider_allowed, result(accepts=FAILED, echoes=PASSED))[0].startswith(
         "echoes should fail:"
     )
 
