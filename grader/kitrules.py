@@ -328,7 +328,7 @@ def hints_fit_a_terminal(kit: Kit, exercise: Exercise) -> list[Problem]:
     return problems
 
 
-# A command as a lesson writes it: `make check EX=rooms` in the text, or a code block's
+# A command as a lesson writes it: `make check EX=<id>` in the text, or a code block's
 # line (prose that starts with "make" is not one).
 _MAKE_COMMAND = re.compile(r"`make ([a-z][a-z-]*)")
 _MAKE_LINE = re.compile(r"^\s*make ([a-z][a-z-]*)")
