@@ -55,6 +55,12 @@ class Problem:
 Rule = Callable[[Kit, Exercise], list[Problem]]
 
 
+def _manifest_line(kit: Kit, text: str) -> int | None:
+    """The manifest's first line that holds `text` (a hint's line, a check's name)."""
+    lines = (kit.root / MANIFEST).read_text(encoding="utf-8").splitlines()
+    return next((n for n, line in enumerate(lines, 1) if text.strip() in line), None)
+
+
 def _problem(kit: Kit, path: Path, line: int | None, message: str) -> Problem:
     return Problem(path.relative_to(kit.root) if path.is_absolute() else path, line, message)
 
@@ -115,6 +121,10 @@ def is_stub(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     )
 
 
+def _differs(ours: ast.AST, theirs: ast.AST) -> bool:
+    return ast.dump(ours) != ast.dump(theirs)  # line numbers aside
+
+
 def _parsed(kit: Kit, path: Path) -> tuple[ast.Module | None, list[Problem]]:
     if not path.is_file():
         return None, []  # files_exist says so
@@ -141,15 +151,15 @@ def starter_mirrors_solution(kit: Kit, exercise: Exercise) -> list[Problem]:
 
     stubs = 0
     for name, node in ours.items():
+        stub = isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and is_stub(node)
+        stubs += stub
         if name not in theirs:
             problems.append(at(node, f"{name} is not in {solution_name}: remove it"))
         elif _shape(node) != _shape(theirs[name]):
             problems.append(
                 at(node, f"{name}'s signature, decorators or docstring differ from {solution_name}")
             )
-        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and is_stub(node):
-            stubs += 1
-        elif not isinstance(node, ast.ClassDef) and ast.dump(node) != ast.dump(theirs[name]):
+        elif not stub and not isinstance(node, ast.ClassDef) and _differs(node, theirs[name]):
             problems.append(
                 at(
                     node,
@@ -248,8 +258,8 @@ def points_name_checks(kit: Kit, exercise: Exercise) -> list[Problem]:
     return [
         Problem(
             MANIFEST,
-            None,
-            f"exercise {exercise.id!r}'s points name {name}, "
+            _manifest_line(kit, name),
+            f"{exercise.id}'s points name {name}, "
             f"which is not one of its checks ({', '.join(sorted(known))})",
         )
         for name, _ in exercise.points
@@ -319,7 +329,7 @@ def hints_fit_a_terminal(kit: Kit, exercise: Exercise) -> list[Problem]:
                 problems.append(
                     Problem(
                         MANIFEST,
-                        None,
+                        _manifest_line(kit, line),
                         f"hint {number} of {exercise.id} is cut short in "
                         f"an {TERMINAL}-column terminal at {line.strip()[:40]!r}…: "
                         f"keep its lines to {CODE_WIDTH} characters",
@@ -374,7 +384,7 @@ def commands_exist_in_the_edition(kit: Kit, exercise: Exercise) -> list[Problem]
             problems.append(
                 Problem(
                     MANIFEST,
-                    None,
+                    _manifest_line(kit, f"make {name}"),
                     f"hint {number} of {exercise.id} names "
                     f"make {name}, which {EDITION_MAKEFILE} does not have",
                 )

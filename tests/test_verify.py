@@ -157,6 +157,14 @@ def test_a_starter_out_of_lockstep_with_its_solution_is_named(
     assert any(p.startswith(problem) for p in broken(course, kitrules.starter_mirrors_solution))
 
 
+def test_a_stub_whose_signature_changed_is_named_once(course: Path) -> None:
+    """…and not also as a starter with nothing to write: it is still a stub."""
+    edit(course / "starter" / "echo.py", "client_id: str", "client: str")
+    assert broken(course, kitrules.starter_mirrors_solution) == [
+        "starter/echo.py:9: echo's signature, decorators or docstring differ from solutions/echo.py"
+    ]
+
+
 def test_a_check_without_a_docstring_is_named(course: Path) -> None:
     edit(
         course / "checks" / "echo.py", '"""A client that connects to /ws/alice is accepted."""', ""
@@ -171,7 +179,7 @@ def test_points_for_a_check_the_exercise_lacks_are_named(course: Path) -> None:
     manifest = course / "lessons" / "exercises.toml"
     manifest.write_text(manifest.read_text() + "points = { echos = 2 }\n")
     [problem] = broken(course, kitrules.points_name_checks)
-    assert problem.startswith("lessons/exercises.toml: exercise 'echo''s points name echos, ")
+    assert problem.startswith("lessons/exercises.toml:12: echo's points name echos, ")
 
 
 def test_a_lesson_too_wide_for_a_terminal_is_named_by_line(course: Path) -> None:
@@ -188,7 +196,7 @@ def test_a_lesson_too_wide_for_a_terminal_is_named_by_line(course: Path) -> None
 def test_a_hint_wider_than_make_hint_shows_is_named(course: Path) -> None:
     edit(course / "lessons" / "exercises.toml", "every text that arrives.", "x" * 80)
     [problem] = broken(course, kitrules.hints_fit_a_terminal)
-    assert problem.startswith("lessons/exercises.toml: hint 1 of echo is cut short in an 80-col")
+    assert problem.startswith("lessons/exercises.toml:11: hint 1 of echo is cut short in an 80-col")
     assert problem.endswith("keep its lines to 76 characters")
 
 
