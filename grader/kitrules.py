@@ -65,9 +65,6 @@ def _problem(kit: Kit, path: Path, line: int | None, message: str) -> Problem:
     return Problem(path.relative_to(kit.root) if path.is_absolute() else path, line, message)
 
 
-# --- the exercise's files ---------------------------------------------------------
-
-
 def files_exist(kit: Kit, exercise: Exercise) -> list[Problem]:
     """The starter, the solution, the lesson and the visible checks are all there."""
     wanted = {
@@ -81,9 +78,6 @@ def files_exist(kit: Kit, exercise: Exercise) -> list[Problem]:
         for role, path in wanted.items()
         if not path.is_file()
     ]
-
-
-# --- starter and solution in lockstep -----------------------------------------------
 
 
 def _functions(tree: ast.AST, prefix: str = "") -> Iterator[tuple[str, ast.AST]]:
@@ -185,9 +179,6 @@ def starter_mirrors_solution(kit: Kit, exercise: Exercise) -> list[Problem]:
     return problems
 
 
-# --- the checks ----------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class CheckDef:
     """A @check function as its file defines it."""
@@ -265,9 +256,6 @@ def points_name_checks(kit: Kit, exercise: Exercise) -> list[Problem]:
         for name, _ in exercise.points
         if name not in known
     ]
-
-
-# --- the lesson and the hints ----------------------------------------------------
 
 
 def _rendered(markdown: str, width: int) -> str:
@@ -420,11 +408,6 @@ def handing_in_names_the_file(kit: Kit, exercise: Exercise) -> list[Problem]:
     ]
 
 
-# --- the corpus ------------------------------------------------------------------------
-
-# --- the corpus ------------------------------------------------------------------------
-
-
 def corpus_files(kit: Kit, exercise: Exercise, folder: str) -> list[Path]:
     """The files of tests/corpus/<exercise>/<folder>/ (folder: wrong or right)."""
     return sorted((kit.root / CORPUS / exercise.id / folder).glob("*.py"))
@@ -539,5 +522,7 @@ RULES: tuple[Rule, ...] = (
 
 
 def problems(kit: Kit, exercises: tuple[Exercise, ...] | None = None) -> list[Problem]:
-    """Every rule broken by these exercises (default: all of them), in order."""
-    return [p for e in exercises or kit.exercises for rule in RULES for p in rule(kit, e)]
+    """Every rule broken by these exercises (default: all of them), in order, each problem
+    once (a kit-wide file, such as the edition's README, may break a rule for each)."""
+    found = [p for e in exercises or kit.exercises for rule in RULES for p in rule(kit, e)]
+    return list(dict.fromkeys(found))

@@ -94,9 +94,6 @@ def test_a_broken_manifest_stops_every_command_with_one_line(tmp_path: Path) -> 
     assert len(done.stderr.strip().splitlines()) == 1
 
 
-# --- the rules, each refusing a copy of the fake course broken for it -------------------
-
-
 @pytest.fixture
 def course(tmp_path: Path) -> Path:
     return fake_course(tmp_path)
