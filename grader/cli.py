@@ -32,6 +32,7 @@ from grader import (
     compare,
     dist,
     exports,
+    kitrules,
     loopwatch,
     report,
     runner,
@@ -110,7 +111,9 @@ def _parser() -> argparse.ArgumentParser:
     _sandbox_arg(check)
     check.set_defaults(command=cmd_check)
 
-    verify = sub.add_parser("verify", help="prove the kit: solutions pass, starters fail")
+    verify = sub.add_parser(
+        "verify", help="prove the kit: its files meet the rules, solutions pass, starters fail"
+    )
     _exercise_arg(verify)
     _sandbox_arg(verify)
     verify.set_defaults(command=cmd_verify)
@@ -332,11 +335,18 @@ def cmd_watch(kit: Kit, args: argparse.Namespace) -> int:
 
 def cmd_verify(kit: Kit, args: argparse.Namespace) -> int:
     exercises = kit.select(args.exercise)
-    for exercise in exercises:
-        for path in (kit.starter(exercise), kit.solution(exercise), kit.lesson(exercise)):
-            if not path.is_file():
-                raise GraderError(f"{exercise.id}: {path.relative_to(kit.root)} is missing")
+    # The rules first: they read files only, and grading a kit that breaks one proves little.
+    broken = kitrules.problems(kit, exercises)
+    if broken:
+        many = "s" if len(broken) > 1 else ""
+        console.print(f"{len(broken)} problem{many} with the kit's files; fix, then verify again:")
+        for problem in broken:  # one line each, file:line first, as editors jump to it
+            console.print(Text("  ") + report.plain(str(problem)), soft_wrap=True)
+        return 1
     isolated = _isolation(args, trusted=True)
+    console.print(
+        f"rules: the kit's files meet all {len(kitrules.RULES)} (grader/kitrules.py)", style="dim"
+    )
     jobs = [
         ((e.id, role), e, path(e), None)
         for e in exercises
