@@ -8,6 +8,9 @@ broken kit never reaches a student.
 
 from __future__ import annotations
 
+import importlib
+import re
+import sys
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -39,9 +42,10 @@ class Exercise:
     timeout: float = 45.0
     """The bound on grading the whole exercise, in seconds."""
     endpoint: str = "/ws/{client_id}"
-    """The WebSocket path, with {placeholders} the chat page of `make serve` asks for."""
+    """The route students connect to, with {placeholders} the page of `make serve` asks for."""
     services: tuple[str, ...] = ()
-    """Backing services `make serve` starts beside the app (only "redis" is known)."""
+    """Backing services `make serve` starts beside the app, by the names the course's
+    extensions register them under (see grader/services.py)."""
     processes: int = 1
     """How many copies of the app `make serve` runs, on consecutive ports."""
     skip_check_unsolved: bool = False
@@ -73,6 +77,40 @@ class Kit:
     title: str
     """The course's name."""
     exercises: tuple[Exercise, ...]
+    extensions: tuple[str, ...] = ()
+    """The course's own modules (dotted names below the kit's folder, say "checks._chat"),
+    imported by the checks process and by the commands that need what they register:
+    advice for the diagnosis, backing services, the page of `make serve`."""
+
+    def load_extensions(self) -> None:
+        """Import the course's extensions, the kit's folder first on the import path."""
+        if str(self.root) not in sys.path:
+            sys.path.insert(0, str(self.root))
+        for name in self.extensions:
+            importlib.import_module(name)
+
+    def extension_paths(self) -> list[Path]:
+        """The folder (a package) or the file (a module) of each extension."""
+        found = []
+        for name in self.extensions:
+            path = self.root.joinpath(*name.split("."))
+            if path.is_dir():
+                found.append(path)
+            elif path.with_suffix(".py").is_file():
+                found.append(path.with_suffix(".py"))
+            else:
+                raise GraderError(
+                    f"the manifest's extension {name} is neither {path}/ nor {path}.py"
+                )
+        return found
+
+    def extension_sources(self) -> list[Path]:
+        """Every file of the extensions, in a stable order: what grades depend on."""
+        files = []
+        for path in self.extension_paths():
+            inside = path.rglob("*") if path.is_dir() else [path]
+            files += [f for f in inside if f.is_file() and "__pycache__" not in f.parts]
+        return sorted(files)
 
     @classmethod
     def load(cls, root: Path) -> Kit:
@@ -85,8 +123,16 @@ class Kit:
             ) from None
         except tomllib.TOMLDecodeError as exc:
             raise GraderError(f"{path} is not valid TOML: {exc}") from None
-        _refuse_unknown(data, {"title", "exercises"}, "the course")
+        _refuse_unknown(data, {"title", "exercises", "extensions"}, "the course")
         _expect(data, "title", "the course")
+        extensions = data.get("extensions", [])
+        if not isinstance(extensions, list) or not all(
+            isinstance(e, str) and _DOTTED.fullmatch(e) for e in extensions
+        ):
+            raise GraderError(
+                f'{path}: extensions must be a list of module names ("checks._chat"), '
+                f"not {extensions!r}"
+            )
         if not isinstance(data.get("exercises", []), list):
             raise GraderError(f"{path}: exercises must be a list of [[exercises]] tables")
         exercises = tuple(_exercise(entry) for entry in data.get("exercises", []))
@@ -96,7 +142,12 @@ class Kit:
         twice = sorted({i for i in ids if ids.count(i) > 1})
         if twice:
             raise GraderError(f"{path} lists the exercise id {', '.join(twice)} twice: rename one")
-        return cls(root=root, title=data.get("title", root.name), exercises=exercises)
+        return cls(
+            root=root,
+            title=data.get("title", root.name),
+            exercises=exercises,
+            extensions=tuple(extensions),
+        )
 
     def get(self, exercise_id: str) -> Exercise:
         for exercise in self.exercises:
@@ -130,6 +181,8 @@ def in_hidden_folder(check_file: Path) -> bool:
     """Whether a check file holds hidden checks (whatever their decorators say)."""
     return check_file.parent.name == HIDDEN
 
+
+_DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 
 # What each field must be, as TOML gives it, and how to say so.
 _TEXT = (str, "a string")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import importlib
 import inspect
 import json
 import os
@@ -30,7 +31,6 @@ from grader.processes import PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, kill_tree,
 from grader.results import CheckResult, Outcome
 from grader.sandbox import Sandbox
 from grader.server import AppServer, CouldNotStart
-from grader.services import RedisServer, ServiceMissing
 from grader.source import Submission
 from grader.zygote import SandboxGone, Zygote
 
@@ -132,7 +132,7 @@ class Launcher:
         """What the job's caps had stopped before this check."""
 
     def __call__(self, env: dict[str, str] | None = None, label: str | None = None) -> LiveServer:
-        """A running copy of the app; `env` adds environment variables (say REDIS_URL)."""
+        """A running copy of the app; `env` adds environment variables (a service's URL)."""
         app = self.grading.new_server(self.settings, env)
         if self.spec.hidden:  # before it runs: a run cut short must know it too
             loopwatch.note_hidden(app.events_path)
@@ -186,6 +186,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--grader-endpoint", default="", help="the exercise's route")
     group.addoption("--grader-display", default="", help="the student's file, as they name it")
     group.addoption("--grader-points", default="{}", help="points by check name (JSON)")
+    group.addoption("--grader-extensions", default="", help="the course's own modules")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -195,6 +196,10 @@ def pytest_configure(config: pytest.Config) -> None:
     # process of the same user, nor may anything below us escape when it is orphaned.
     prctl(PR_SET_DUMPABLE, 0)
     prctl(PR_SET_CHILD_SUBREAPER, 1)
+    # The course's own modules register its advice and services, and their fixtures
+    # (a broker of its own, say) are every check's.
+    for name in filter(None, config.getoption("grader_extensions").split(",")):
+        config.pluginmanager.register(importlib.import_module(name), name)
     config.stash[_KEY] = Grading(config)
 
 
@@ -357,17 +362,10 @@ def submission(request: pytest.FixtureRequest) -> Submission:
 
 
 @pytest.fixture
-def redis_server(request: pytest.FixtureRequest) -> Iterator[RedisServer]:
-    """A private redis-server on a free loopback port (stop() and start() it at will)."""
-    redis = RedisServer(request.config.stash[_KEY].sandbox)
-    try:
-        redis.start()
-    except ServiceMissing as exc:
-        raise CouldNotStart(str(exc)) from None
-    try:
-        yield redis
-    finally:
-        redis.stop()
+def sandbox(request: pytest.FixtureRequest) -> Sandbox:
+    """The job's sandbox: where a backing service a check starts must run (see services)."""
+    grading: Grading = request.config.stash[_KEY]
+    return grading.sandbox
 
 
 @pytest.hookimpl(tryfirst=True)

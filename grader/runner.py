@@ -202,6 +202,7 @@ def _run_checks(kit: Kit, job: Job, cancel: threading.Event | None) -> tuple[boo
         f"--grader-endpoint={exercise.endpoint}",
         f"--grader-points={json.dumps(exercise.points_by_check())}",
         f"--grader-cgroups={','.join(map(str, folders))}",
+        f"--grader-extensions={','.join(kit.extensions)}",
         *(["--grader-isolated"] if job.isolated else []),
         *([f"--grader-uid={job.uid}"] if job.isolated and job.uid is not None else []),
         *([f"--grader-missing={job.missing}"] if job.missing else []),

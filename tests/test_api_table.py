@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+import checks._chat as lesson
 import grader
 from grader.client import Transcript
 from tests.conftest import ROOT
@@ -19,9 +20,9 @@ from tests.conftest import ROOT
 RECEIVERS: dict[str, type] = {
     "server": grader.LiveServer,
     "client": grader.Client,
-    "chat": grader.Chat,
+    "chat": lesson.Chat,
     "launch": grader.Launcher,
-    "redis_server": grader.RedisServer,
+    "redis_server": lesson.RedisServer,
     "submission": grader.Submission,
     "server.transcript": Transcript,
 }
@@ -47,7 +48,8 @@ def resolve(name: str, called: bool) -> tuple[Any, type | None, str]:
     if name in RECEIVERS and called:  # `launch(...)`: the fixture is called
         return RECEIVERS[name].__call__, RECEIVERS[name], "function"
     if "." not in name:
-        value = getattr(grader, name)
+        # The engine's names, and those of this course's extension (Chat).
+        value = getattr(grader, name) if hasattr(grader, name) else getattr(lesson, name)
         return value, None, "class" if inspect.isclass(value) else "function"
     owner, attribute = name.rsplit(".", 1)
     cls = RECEIVERS[owner]
@@ -139,7 +141,7 @@ def public_names() -> set[str]:
     names |= {"Chat"}  # a class the check file builds, beside its methods
     for receiver, cls in RECEIVERS.items():
         for klass in cls.__mro__:
-            if not klass.__module__.startswith("grader"):
+            if not klass.__module__.startswith(("grader", "checks._chat")):
                 continue
             for attribute in vars(klass):
                 if attribute == "__call__":
