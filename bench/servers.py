@@ -22,11 +22,12 @@ import uuid
 from pathlib import Path
 from typing import Protocol
 
+from checks._chat.redis import RedisServer
 from grader.caps import JobCaps
 from grader.drain import Drain
 from grader.sandbox import Sandbox
 from grader.server import AppServer, CouldNotStart
-from grader.services import RedisServer, ServiceMissing
+from grader.services import ServiceMissing
 from grader.zygote import Zygote
 
 ROOT = Path(__file__).resolve().parent.parent

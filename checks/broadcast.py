@@ -6,7 +6,8 @@ arriving next shows that nothing was sent in between.
 
 from contextlib import suppress
 
-from grader import Chat, Failure, LiveServer, Submission, check
+from checks._chat import Chat
+from grader import Failure, LiveServer, Submission, check
 
 chat = Chat(path="/ws/{id}", joined="Client #{id} joined", said="Client #{id}: {text}")
 

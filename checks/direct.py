@@ -8,7 +8,8 @@ wait: that is how a check holds a broadcast up in the middle of its loop.
 
 from contextlib import suppress
 
-from grader import Chat, Client, Failure, LiveServer, check
+from checks._chat import Chat
+from grader import Client, Failure, LiveServer, check
 
 chat = Chat(path="/ws/{id}", joined="Client #{id} joined", said="Client #{id}: {text}")
 

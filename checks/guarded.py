@@ -8,7 +8,8 @@ proven with markers: a later message arriving next shows that nothing came in be
 from contextlib import suppress
 from urllib.parse import quote
 
-from grader import Chat, Client, Failure, LiveServer, Submission, check
+from checks._chat import Chat
+from grader import Client, Failure, LiveServer, Submission, check
 
 # Different from the demo users in the solution: only code that reads TOKENS at
 # connection time admits them.

@@ -21,8 +21,8 @@ import string
 import time
 from typing import NoReturn
 
+from checks._chat import Chat
 from grader import (
-    Chat,
     Client,
     Closed,
     Failure,

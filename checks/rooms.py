@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 from contextlib import suppress
 
-from grader import Chat, Failure, LiveServer, Mismatch, check
+from checks._chat import Chat
+from grader import Failure, LiveServer, Mismatch, check
 
 Rooms = dict[str, list[str]]
 

@@ -23,14 +23,13 @@ import psutil
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from checks._chat import Chat, RedisServer
 from grader import (
-    Chat,
     Client,
     Failure,
     Launcher,
     LiveServer,
     Mismatch,
-    RedisServer,
     Submission,
     check,
     free_port,

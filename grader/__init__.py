@@ -1,23 +1,24 @@
-"""A lesson-agnostic grader for WebSocket exercises.
+"""A lesson-agnostic grader for web-app exercises (WebSocket and HTTP).
 
 Check files import everything they use from here, and from nowhere else in the engine:
 
     check                  marks an async function as a check (grader.checks)
     LiveServer, Client     the running app and real WebSocket clients (grader.client)
-    Chat                   a lesson's paths and formats: join, say, marker (grader.conversation)
     Failure, Mismatch, Missing, Closed, ServerErrors
                            the ways a check fails, each with `help=` (grader.checks)
-    Launcher, RedisServer  more servers for one check, and a Redis of its own
+    Launcher               more servers for one check (grader.plugin)
     free_port, scaled      a port nobody listens on; seconds stretched by GRADER_TIME_SCALE
     Submission             the student's file, for the lesson's rules no behaviour shows
+
+What a lesson adds (its conventions, backing services, `make serve` page, advice)
+lives in the course's own package, named in its manifest's `extensions`.
 """
 
 from typing import TYPE_CHECKING
 
 from grader.checks import Closed, Failure, Mismatch, Missing, ServerErrors, check
 from grader.client import Client, LiveServer
-from grader.conversation import Chat
-from grader.services import RedisServer, free_port
+from grader.services import free_port
 from grader.source import Submission
 from grader.timing import scaled
 
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
     from grader.plugin import Launcher
 
 __all__ = [
-    "Chat",
     "Client",
     "Closed",
     "Failure",
@@ -33,7 +33,6 @@ __all__ = [
     "LiveServer",
     "Mismatch",
     "Missing",
-    "RedisServer",
     "ServerErrors",
     "Submission",
     "check",

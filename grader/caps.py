@@ -91,7 +91,7 @@ class JobCaps:
         """An RLIMIT_NPROC for each server, where no cgroup counts processes."""
         if not _per_user_cap():
             return None
-        # The count is per user, shared with everything else the user runs: leave room.
+        # The count is per user, shared with everything else the user runs: leave some.
         return _tasks_of(os.getuid()) + PROCESSES_PER_JOB
 
     def events(self) -> Events:

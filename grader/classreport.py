@@ -307,7 +307,7 @@ def _failures_svg(summary: ClassSummary, most: int = 15) -> str:
     axes.bar_label(bars, [f" {c.failed} of {c.ran} failed" for c in shown], fontsize=9)
     axes.set_yticks(range(len(shown)), labels, fontsize=9)
     axes.set_xlabel("students who failed it")
-    # Room after the longest bar for its count.
+    # Space after the longest bar for its count.
     axes.set_xlim(0, max((c.failed for c in shown), default=1) * 1.45)
     _whole_numbers(axes.xaxis)
     if not shown:

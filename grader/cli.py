@@ -27,15 +27,18 @@ from rich.text import Text
 from grader import (
     batch,
     caps,
-    chat,
     classreport,
     compare,
+    devserver,
     dist,
     exports,
+    gradebook,
+    kitrules,
     loopwatch,
     report,
     runner,
     sandbox,
+    services,
     submission,
     timing,
     watch,
@@ -47,7 +50,7 @@ from grader.progress import Progress as StudentProgress
 from grader.progress import Record, State, digest
 from grader.results import ExerciseResult, Verification
 from grader.sandbox import Sandbox
-from grader.services import RedisServer, ServiceMissing
+from grader.services import ServiceMissing
 
 # `doctor` exits 0 when submissions get the sandbox, 1 when bubblewrap is missing or
 # broken, and this when it works but the machine refuses it namespaces.
@@ -110,7 +113,9 @@ def _parser() -> argparse.ArgumentParser:
     _sandbox_arg(check)
     check.set_defaults(command=cmd_check)
 
-    verify = sub.add_parser("verify", help="prove the kit: solutions pass, starters fail")
+    verify = sub.add_parser(
+        "verify", help="prove the kit: its files meet the rules, solutions pass, starters fail"
+    )
     _exercise_arg(verify)
     _sandbox_arg(verify)
     verify.set_defaults(command=cmd_verify)
@@ -168,7 +173,9 @@ def _parser() -> argparse.ArgumentParser:
     _hidden_arg(gradescope)
     gradescope.set_defaults(command=cmd_gradescope)
 
-    serve = sub.add_parser("serve", help="run your app with auto-reload, and a chat page at /")
+    serve = sub.add_parser(
+        "serve", help="run your app with auto-reload, and the course's page at /"
+    )
     _exercise_arg(serve)
     serve.add_argument(
         "--submission", type=Path, help="a folder laid out like starter/, or one .py file"
@@ -332,11 +339,18 @@ def cmd_watch(kit: Kit, args: argparse.Namespace) -> int:
 
 def cmd_verify(kit: Kit, args: argparse.Namespace) -> int:
     exercises = kit.select(args.exercise)
-    for exercise in exercises:
-        for path in (kit.starter(exercise), kit.solution(exercise), kit.lesson(exercise)):
-            if not path.is_file():
-                raise GraderError(f"{exercise.id}: {path.relative_to(kit.root)} is missing")
+    # The rules first: they read files only, and grading a kit that breaks one proves little.
+    broken = kitrules.problems(kit, exercises)
+    if broken:
+        many = "s" if len(broken) > 1 else ""
+        console.print(f"{len(broken)} problem{many} with the kit's files; fix, then verify again:")
+        for problem in broken:  # one line each, file:line first, as editors jump to it
+            console.print(Text("  ") + report.plain(str(problem)), soft_wrap=True)
+        return 1
     isolated = _isolation(args, trusted=True)
+    console.print(
+        f"rules: the kit's files meet all {len(kitrules.RULES)} (grader/kitrules.py)", style="dim"
+    )
     jobs = [
         ((e.id, role), e, path(e), None)
         for e in exercises
@@ -443,8 +457,7 @@ def cmd_grade(kit: Kit, args: argparse.Namespace) -> int:
         report.plain(
             f"Graded {finished} of {len(waiting)} submissions"
             + (f"; kept {kept} results graded before from the same files" if kept else "")
-            + f". Written to {args.out}/: gradebook.csv, report.html, and students/<name>/ "
-            "(results.json, junit.xml, feedback.html)"
+            + f". Written to {args.out}/: {gradebook.written()}"
         )
     )
     stale = book.stale(schemes)
@@ -488,8 +501,8 @@ def cmd_export(kit: Kit, args: argparse.Namespace) -> int:
     _summary(grades, order)
     console.print(
         report.plain(
-            f"Rebuilt from {len(grades)} students' kept grades: {args.out}/gradebook.csv, "
-            "report.html, and students/<name>/ (results.json, junit.xml, feedback.html)"
+            f"Rebuilt from {len(grades)} students' kept grades in {args.out}/: "
+            f"{gradebook.written()}"
         )
     )
     return 0
@@ -587,7 +600,7 @@ def cmd_doctor(kit: Kit, args: argparse.Namespace) -> int:
     probe = sandbox.probe()
     job = caps.probe()
     limits = job.describe()
-    redis = shutil.which("redis-server")
+    kit.load_extensions()
     rows = [
         ("bubblewrap", probe.version or "not found", probe.works),
         (
@@ -603,10 +616,14 @@ def cmd_doctor(kit: Kit, args: argparse.Namespace) -> int:
             probe.works,
         ),
         ("caps", limits, isinstance(job, caps.CgroupCaps)),
-        (
-            "redis-server",
-            redis or "not found (exercises with services = redis need it)",
-            bool(redis),
+        *(
+            (
+                kind.program,
+                shutil.which(kind.program)
+                or f"not found (exercises with services = {kind.name} need it)",
+                bool(shutil.which(kind.program)),
+            )
+            for kind in services.known()
         ),
         ("python", f"{sys.version.split()[0]} at {sys.executable}", True),
         (
@@ -662,26 +679,30 @@ def cmd_serve(kit: Kit, args: argparse.Namespace) -> int:
     contents = submission.read(file)
     if found.problem or not contents.ok:
         raise UsageError(found.problem or contents.problem or f"no such file: {file}")
+    kit.load_extensions()
+    page = devserver.page_file()
     env = {
         **os.environ,
-        chat.ENV_FILE: str(file.resolve()),
-        chat.ENV_MODULE: exercise.module,
-        chat.ENV_ENDPOINT: exercise.endpoint,
-        chat.ENV_TITLE: f"{exercise.id} · {exercise.title}",
+        devserver.ENV_FILE: str(file.resolve()),
+        devserver.ENV_MODULE: exercise.module,
+        devserver.ENV_ENDPOINT: exercise.endpoint,
+        devserver.ENV_TITLE: f"{exercise.id} · {exercise.title}",
+        devserver.ENV_PAGE: str(page or ""),
     }
-    # A SIGTERM (not only Ctrl-C) must also stop the servers and Redis: unwind the stack.
+    # A SIGTERM (not only Ctrl-C) must also stop the servers and services: unwind the stack.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with contextlib.ExitStack() as stack:
-        if "redis" in exercise.services:
+        for name in exercise.services:
             scratch = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-            redis = RedisServer(Sandbox(scratch, caps.JobCaps(), isolated=False))
+            service = services.kind(name).make(Sandbox(scratch, caps.JobCaps(), isolated=False))
             try:
-                redis.start()
+                service.start()
             except ServiceMissing as exc:
                 raise GraderError(str(exc)) from None
-            stack.callback(redis.stop)
-            env["REDIS_URL"] = redis.url
-            console.print(f"Started a private redis-server at {redis.url}")
+            stack.callback(service.stop)
+            env.update(service.env)
+            told = ", ".join(f"{k}={v}" for k, v in service.env.items())
+            console.print(f"Started a private {name} service ({told})")
         ports = [args.port + n for n in range(exercise.processes)]
         procs = [_uvicorn(file, port, env) for port in ports]
         for proc in procs:
@@ -689,8 +710,9 @@ def cmd_serve(kit: Kit, args: argparse.Namespace) -> int:
         pages = ", ".join(f"[bold cyan]http://127.0.0.1:{p}/[/]" for p in ports)
         console.print(
             f"Serving [bold]{file}[/] with auto-reload ({len(procs)} process"
-            f"{'es' if len(procs) > 1 else ''}). Chat page: {pages} — open it in "
-            "two tabs. Ctrl-C to stop."
+            f"{'es' if len(procs) > 1 else ''}) at {pages}"
+            + (" — open the page in two tabs" if page else "")
+            + ". Ctrl-C to stop."
         )
         try:
             while all(p.poll() is None for p in procs):
@@ -706,7 +728,7 @@ def _uvicorn(file: Path, port: int, env: dict[str, str]) -> subprocess.Popen[byt
             sys.executable,
             "-m",
             "uvicorn",
-            "grader.chat:build_app",
+            "grader.devserver:build_app",
             "--factory",
             "--host",
             "127.0.0.1",

@@ -24,7 +24,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from grader import runwide
+from grader import runwide, services
 from grader.checks import CheckSpec
 from grader.errors import GraderError
 from grader.manifest import HIDDEN, MANIFEST, Exercise, Kit
@@ -45,10 +45,10 @@ SETUP_SH = """#!/usr/bin/env bash
 set -euo pipefail
 trap 'echo "setup.sh failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 export DEBIAN_FRONTEND=noninteractive
-echo "Installing python3, redis-server and bubblewrap…"
+echo "Installing python3 and bubblewrap{services}…"
 apt-get update -qq
-apt-get install -y -qq python3 python3-venv python3-pip redis-server bubblewrap \
-  util-linux >/dev/null
+apt-get install -y -qq python3 python3-venv python3-pip bubblewrap util-linux{packages} \
+  >/dev/null
 PY=python3
 if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   echo "$(python3 --version) is older than the grader needs (3.11): installing python3.11…"
@@ -155,7 +155,18 @@ def gradescope_autograder(
                 target = staging / source.relative_to(kit.root)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(source, target)
-    scripts = {"setup.sh": SETUP_SH, "run_autograder": RUN_AUTOGRADER.replace("{hidden}", hidden)}
+    for source in kit.extension_paths():
+        target = staging / source.relative_to(kit.root)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=LEFT_OUT)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    kinds = service_kinds(kit, exercises)
+    setup = SETUP_SH.replace("{services}", "".join(f", {k.program}" for k in kinds)).replace(
+        "{packages}", "".join(f" {k.package}" for k in kinds)
+    )
+    scripts = {"setup.sh": setup, "run_autograder": RUN_AUTOGRADER.replace("{hidden}", hidden)}
     for script_name, text in scripts.items():
         script = staging / script_name
         script.write_text(text)
@@ -167,6 +178,13 @@ def gradescope_autograder(
             if path.is_file():
                 zf.writestr(info, path.read_bytes())
     return archive
+
+
+def service_kinds(kit: Kit, exercises: Sequence[Exercise] | None = None) -> list[services.Kind]:
+    """The kinds of backing service `exercises` (all, by default) use, as registered."""
+    kit.load_extensions()
+    names = dict.fromkeys(n for e in exercises or kit.exercises for n in e.services)
+    return [services.kind(name) for name in names]
 
 
 def manifest_of(kit: Kit, ids: Sequence[str]) -> str:
@@ -186,12 +204,12 @@ def _id_of(block: str) -> str:
 
 
 # After the template's steps: what a step per exercise needs, then the steps.
-REDIS_STEP = """\
-      # For {ids}: the checks start a Redis of their own (services = ["redis"]).
-      - name: Install redis-server
+SERVICE_STEP = """\
+      # For {ids}: the checks start a {name} service of their own (services = ["{name}"]).
+      - name: Install {package}
         run: |
           sudo apt-get update -qq
-          sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server
+          sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq {package}
 """
 STEPS_NOTE = """\
       # One step per exercise: `make setup` (the first step sets up .venv; the others find
@@ -201,7 +219,7 @@ STEPS_NOTE = """\
       # own files as plain processes, as on their machine (--no-sandbox is for someone
       # else's code where bubblewrap cannot work). That is safe here: the runner is a
       # throwaway VM for this repository alone, the action hands the command only PATH and
-      # HOME (no token), and the code is the repository's own, pushed by someone who could
+      # HOME (no credentials), and the code is the repository's own, pushed by someone who could
       # as well edit this workflow or the checks.
 """
 EXERCISE_STEP = """\
@@ -233,9 +251,9 @@ def classroom_workflow(kit: Kit, template: Path) -> str:
     """GitHub Classroom's workflow: `template`, then a step per exercise of `kit` that
     runs its grader with max-score the points it counts, then the reporter."""
     steps = []
-    redis = [e.id for e in kit.exercises if "redis" in e.services]
-    if redis:
-        steps.append(REDIS_STEP.format(ids=", ".join(redis)))
+    for kind in service_kinds(kit):
+        ids = [e.id for e in kit.exercises if kind.name in e.services]
+        steps.append(SERVICE_STEP.format(ids=", ".join(ids), name=kind.name, package=kind.package))
     steps.append(STEPS_NOTE)
     for exercise in kit.exercises:
         if not STEP_ID.fullmatch(exercise.id):

@@ -67,10 +67,10 @@ class Output(Sink):
 
     def feed(self, data: bytes) -> None:
         self.total += len(data)
-        room = self.head_size - len(self.head)
-        if room > 0:
-            self.head += data[:room]
-            data = data[room:]
+        free = self.head_size - len(self.head)
+        if free > 0:
+            self.head += data[:free]
+            data = data[free:]
         self.tail += data[-self.tail_size :]
         del self.tail[: max(0, len(self.tail) - self.tail_size)]
         if self.cap is not None and self.total > self.cap and not self.flooded:

@@ -30,7 +30,7 @@ import json
 import time
 import traceback
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,10 +143,8 @@ class Gradebook:
 
     def _write_student(self, student: str, results: list[ExerciseResult], hidden: str) -> None:
         folder = self.folder(student)
-        gradescope = exports.gradescope(results, hidden)
-        write(folder / "results.json", json.dumps(gradescope, indent=2))
-        write(folder / "junit.xml", exports.junit_xml(student, results))
-        write(folder / "feedback.html", feedback_html(student, results))
+        for name, render in STUDENT_FILES.items():
+            write(folder / name, render(student, results, hidden))
 
     def stored(self, student: str) -> dict[str, Stored]:
         """What is kept for `student`, by exercise (nothing if nothing can be read)."""
@@ -212,8 +210,6 @@ class Gradebook:
         `exercises` and every other exercise a student has a grade for (in that order).
         A result whose scheme is not the exercise's in `schemes` is marked stale. With
         `hidden`, every student's own files are rebuilt too (make export)."""
-        from grader import classreport
-
         everything = self.everything()
         order = list(dict.fromkeys([*exercises, *(e for s in everything.values() for e in s)]))
         stale = {
@@ -231,15 +227,9 @@ class Gradebook:
             for student, results in grades.items():
                 self._write_student(student, results, hidden)
         self.out.mkdir(parents=True, exist_ok=True)
-        write(
-            self.out / "gradebook.csv",
-            exports.gradebook_csv(
-                grades, order, roster, stale={s: e for s, e in stale.items() if e}
-            ),
-        )
-        summary = classreport.summarize(grades, order, roster or ())
-        links = {s: f"students/{_url(folder_name(s))}/feedback.html" for s in grades}
-        write(self.out / "report.html", classreport.html(summary, title, links))
+        grading = Class(grades, order, roster or {}, {s: e for s, e in stale.items() if e}, title)
+        for name, render in CLASS_FILES.items():
+            write(self.out / name, render(grading))
         return grades
 
     def stale(self, schemes: Mapping[str, str]) -> dict[str, list[str]]:
@@ -250,6 +240,59 @@ class Gradebook:
             if old:
                 found[student] = old
         return found
+
+
+@dataclass(frozen=True)
+class Class:
+    """A class's grades, as every class-wide export is made from them."""
+
+    grades: Mapping[str, list[ExerciseResult]]
+    """Each student's results, exercises in `order`."""
+    order: Sequence[str]
+    roster: Mapping[str, Mapping[str, str]]
+    stale: Mapping[str, set[str]]
+    """The exercises each student was graded for under other checks or points."""
+    title: str
+
+
+def _report_html(grading: Class) -> str:
+    from grader import classreport  # jinja2: only when a class is written
+
+    summary = classreport.summarize(grading.grades, grading.order, grading.roster or ())
+    links = {s: f"students/{_url(folder_name(s))}/feedback.html" for s in grading.grades}
+    return classreport.html(summary, grading.title, links)
+
+
+def feedback_html(student: str, results: Sequence[ExerciseResult]) -> str:
+    """What the terminal shows for a student, as a page of its own."""
+    console = Console(record=True, width=110, file=io.StringIO())
+    console.print(report.plain(f"Feedback for {student}", "bold"))
+    for result in results:
+        console.print(report.exercise_report(result, reader=report.Reader(instructor=True)))
+    return console.export_html(inline_styles=True)
+
+
+# The exports, by file name: each student's (from their results and the visibility of
+# hidden checks), then the class's. A new format is one entry here.
+STUDENT_FILES: dict[str, Callable[[str, list[ExerciseResult], str], str]] = {
+    "results.json": lambda _, results, hidden: json.dumps(
+        exports.gradescope(results, hidden), indent=2
+    ),
+    "junit.xml": lambda student, results, _: exports.junit_xml(student, results),
+    # Looked up when called: a test replaces it to see a failing export.
+    "feedback.html": lambda student, results, _: feedback_html(student, results),
+}
+CLASS_FILES: dict[str, Callable[[Class], str]] = {
+    "gradebook.csv": lambda c: exports.gradebook_csv(c.grades, c.order, c.roster, stale=c.stale),
+    "report.html": _report_html,
+}
+
+
+def written() -> str:
+    """What a class's folder holds, for a message: "gradebook.csv, report.html, and …"."""
+    return (
+        f"{', '.join(CLASS_FILES)}, and students/<name>/ (grade.json, {', '.join(STUDENT_FILES)})"
+    )
 
 
 def _ordered(stored: Mapping[str, Stored], order: Sequence[str]) -> list[Stored]:
@@ -300,6 +343,8 @@ def scheme(kit: Kit, exercise: Exercise) -> str:
     digest = hashlib.sha256(grader_version().encode())
     for check_file in sorted(kit.check_files(exercise)):
         digest.update(check_file.name.encode() + b"\0" + check_file.read_bytes())
+    for source in kit.extension_sources():  # the course's own part of the checks
+        digest.update(str(source.relative_to(kit.root)).encode() + b"\0" + source.read_bytes())
     entry = dataclasses.asdict(exercise)
     for words in ("hints", "lesson"):
         entry.pop(words, None)
@@ -334,15 +379,6 @@ def read_roster(path: Path) -> dict[str, dict[str, str]]:
     return {
         same_name(row["student"]): {k: v for k, v in row.items() if k != "student"} for row in rows
     }
-
-
-def feedback_html(student: str, results: Sequence[ExerciseResult]) -> str:
-    """What the terminal shows for a student, as a page of its own."""
-    console = Console(record=True, width=110, file=io.StringIO())
-    console.print(report.plain(f"Feedback for {student}", "bold"))
-    for result in results:
-        console.print(report.exercise_report(result, reader=report.Reader(instructor=True)))
-    return console.export_html(inline_styles=True)
 
 
 def _url(name: str) -> str:

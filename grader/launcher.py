@@ -28,7 +28,7 @@ class Launcher:
         """What the job's caps had stopped before this check."""
 
     def __call__(self, env: dict[str, str] | None = None, label: str | None = None) -> LiveServer:
-        """A running copy of the app; `env` adds environment variables (say REDIS_URL)."""
+        """A running copy of the app; `env` adds environment variables (a service's URL)."""
         app = self.grading.new_server(self.settings, env)
         check = self.spec.check
         if check.hidden:  # before it runs: a run cut short must know it too

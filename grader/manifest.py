@@ -47,9 +47,10 @@ class Exercise:
     timeout: float = 45.0
     """The bound on grading the whole exercise, in seconds."""
     endpoint: str = "/ws/{client_id}"
-    """The WebSocket path, with {placeholders} the chat page of `make serve` asks for."""
+    """The route students connect to, with {placeholders} the page of `make serve` asks for."""
     services: tuple[str, ...] = ()
-    """Backing services `make serve` starts beside the app (only "redis" is known)."""
+    """Backing services `make serve` starts beside the app, by the names the course's
+    extensions register them under (see grader/services.py)."""
     processes: int = 1
     """How many copies of the app `make serve` runs, on consecutive ports."""
     skip_check_unsolved: bool = False
@@ -82,8 +83,9 @@ class Kit:
     """The course's name."""
     exercises: tuple[Exercise, ...]
     extensions: tuple[str, ...] = ()
-    """Modules of the kit the checks process imports before collecting checks (dotted
-    names, from the kit's root), for every exercise."""
+    """The course's own modules (dotted names below the kit's folder, say "checks._chat"),
+    imported by the checks process and by the commands that need what they register:
+    advice for the diagnosis, backing services, the page of `make serve`."""
 
     def load_extensions(self) -> None:
         """Import the course's extensions, the kit's folder first on the import path."""
@@ -91,6 +93,29 @@ class Kit:
             sys.path.insert(0, str(self.root))
         for name in self.extensions:
             importlib.import_module(name)
+
+    def extension_paths(self) -> list[Path]:
+        """The folder (a package) or the file (a module) of each extension."""
+        found = []
+        for name in self.extensions:
+            path = self.root.joinpath(*name.split("."))
+            if path.is_dir():
+                found.append(path)
+            elif path.with_suffix(".py").is_file():
+                found.append(path.with_suffix(".py"))
+            else:
+                raise GraderError(
+                    f"the manifest's extension {name} is neither {path}/ nor {path}.py"
+                )
+        return found
+
+    def extension_sources(self) -> list[Path]:
+        """Every file of the extensions, in a stable order: what grades depend on."""
+        files = []
+        for path in self.extension_paths():
+            inside = path.rglob("*") if path.is_dir() else [path]
+            files += [f for f in inside if f.is_file() and "__pycache__" not in f.parts]
+        return sorted(files)
 
     @classmethod
     def load(cls, root: Path) -> Kit:
@@ -105,7 +130,14 @@ class Kit:
             raise GraderError(f"{path} is not valid TOML: {exc}") from None
         _refuse_unknown(data, {"title", "exercises", "extensions"}, "the course")
         _expect(data, "title", "the course")
-        extensions = _extensions(data.get("extensions", []))
+        extensions = data.get("extensions", [])
+        if not isinstance(extensions, list) or not all(
+            isinstance(e, str) and _DOTTED.fullmatch(e) for e in extensions
+        ):
+            raise GraderError(
+                f'{path}: extensions must be a list of module names ("checks._chat"), '
+                f"not {extensions!r}"
+            )
         if not isinstance(data.get("exercises", []), list):
             raise GraderError(f"{path}: exercises must be a list of [[exercises]] tables")
         exercises = tuple(_exercise(entry) for entry in data.get("exercises", []))
@@ -119,7 +151,7 @@ class Kit:
             root=root,
             title=data.get("title", root.name),
             exercises=exercises,
-            extensions=extensions,
+            extensions=tuple(extensions),
         )
 
     def get(self, exercise_id: str) -> Exercise:
@@ -155,6 +187,8 @@ def in_hidden_folder(check_file: Path) -> bool:
     return check_file.parent.name == HIDDEN
 
 
+_DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+
 # What each field must be, as TOML gives it, and how to say so.
 _TEXT = (str, "a string")
 _LIST = (list, "a list")
@@ -187,20 +221,6 @@ def _expect(table: dict[str, Any], key: str, where: str) -> None:
         not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool)
     ):
         raise GraderError(f"{where} in {MANIFEST}: {key} must be {words}, not {value!r}")
-
-
-_MODULE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", re.ASCII)
-
-
-def _extensions(value: object) -> tuple[str, ...]:
-    names = value if isinstance(value, list) else [value]
-    wrong = [name for name in names if not isinstance(name, str) or not _MODULE.fullmatch(name)]
-    if not isinstance(value, list) or wrong:
-        raise GraderError(
-            f"the course in {MANIFEST}: extensions must be a list of module names such as "
-            f'"checks._chat", not {wrong[0] if wrong else value!r}'
-        )
-    return tuple(names)
 
 
 def _exercise(entry: dict[str, Any]) -> Exercise:

@@ -29,8 +29,8 @@ from grader.grading import Grading
 from grader.launcher import Launcher
 from grader.processes import PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, kill_tree, prctl
 from grader.results import Check, Outcome
+from grader.sandbox import Sandbox
 from grader.server import CouldNotStart
-from grader.services import RedisServer, ServiceMissing
 from grader.source import Submission
 
 __all__ = ["Launcher"]
@@ -170,17 +170,10 @@ def submission(request: pytest.FixtureRequest) -> Submission:
 
 
 @pytest.fixture
-def redis_server(request: pytest.FixtureRequest) -> Iterator[RedisServer]:
-    """A private redis-server on a free loopback port (stop() and start() it at will)."""
-    redis = RedisServer(request.config.stash[_KEY].sandbox)
-    try:
-        redis.start()
-    except ServiceMissing as exc:
-        raise CouldNotStart(str(exc)) from None
-    try:
-        yield redis
-    finally:
-        redis.stop()
+def sandbox(request: pytest.FixtureRequest) -> Sandbox:
+    """The job's sandbox: where a backing service a check starts must run (see services)."""
+    grading: Grading = request.config.stash[_KEY]
+    return grading.sandbox
 
 
 @pytest.hookimpl(tryfirst=True)

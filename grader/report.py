@@ -306,7 +306,7 @@ FLAG = "⚑"  # beside a student with flags (a near-miss file name, an identical
 def grades_table(
     grades: dict[str, list[ExerciseResult]], ids: list[str], width: int = 120
 ) -> Table:
-    """One row per student, one line each: score per exercise (where `width` has room
+    """One row per student, one line each: score per exercise (where `width` has space
     for them), total, time, verdict (cut short: gradebook.csv and report.html say it all)."""
     table = Table(title="grades")
     if any(r.flags for results in grades.values() for r in results):

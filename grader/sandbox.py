@@ -7,10 +7,10 @@ A graded submission is one job, laid out in two layers:
          └─ checks process (trusted: the checks, the WebSocket clients)
              ├─ bwrap: the sandbox                           confine(...)
              │   └─ zygote → the student's servers
-             └─ bwrap: redis-server, when the exercise needs one
+             └─ bwrap: a backing service (a broker), when the exercise needs one
 
 The checks process shares the job's private loopback with what it tests, and nothing
-else does: no other job, no other student's server or Redis. The sandbox has its own
+else does: no other job, no other student's server or service. The sandbox has its own
 user, pid, ipc, uts, cgroup and mount namespaces: it sees the interpreter and its
 libraries read-only, its own copy of the submission, a size-capped tmpfs as /tmp, and
 nothing else of the machine (not the kit, not a home folder). When its parent dies, or
@@ -344,7 +344,6 @@ def confine(
         *argv,
     ]
     return args
-
 
 
 def _kit() -> Path:

@@ -89,7 +89,7 @@ def _pattern(shape: Sequence[str | None]) -> re.Pattern[str]:
 
 
 def shown(shape: Sequence[str | None]) -> str:
-    """A template as a student reads it: "Client #… joined"."""
+    """A template as a student reads it: "Hello, …!"."""
     return "".join("…" if p is None else p for p in shape)
 
 
@@ -310,8 +310,8 @@ _STORES = ("append", "add", "insert", "appendleft", "setdefault")
 
 def stored_before_accept(source: Sequence[str]) -> list[Finding]:
     """A connection stored (`.append(websocket)`, `d[id] = websocket`…) before the same
-    function has awaited `websocket.accept()`: until then a broadcast that finds it
-    there sends on a connection that cannot carry messages yet."""
+    function has awaited `websocket.accept()`: until then a send to every stored
+    connection that finds it there sends on one that cannot carry messages yet."""
     module = tree(source)
     if module is None:
         return []
@@ -350,7 +350,7 @@ def _stores(node: ast.stmt, name: str) -> bool:
 
 def compared_with_equals(source: Sequence[str], secrets: Sequence[str]) -> list[Finding]:
     """`==` or `!=` between two values, one of which comes from one of the module-level
-    `secrets` (say TOKENS): directly (`TOKENS.get(id) == token`) or through a name
+    `secrets` (say KEYS): directly (`KEYS.get(id) == given`) or through a name
     assigned from it in the same function. A comparison with None or a constant is no
     secret's comparison."""
     module = tree(source)
@@ -432,7 +432,7 @@ class Submission:
             help
             or "== stops at the first character that differs, so how long a refusal takes "
             "tells an attacker how much of a guess was right. Compare with "
-            "`secrets.compare_digest(token.encode(), expected.encode())`.",
+            "`secrets.compare_digest(given.encode(), expected.encode())`.",
         )
 
     def expect_accepted_before_stored(self, *, help: str | None = None) -> None:
@@ -442,8 +442,8 @@ class Submission:
             "stores a connection before accepting it",
             help
             or "Until `await websocket.accept()` has finished, the connection cannot carry "
-            "messages, and a broadcast that finds it stored meanwhile fails. Accept first, "
-            "then store it.",
+            "messages, and a send to every stored connection that finds it there meanwhile "
+            "fails. Accept first, then store it.",
         )
 
     def _expect_none(self, found: Sequence[Finding], what: str, help: str) -> None:

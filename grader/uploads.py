@@ -64,16 +64,16 @@ def _upload(match: re.Match[str], platform: str) -> Upload:
     return Upload(person, f"{platform}:{person}_{match['id']}", match["file"], platform)
 
 
-# What a browser or a file manager makes of a second copy: "broadcast (1).py",
-# "broadcast-1.py" (also Canvas's own name for a file handed in again), "broadcast
-# copy.py" and "broadcast copy 2.py" (macOS), "broadcast - Copy (2).py" (Windows).
+# What a browser or a file manager makes of a second copy: "hello (1).py",
+# "hello-1.py" (also Canvas's own name for a file handed in again), "hello
+# copy.py" and "hello copy 2.py" (macOS), "hello - Copy (2).py" (Windows).
 _NUMBERED = re.compile(r"(?P<stem>.+?)-\d+", re.S)
 _COPY = re.compile(r"(?P<stem>.+?)(?: \(\d+\)| copy(?: \d+)?| - copy(?: \(\d+\))?)", re.S | re.I)
 
 
 def near_miss(name: str, wanted: str) -> str | None:
-    """How `name` misses `wanted`, if it almost is it: "case" (Broadcast.py),
-    "numbered" (broadcast-1.py) or "copy" (broadcast (1).py, broadcast copy.py)."""
+    """How `name` misses `wanted`, if it almost is it: "case" (Hello.py),
+    "numbered" (hello-1.py) or "copy" (hello (1).py, hello copy.py)."""
     if name == wanted or not name.casefold().endswith(".py"):
         return None
     if name.casefold() == wanted.casefold():

@@ -1,14 +1,9 @@
 """The corpus of submissions the kit's tests grade, with the verdict each must get.
 
-Each file's docstring ends with its label:
-  expect: pass                  an alternative correct implementation
-  expect: <check>[, <check>…]   a mistake that must fail (or time out) these checks
-  expect: only <check>[, …]     … and pass every other check (a fault no wider than that)
-  expect: error <text>          a submission that cannot start; the message contains <text>
-
-and, for a mistake, optionally what its diagnosis must say, one line per phrase:
-  says: <words>                 the hint (or the reason) of a failing labelled check
-                                contains <words>: the cause and the student's line
+Each file's docstring ends with its label (its grammar: grader.corpus.Label), read
+by grader.corpus.read_label, which `verify` also uses. Besides each exercise's
+wrong/ and right/, corpus/broken/ holds submissions that cannot run, graded as the
+first exercise's.
 """
 
 from __future__ import annotations
@@ -16,18 +11,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.corpus import Label, label_lines, read_label
+
 CORPUS = Path(__file__).resolve().parent / "corpus"
+BROKEN_AS = "broadcast"
 
 
 @dataclass(frozen=True)
 class Case:
     exercise: str
-    path: Path
-    kind: str  # "pass", "fail" or "error"
-    checks: tuple[str, ...] = ()
-    error: str = ""
-    says: tuple[str, ...] = ()
-    only: bool = False
+    label: Label
+
+    @property
+    def path(self) -> Path:
+        return self.label.path
 
     @property
     def id(self) -> str:
@@ -35,34 +32,13 @@ class Case:
 
 
 def labels(path: Path, key: str) -> list[str]:
-    # Read as text, not with ast: some corpus files are deliberately not valid Python.
-    head = path.read_text(encoding="utf-8").split('"""')[1]
-    return [line.removeprefix(key).strip() for line in head.splitlines() if line.startswith(key)]
+    """The docstring's `key` lines (say "says:"), without the key."""
+    return [text for _, text in label_lines(path, key)]
 
 
-def case(exercise: str, path: Path) -> Case:
-    expected = labels(path, "expect:")
-    if len(expected) != 1:
-        raise ValueError(f"{path} needs exactly one 'expect:' line in its docstring")
-    text = expected[0]
-    if text == "pass":
-        return Case(exercise, path, "pass")
-    if text.startswith("error "):
-        return Case(exercise, path, "error", error=text.removeprefix("error "))
-    only = text.startswith("only ")
-    checks = tuple(c.strip() for c in text.removeprefix("only ").split(","))
-    says = tuple(labels(path, "says:"))
-    return Case(exercise, path, "fail", checks=checks, says=says, only=only)
-
-
-def cases(folder: str | None = None) -> list[Case]:
-    """Every case under corpus/<exercise>/<folder>/ (and corpus/broken/ for broadcast)."""
-    found = []
-    for path in sorted(CORPUS.glob("*/*/*.py")):
-        exercise, kind = path.parent.parent.name, path.parent.name
-        if folder is None or kind == folder:
-            found.append(case(exercise, path))
-    for path in sorted((CORPUS / "broken").glob("*.py")):
-        if folder in (None, "broken"):
-            found.append(case("broadcast", path))
-    return found
+def cases(folder: str) -> list[Case]:
+    """Every case under corpus/<exercise>/<folder>/, or in corpus/broken/."""
+    if folder == "broken":
+        return [Case(BROKEN_AS, read_label(p)) for p in sorted((CORPUS / "broken").glob("*.py"))]
+    paths = sorted(CORPUS.glob(f"*/{folder}/*.py"))
+    return [Case(p.parent.parent.name, read_label(p)) for p in paths]

@@ -59,6 +59,22 @@ def test_every_row_has_the_same_most_and_roster_only_students_get_it(tmp_path: P
     assert table["frank"]["max"] == "7" and table["frank"]["reason"] == "no submission"
 
 
+def test_an_export_format_is_one_entry_and_every_student_and_the_class_get_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def scores(student: str, results: list[ExerciseResult], hidden: str) -> str:
+        return f"{student} {sum(r.score for r in results):g}"
+
+    monkeypatch.setitem(gradebook.STUDENT_FILES, "score.txt", scores)
+    monkeypatch.setitem(gradebook.CLASS_FILES, "count.txt", lambda c: str(len(c.grades)))
+    book = Gradebook(tmp_path)
+    book.save("ada", [result("broadcast", 3, 3)], "p")
+    book.write_summary(["broadcast"], "course")
+    assert (book.folder("ada") / "score.txt").read_text() == "ada 3"
+    assert (tmp_path / "count.txt").read_text() == "1"
+    assert "score.txt" in gradebook.written() and "count.txt" in gradebook.written()
+
+
 def test_a_result_graded_under_another_scheme_is_marked_stale(tmp_path: Path) -> None:
     book = Gradebook(tmp_path)
     book.save("ada", [result("broadcast", 3, 3)], "p", schemes={"broadcast": "old"})
@@ -88,6 +104,8 @@ def test_the_scheme_covers_points_timeout_and_the_checks_but_not_the_hints(kit: 
     ):
         assert gradebook.scheme(kit, dataclasses.replace(broadcast, **change)) != before, change
     assert gradebook.scheme(kit, dataclasses.replace(broadcast, hints=("another",))) == before
+    # The course's own part of the checks counts too.
+    assert kit.root / "checks" / "_chat" / "conversation.py" in kit.extension_sources()
 
 
 def test_a_roster_in_nfc_matches_a_folder_in_nfd(tmp_path: Path) -> None:

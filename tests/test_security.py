@@ -21,11 +21,11 @@ from pathlib import Path
 import psutil
 import pytest
 
+from checks._chat.redis import RedisServer
 from grader import batch, caps, exports, gradebook, report, runner, sandbox, submission
 from grader.manifest import Kit
 from grader.processes import kill_user
 from grader.results import ExerciseResult, Outcome, Submitted
-from grader.services import RedisServer
 from tests.conftest import ROOT, leftovers, run_grader, settles_without_leftovers
 
 ATTACKS = ROOT / "tests" / "corpus" / "attacks"
@@ -508,7 +508,6 @@ def test_as_root_the_sandbox_runs_as_an_unused_kernel_uid(tmp_path: Path) -> Non
         sandbox.remove_view(tmp_path)
     left = [p for p in psutil.process_iter(["uids"]) if p.info["uids"].real == box.uid]
     assert not [p for p in left if p.status() != psutil.STATUS_ZOMBIE], left
-
 
 
 # A submission's file is data until proven a regular file of at most 1 MiB: it is read

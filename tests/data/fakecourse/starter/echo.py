@@ -1,6 +1,6 @@
 """Echo: send every text message back to the client that sent it."""
 
-from fastapi import FastAPI, WebSocket
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect  # noqa: F401 (the solution uses it)
 
 app = FastAPI()
 

@@ -15,9 +15,7 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
-from grader import timing
-from grader.checks import Mismatch, Missing
-from grader.client import Client, LiveServer
+from grader import Client, LiveServer, Mismatch, Missing, timing
 
 # A stall: messages of STALL_SIZE fill the buffers of a client that never reads until
 # the server's send to it waits. About 48 do it on Linux (the server's send buffer grows

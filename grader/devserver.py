@@ -1,9 +1,10 @@
-"""`make serve`: the student's app under uvicorn with auto-reload, and the kit's chat page.
+"""`make serve`: the student's app under uvicorn with auto-reload, and the course's page.
 
-The page is the kit's, not the student's: a thin ASGI wrapper answers GET / with it
-and hands every other request (the WebSocket endpoint included) to the student's app.
-uvicorn calls `build_app` in its reloading worker process, so student code never runs
-in the grader's own process here either.
+The page is the course's, not the student's: a course registers it (`use_page`) from
+one of its manifest's `extensions`, and a thin ASGI wrapper answers GET / with it and
+hands every other request (the endpoint included) to the student's app. Without a page
+the app is served as it is. uvicorn calls `build_app` in its reloading worker process,
+so student code never runs in the grader's own process here either.
 """
 
 from __future__ import annotations
@@ -19,22 +20,36 @@ from grader.serving import AppSpec, CouldNotStart, import_app
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
 
-PAGE = Path(__file__).with_name("static") / "chat.html"
-ENV_FILE, ENV_MODULE, ENV_ENDPOINT, ENV_TITLE = (
+ENV_FILE, ENV_MODULE, ENV_ENDPOINT, ENV_TITLE, ENV_PAGE = (
     "GRADER_SERVE_FILE",
     "GRADER_SERVE_MODULE",
     "GRADER_SERVE_ENDPOINT",
     "GRADER_SERVE_TITLE",
+    "GRADER_SERVE_PAGE",
 )
 
+_page: Path | None = None
 
-def page(endpoint: str, title: str) -> bytes:
-    html = PAGE.read_text(encoding="utf-8")
+
+def use_page(path: Path) -> None:
+    """Serve `path` at / beside the student's app: an HTML file in which `__ENDPOINT__`
+    becomes the exercise's route (a JSON string) and `__TITLE__` its title."""
+    global _page
+    _page = path
+
+
+def page_file() -> Path | None:
+    """The page a course registered, if any."""
+    return _page
+
+
+def page(template: Path, endpoint: str, title: str) -> bytes:
+    html = template.read_text(encoding="utf-8")
     return html.replace("__ENDPOINT__", json.dumps(endpoint)).replace("__TITLE__", title).encode()
 
 
 def build_app() -> ASGIApp:
-    """The ASGI app uvicorn serves: the chat page at /, the student's app everywhere else."""
+    """The ASGI app uvicorn serves: the course's page at /, the student's app everywhere else."""
     file = Path(os.environ[ENV_FILE])
     sys.path.insert(0, str(file.parent))
     try:
@@ -42,7 +57,9 @@ def build_app() -> ASGIApp:
     except CouldNotStart as exc:
         print(f"\n  ✗ {exc.message}\n  {exc.detail}\n  Fix it and save: the server reloads.\n")
         raise SystemExit(1) from None
-    body = page(os.environ[ENV_ENDPOINT], os.environ.get(ENV_TITLE, "Chat"))
+    if not os.environ.get(ENV_PAGE):
+        return student
+    body = page(Path(os.environ[ENV_PAGE]), os.environ[ENV_ENDPOINT], os.environ[ENV_TITLE])
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == "/" and scope["method"] == "GET":

@@ -1,0 +1,2 @@
+"""Placeholder: the chat lesson's advice, registered with the diagnosis (filled by the
+evidence branch)."""
