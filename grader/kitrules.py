@@ -506,8 +506,32 @@ def every_check_is_targeted(kit: Kit, exercise: Exercise) -> list[Problem]:
     return problems
 
 
+def services_are_registered(kit: Kit, exercise: Exercise) -> list[Problem]:
+    """The course's extensions import, and register every service the exercise names."""
+    from grader import services  # imports the sandbox: only when asked
+
+    try:
+        kit.load_extensions()
+    except Exception as exc:  # noqa: BLE001 - whatever it is, the kit's author must see it
+        line = _manifest_line(kit, "extensions")
+        return [_problem(kit, MANIFEST, line, f"an extension could not be imported: {exc!r}")]
+    registered = {kind.name for kind in services.known()}
+    return [
+        _problem(
+            kit,
+            MANIFEST,
+            _manifest_line(kit, "services"),
+            f"{exercise.id} names the service {name!r}, which no extension registers "
+            f"(registered: {', '.join(sorted(registered)) or 'none'})",
+        )
+        for name in exercise.services
+        if name not in registered
+    ]
+
+
 RULES: tuple[Rule, ...] = (
     files_exist,
+    services_are_registered,
     starter_mirrors_solution,
     checks_are_described,
     points_name_checks,

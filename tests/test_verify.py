@@ -179,6 +179,26 @@ def test_points_for_a_check_the_exercise_lacks_are_named(course: Path) -> None:
     assert problem.startswith("lessons/exercises.toml:12: echo's points name echos, ")
 
 
+def test_a_service_no_extension_registers_is_named(course: Path) -> None:
+    manifest = course / "lessons" / "exercises.toml"
+    manifest.write_text(manifest.read_text() + 'services = ["mailbox"]\n')
+    [problem] = broken(course, kitrules.services_are_registered)
+    assert problem.startswith(
+        "lessons/exercises.toml:12: echo names the service 'mailbox', which no extension "
+    )
+
+
+def test_an_extension_that_cannot_be_imported_is_named(course: Path) -> None:
+    edit(
+        course / "lessons" / "exercises.toml",
+        'title = "Fake course"',
+        'title = "Fake course"\nextensions = ["nowhere_ext"]',
+    )
+    [problem] = broken(course, kitrules.services_are_registered)
+    assert problem.startswith("lessons/exercises.toml:4: an extension could not be imported: ")
+    assert "nowhere_ext" in problem
+
+
 def test_a_lesson_too_wide_for_a_terminal_is_named_by_line(course: Path) -> None:
     lesson = course / "lessons" / "echo.md"
     code = "    await websocket.send_text(" + "x" * 60 + ")"
