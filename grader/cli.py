@@ -41,10 +41,11 @@ from grader import (
     services,
     submission,
     timing,
+    uploads,
     watch,
 )
 from grader.errors import GraderError, UsageError
-from grader.gradebook import Gradebook, fingerprint, read_roster, same_name, scheme
+from grader.gradebook import Gradebook, fingerprint, read_roster, scheme
 from grader.manifest import Exercise, Kit
 from grader.progress import Progress as StudentProgress
 from grader.progress import Record, State, digest
@@ -381,15 +382,15 @@ def cmd_grade(kit: Kit, args: argparse.Namespace) -> int:
     ids = [e.id for e in exercises]
     students = batch.discover(kit, args.submissions, exercises, one_exercise=bool(args.exercise))
     if args.only:
-        wanted = {same_name(n) for n in args.only}
-        unknown = sorted(wanted - {same_name(s.name) for s in students})
+        wanted = {uploads.nfc(n) for n in args.only}
+        unknown = sorted(wanted - {uploads.nfc(s.name) for s in students})
         if unknown:
             known = ", ".join(s.name for s in students[:8])
             raise UsageError(
                 f"no student named {', '.join(unknown)} in {args.submissions} "
                 f"(there are: {known}{' …' if len(students) > 8 else ''})"
             )
-        students = [s for s in students if same_name(s.name) in wanted]
+        students = [s for s in students if uploads.nfc(s.name) in wanted]
     roster = _roster(args.roster)
     book = Gradebook(args.out)
     schemes = {e.id: scheme(kit, e) for e in kit.exercises}
@@ -404,7 +405,7 @@ def cmd_grade(kit: Kit, args: argparse.Namespace) -> int:
         for s in students
         for e in exercises
     }
-    since = _force_since(args.out, args.force or bool(args.only), ids)
+    since = _force_since(args.out, args.force or bool(args.only))
     todo = [
         (s, e)
         for s in students
@@ -448,7 +449,8 @@ def cmd_grade(kit: Kit, args: argparse.Namespace) -> int:
             mine = [k.result for e, k in book.stored(s.name).items() if e in ids]
             unflagged = [dataclasses.replace(r, flags=()) for r in mine]
             book.restamp(s.name, [s.flagged(r) for r in unflagged], args.hidden, order_all)
-    order = [e.id for e in kit.exercises if e.id in ids or book_has(book, e.id)]
+    have_grades = graded_exercises(book)
+    order = [e.id for e in kit.exercises if e.id in ids or e.id in have_grades]
     grades = book.write_summary(order, f"{kit.title}: {', '.join(order)}", roster, schemes=schemes)
     _summary(grades, order)
     finished = sum(len(graded[n]) == waiting[n] for n in waiting)
@@ -490,7 +492,8 @@ def cmd_export(kit: Kit, args: argparse.Namespace) -> int:
     if not book.everything():
         raise UsageError(f"no grades in {args.out}: grade a class there first (make grade)")
     schemes = {e.id: scheme(kit, e) for e in kit.exercises}
-    order = [e.id for e in kit.exercises if book_has(book, e.id)]
+    graded = graded_exercises(book)
+    order = [e.id for e in kit.exercises if e.id in graded]
     grades = book.write_summary(
         order,
         f"{kit.title}: {', '.join(order)}",
@@ -508,8 +511,9 @@ def cmd_export(kit: Kit, args: argparse.Namespace) -> int:
     return 0
 
 
-def book_has(book: Gradebook, exercise: str) -> bool:
-    return any(exercise in stored for stored in book.everything().values())
+def graded_exercises(book: Gradebook) -> set[str]:
+    """Every exercise some student in `book` has a grade for (every grade.json read once)."""
+    return {exercise for stored in book.everything().values() for exercise in stored}
 
 
 def _summary(grades: dict[str, list[ExerciseResult]], order: list[str]) -> None:
@@ -521,7 +525,7 @@ def _summary(grades: dict[str, list[ExerciseResult]], order: list[str]) -> None:
 FORCE = ".force"  # OUT/.force: when a FORCE (or ONLY) run began, until it completes
 
 
-def _force_since(out: Path, force: bool, exercises: list[str]) -> float | None:
+def _force_since(out: Path, force: bool) -> float | None:
     """When the FORCE run to resume began (or this one, now); None without FORCE."""
     if not force:
         return None

@@ -14,11 +14,11 @@ from __future__ import annotations
 import csv
 import io
 import re
-import unicodedata
 import xml.etree.ElementTree as ET
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
+from grader import uploads
 from grader.results import CheckResult, ExerciseResult, Outcome
 from grader.untrusted import escape_controls, invisible
 
@@ -159,8 +159,8 @@ def gradebook_csv(
     says so."""
     # A roster typed on one system names "José" composed, a folder made on another
     # decomposed: both are matched as NFC (the form discovery names students in).
-    roster = {_nfc(k): v for k, v in (roster or {}).items()}
-    named = {_nfc(s) for s in grades}
+    roster = {uploads.nfc(k): v for k, v in (roster or {}).items()}
+    named = {uploads.nfc(s) for s in grades}
     stale = stale or {}
     extra = list(dict.fromkeys(k for columns in roster.values() for k in columns))
     most_of = {
@@ -178,7 +178,7 @@ def gradebook_csv(
     writer.writerow(header + ["total", "max", "percent", "reason", "flags"])
     for student in sorted({*grades, *(k for k in roster if k not in named)}):
         results = {r.exercise: r for r in grades.get(student, ())}
-        row = [student, *(roster.get(_nfc(student), {}).get(k, "") for k in extra)]
+        row = [student, *(roster.get(uploads.nfc(student), {}).get(k, "") for k in extra)]
         for exercise in exercises:
             result = results.get(exercise)
             status = result.status if result else "no submission"
@@ -195,10 +195,6 @@ def gradebook_csv(
         row += [_number(total), _number(most), percent, " | ".join(reasons), " | ".join(flags)]
         writer.writerow([spreadsheet_safe(escape_controls(cell)) for cell in row])
     return out.getvalue()
-
-
-def _nfc(name: str) -> str:
-    return unicodedata.normalize("NFC", name)
 
 
 FORMULA = ("=", "+", "-", "@")

@@ -29,14 +29,13 @@ import io
 import json
 import time
 import traceback
-import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
 
-from grader import exports, report, submission, untrusted
+from grader import exports, report, submission, untrusted, uploads
 from grader.manifest import Exercise, Kit
 from grader.results import ExerciseResult
 
@@ -364,12 +363,6 @@ def fingerprint(kit: Kit, exercise: Exercise, file: Path | None, problem: object
     return digest.hexdigest()
 
 
-def same_name(name: str) -> str:
-    """A name as matched against a roster: NFC, so an NFD `José` from a Mac's folder is
-    the roster's `José`."""
-    return unicodedata.normalize("NFC", name)
-
-
 def read_roster(path: Path) -> dict[str, dict[str, str]]:
     """A roster CSV: a `student` column (the submission's name), then any others."""
     with path.open(newline="", encoding="utf-8-sig") as file:
@@ -377,7 +370,8 @@ def read_roster(path: Path) -> dict[str, dict[str, str]]:
     if rows and "student" not in rows[0]:
         raise ValueError(f"{path} needs a 'student' column (the name of each submission)")
     return {
-        same_name(row["student"]): {k: v for k, v in row.items() if k != "student"} for row in rows
+        uploads.nfc(row["student"]): {k: v for k, v in row.items() if k != "student"}
+        for row in rows
     }
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import exports, gradebook, runner
+from grader import exports, gradebook, runner, uploads
 from grader.gradebook import Gradebook
 from grader.manifest import Kit
 from grader.results import CheckResult, ExerciseResult, Outcome
@@ -112,7 +112,7 @@ def test_a_roster_in_nfc_matches_a_folder_in_nfd(tmp_path: Path) -> None:
     nfd = unicodedata.normalize("NFD", "José")
     roster = tmp_path / "roster.csv"
     roster.write_text("student,id\nJosé,7\n", encoding="utf-8")
-    assert gradebook.same_name(nfd) in gradebook.read_roster(roster)
+    assert uploads.nfc(nfd) in gradebook.read_roster(roster)
 
 
 def test_entries_with_nothing_to_run_cost_one_checks_process_per_exercise(
