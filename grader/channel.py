@@ -23,23 +23,15 @@ from pathlib import Path
 from typing import IO, Any
 
 from grader import untrusted
-from grader.results import CheckResult
+from grader.results import Check, CheckResult
 
 KEY_BYTES = 32
 MAX_LINE = 16 << 20  # a record of one check: its output is trimmed long before
 
 
 @dataclass(frozen=True)
-class CheckInfo:
-    name: str
-    description: str
-    points: float = 1.0
-    hidden: bool = False
-
-
-@dataclass(frozen=True)
 class Collected:
-    checks: tuple[CheckInfo, ...]
+    checks: tuple[Check, ...]
 
 
 @dataclass(frozen=True)
@@ -75,7 +67,7 @@ def _encode(record: Record) -> dict[str, Any]:
 def _decode(data: dict[str, Any]) -> Record:
     kind = data.pop("kind")
     if kind == "collected":
-        return Collected(tuple(CheckInfo(**c) for c in data["checks"]))
+        return Collected(tuple(Check(**c) for c in data["checks"]))
     if kind == "result":
         return Result(CheckResult.from_dict(data))
     return RunError(data["message"], data.get("detail", ""))

@@ -15,18 +15,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from grader.results import Check
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True)
 class CheckSpec:
-    """How the grader treats one check."""
+    """How the grader treats one check: what it is, and how to run it."""
 
-    name: str
-    description: str
+    check: Check
+    """Its name, sentence, points and visibility: what every result of it says."""
     depends: tuple[str, ...] = ()
-    points: float = 1.0
-    hidden: bool = False
     timeout: float = 20.0
     settings: dict[str, Any] = field(default_factory=dict)
     """Module-level names to override in the student's module, e.g. small limits."""
@@ -56,11 +56,8 @@ def check(
     def mark(fn: F) -> F:
         doc = " ".join((fn.__doc__ or fn.__name__).split())
         fn.__grader_check__ = CheckSpec(  # type: ignore[attr-defined]
-            name=fn.__name__,
-            description=doc,
+            Check(fn.__name__, doc, points=points, hidden=hidden),
             depends=tuple(p.__name__ for p in parents),
-            points=points,
-            hidden=hidden,
             timeout=timeout,
             settings=dict(settings or {}),
         )

@@ -24,11 +24,10 @@ import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from grader import services
+from grader import runwide, services
 from grader.checks import CheckSpec
 from grader.errors import GraderError
 from grader.manifest import HIDDEN, MANIFEST, Exercise, Kit
-from grader.plugin import NEVER_BLOCKS
 
 # What setting up .venv reads: the pins, and every version they lead to.
 SETUP_FILES = ("pyproject.toml", "requirements.lock")
@@ -290,11 +289,19 @@ def classroom_workflow(kit: Kit, template: Path) -> str:
 def total_points(kit: Kit, exercise: Exercise) -> float:
     """What grading `exercise` in `kit` is out of: its check files' checks (hidden ones
     too, where the kit has them) and the engine's own, each worth what the grader
-    counts (see Grading.worth in the plugin)."""
+    counts (see Grading.final)."""
     worth = exercise.points_by_check()
     specs = [spec for path in kit.check_files(exercise) for spec in _checks_in(path)]
-    owns = [(s.name, s.points) for s in specs] + [(NEVER_BLOCKS.name, NEVER_BLOCKS.points)]
+    checks = [s.check for s in specs] + [entry.check for entry in _run_wide(kit)]
+    owns = [(c.name, c.points) for c in checks]
     return sum(worth.get(name, points * worth["*"]) for name, points in owns)
+
+
+def _run_wide(kit: Kit) -> tuple[runwide.RunWide, ...]:
+    """The run-wide checks of `kit`: its extensions imported from its root, as the
+    checks process imports them (the kit's own code, as its check files are)."""
+    kit.load_extensions()
+    return runwide.registered(kit.extensions)
 
 
 def _checks_in(path: Path) -> list[CheckSpec]:

@@ -22,7 +22,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markdown import Markdown
 
-from grader import report
+from grader import report, runwide
 from grader.corpus import Label, LabelError, read_label
 from grader.manifest import MANIFEST, Exercise, Kit
 
@@ -210,10 +210,11 @@ def checks_of(kit: Kit, exercise: Exercise) -> list[CheckDef]:
 
 
 def check_names(kit: Kit, exercise: Exercise) -> list[str]:
-    """Every check an exercise is graded on: its files' and the engine's own."""
-    from grader.plugin import NEVER_BLOCKS  # the plugin imports pytest: only when asked
-
-    return [c.name for c in checks_of(kit, exercise)] + [NEVER_BLOCKS.name]
+    """Every check an exercise is graded on: its files', then the run-wide ones (the
+    engine's own, and those of the kit's extensions)."""
+    kit.load_extensions()
+    run_wide = [entry.check.name for entry in runwide.registered(kit.extensions)]
+    return [c.name for c in checks_of(kit, exercise)] + run_wide
 
 
 def checks_are_described(kit: Kit, exercise: Exercise) -> list[Problem]:

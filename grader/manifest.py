@@ -4,6 +4,11 @@ The manifest is the single source of truth; every other part of the kit (starter
 solution, checks, lesson text) is found through it. Parsing fails loudly on anything
 incomplete, mistyped or unknown (a field nothing reads is refused, not ignored), so a
 broken kit never reaches a student.
+
+At the top level, beside `title` and the `[[exercises]]` tables, an optional
+`extensions = ["checks._chat", …]` names modules of the kit (dotted names, found from
+the kit's root) that the checks process imports before it collects any check: a
+lesson's shared helpers, or checks that register themselves with the engine.
 """
 
 from __future__ import annotations

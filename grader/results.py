@@ -23,7 +23,25 @@ FAILING = (Outcome.FAILED, Outcome.TIMED_OUT, Outcome.ERRORED)
 
 
 @dataclass(frozen=True)
+class Check:
+    """What a check is, as every result of it says: made once, when checks are collected
+    (its points and visibility then final), and carried to every export."""
+
+    name: str
+    """The check's function name: stable, used in exports and corpus labels."""
+    description: str
+    """The sentence the student reads (the check's docstring)."""
+    points: float = 1.0
+    """What the check is worth; it scores all of them or none."""
+    hidden: bool = False
+    """Hidden checks show only their name and outcome to students."""
+
+
+@dataclass(frozen=True)
 class CheckResult:
+    """One check's result. Its fields are what grade.json and the results channel hold:
+    results saved by any earlier grader must still load (see from_dict)."""
+
     name: str
     """The check's function name: stable, used in exports and corpus labels."""
     description: str
@@ -48,6 +66,23 @@ class CheckResult:
     duration: float = 0.0
     waited_for: str = ""
     """For a check skipped because one it builds on did not pass: that check's name."""
+
+    @classmethod
+    def of(cls, check: Check, outcome: Outcome, **facts: Any) -> CheckResult:
+        """The result of `check`: the one way the engine makes one (`facts` are the
+        fields below `hidden`: rationale, steps, duration…)."""
+        return cls(
+            name=check.name,
+            description=check.description,
+            outcome=outcome,
+            points=check.points,
+            hidden=check.hidden,
+            **facts,
+        )
+
+    @property
+    def check(self) -> Check:
+        return Check(self.name, self.description, self.points, self.hidden)
 
     @property
     def passed(self) -> bool:

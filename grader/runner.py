@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-import json
 import os
 import signal
 import subprocess
@@ -24,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader import caps, channel, diagnosis, loopwatch, quoting, sandbox, submission, timing
+from grader import job as job_file
 from grader.manifest import Exercise, Kit
 from grader.processes import PR_SET_DUMPABLE, kill_tree, kill_user, prctl
 from grader.results import CheckResult, ExerciseResult, Outcome, Submitted
@@ -38,8 +38,8 @@ CHECKS_ENV = ("PATH", "LANG", "LC_ALL", "GRADER_TIME_SCALE", "SYSTEMROOT")
 
 
 @dataclass
-class Job:
-    """One submission of one exercise, while it is graded."""
+class Run:
+    """One submission of one exercise, while it is graded (the grader's side of a job)."""
 
     exercise: Exercise
     scratch: Path
@@ -99,19 +99,19 @@ def grade(
             copy.write_bytes(contents.data)
             copy.chmod(0o644)  # for the sandbox's user, whatever the umask
         submitted = _submitted(kit, exercise, contents)
-        job = Job(exercise, scratch, shown(file), missing, isolated, caps.for_job())
+        run = Run(exercise, scratch, shown(file), missing, isolated, caps.for_job())
         try:
-            timed_out, output = _run_checks(kit, job, cancel)
-            stopped = _why_checks_stopped(job)
+            timed_out, output = _run_checks(kit, run, cancel)
+            stopped = _why_checks_stopped(run)
         finally:
-            job.caps.close()
-            if isolated and job.uid is not None:
+            run.caps.close()
+            if isolated and run.uid is not None:
                 # Whatever ran as the job's uid, wherever it was reparented: a sandbox
                 # that lost its parent (the uid change clears the signal that would
                 # end it) ends here.
-                kill_user(job.uid)
+                kill_user(run.uid)
             sandbox.remove_view(scratch)
-        records = channel.read(scratch / "results", job.key)
+        records = channel.read(scratch / "results", run.key)
         # Why it took so long, if the watchdogs of visible checks' servers know; the line
         # is quoted from our copy of the file, never from what the server wrote.
         worst = diagnosis.worst_block(loopwatch.visible_witnessed(scratch)) if timed_out else None
@@ -120,7 +120,7 @@ def grade(
             worst = quoting.ground(
                 {"seconds": worst.get("seconds", 0.0), "line": worst.get("line")}, source
             )
-        slow = diagnosis.blocked_words(worst, Path(job.shown_as).name) if worst else None
+        slow = diagnosis.blocked_words(worst, Path(run.shown_as).name) if worst else None
     result = dataclasses.replace(
         _assemble(exercise, records, timed_out, output, started, slow, stopped),
         submitted=submitted,
@@ -164,11 +164,10 @@ def _submitted(kit: Kit, exercise: Exercise, contents: submission.Contents) -> S
     return Submitted.FILE
 
 
-def _run_checks(kit: Kit, job: Job, cancel: threading.Event | None) -> tuple[bool, str]:
-    exercise, scratch = job.exercise, job.scratch
+def _run_checks(kit: Kit, run: Run, cancel: threading.Event | None) -> tuple[bool, str]:
+    exercise, scratch = run.exercise, run.scratch
     ini = scratch / "pytest.ini"
     ini.write_text("[pytest]\n")
-    folders = job.caps.folders if isinstance(job.caps, caps.CgroupCaps) else []
     command = [
         sys.executable,
         "-P",  # the scratch folder it starts in is no place to import from
@@ -192,26 +191,13 @@ def _run_checks(kit: Kit, job: Job, cancel: threading.Event | None) -> tuple[boo
         "--no-header",
         "-W",
         "ignore::DeprecationWarning",
-        f"--grader-scratch={scratch}",
-        f"--grader-file={exercise.file}",
-        f"--grader-display={job.shown_as}",
-        f"--grader-module={exercise.module}",
-        f"--grader-results={scratch / 'results'}",
-        f"--grader-preload={','.join(exercise.preload)}",
-        f"--grader-env={json.dumps(dict(exercise.env))}",
-        f"--grader-endpoint={exercise.endpoint}",
-        f"--grader-points={json.dumps(exercise.points_by_check())}",
-        f"--grader-cgroups={','.join(map(str, folders))}",
-        f"--grader-extensions={','.join(kit.extensions)}",
-        *(["--grader-isolated"] if job.isolated else []),
-        *([f"--grader-uid={job.uid}"] if job.isolated and job.uid is not None else []),
-        *([f"--grader-missing={job.missing}"] if job.missing else []),
+        f"{job_file.OPTION}={_job_file(kit, run).save()}",
     ]
-    if job.isolated:
+    if run.isolated:
         command = sandbox.network(command, scratch, _grader_home(kit))
     # In the job's memory cap: what the submission makes the checks process hold counts
     # toward the job's cap, not the machine's.
-    command = job.caps.enter_checks(command)
+    command = run.caps.enter_checks(command)
     env = {name: os.environ[name] for name in CHECKS_ENV if name in os.environ}
     env["PYTHONPATH"] = str(kit.root)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
@@ -230,7 +216,7 @@ def _run_checks(kit: Kit, job: Job, cancel: threading.Event | None) -> tuple[boo
         try:
             assert proc.stdin is not None
             with contextlib.suppress(BrokenPipeError):
-                proc.stdin.write(job.key)
+                proc.stdin.write(run.key)
                 proc.stdin.close()
             timed_out = not _wait(proc, timing.scaled(exercise.timeout), cancel)
         finally:
@@ -244,6 +230,27 @@ def _run_checks(kit: Kit, job: Job, cancel: threading.Event | None) -> tuple[boo
     if timed_out and cancel is not None and cancel.is_set():
         raise Cancelled
     return timed_out, _tail(log, 20000)
+
+
+def _job_file(kit: Kit, run: Run) -> job_file.Job:
+    """What the checks process is told about `run`."""
+    exercise = run.exercise
+    return job_file.Job(
+        scratch=run.scratch,
+        file=exercise.file,
+        display=run.shown_as,
+        module=exercise.module,
+        results=run.scratch / "results",
+        preload=exercise.preload,
+        env=dict(exercise.env),
+        endpoint=exercise.endpoint,
+        points=exercise.points_by_check(),
+        cgroups=tuple(run.caps.folders) if isinstance(run.caps, caps.CgroupCaps) else (),
+        isolated=run.isolated,
+        uid=run.uid if run.isolated else None,
+        missing=run.missing,
+        extensions=kit.extensions,
+    )
 
 
 def _tail(file: Path, size: int) -> str:
@@ -285,16 +292,16 @@ def _wait(proc: subprocess.Popen[bytes], timeout: float, cancel: threading.Event
 KIT_BUG = "a bug in the kit: please tell your instructor"
 
 
-def _why_checks_stopped(job: Job) -> str:
+def _why_checks_stopped(run: Run) -> str:
     """What to blame if the checks end without their results: the kit, unless the job's
     memory cap ended them (they share it with the submission) or, without the sandbox,
     the submission could have reached them."""
-    if job.caps.events().out_of_memory:
+    if run.caps.events().out_of_memory:
         return (
             f"the job went over its memory cap of {caps.size(caps.MEMORY_PER_JOB)}, which the "
             "submission shares with the checks, and the kernel ended the checks"
         )
-    if not job.isolated:
+    if not run.isolated:
         return (
             "without the sandbox the submission runs as you and can reach the checks and "
             f"their results; if it did not, {KIT_BUG}"
@@ -316,8 +323,8 @@ def _assemble(
             exercise, started, error=f"the checks could not be loaded ({stopped})", detail=output
         )
     checks = []
-    for info in records.collected.checks:
-        result = records.results.get(info.name)
+    for check in records.collected.checks:
+        result = records.results.get(check.name)
         if result is None:
             why = (
                 "grading stopped: the exercise took longer than "
@@ -325,12 +332,9 @@ def _assemble(
                 if timed_out
                 else "the checks process ended before this check ran"
             )
-            result = CheckResult(
-                name=info.name,
-                description=info.description,
-                points=info.points,
-                hidden=info.hidden,
-                outcome=Outcome.TIMED_OUT if timed_out else Outcome.ERRORED,
+            result = CheckResult.of(
+                check,
+                Outcome.TIMED_OUT if timed_out else Outcome.ERRORED,
                 rationale=why,
                 detail="" if timed_out else output,
             )

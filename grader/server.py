@@ -24,7 +24,7 @@ import psutil
 
 from grader import caps, drain, untrusted
 from grader.serving import CouldNotStart
-from grader.zygote import SandboxGone, Zygote
+from grader.zygote import SandboxGone, Serve, Signal, Status, Stop, Zygote
 
 __all__ = ["AppServer", "CouldNotStart", "describe_exit"]
 
@@ -84,11 +84,9 @@ class AppServer:
             sock.close()
             raise CouldNotStart(f"could not create the server's events file: {exc}") from None
         try:
-            answer = self.zygote.request(
-                "serve",
+            served = self.zygote.request(
+                Serve(env=self.env, overrides=self.overrides),
                 (sock.fileno(), write_end, log_fd, events_fd),
-                env=self.env,
-                overrides=self.overrides,
             )
         except SandboxGone as exc:
             for fd in (read_end, log_read, events_read):
@@ -100,7 +98,7 @@ class AppServer:
             for fd in (write_end, log_fd, events_fd):
                 os.close(fd)
             sock.close()
-        self.pid = _number(answer.get("pid")) or 0
+        self.pid = served.pid
         # Read from now on (the pid is known, should it have to be stopped for flooding).
         self._read = [
             self.pipes.add(log_read, self._output),
@@ -129,7 +127,7 @@ class AppServer:
         """None while the server runs; otherwise how it ended, in words."""
         if self._status is None and self.pid:
             try:
-                self._status = _number(self.zygote.request("status", pid=self.pid).get("status"))
+                self._status = self.zygote.request(Status(self.pid)).status
             except SandboxGone:
                 return "ended with the sandbox"
         if self._status is None:
@@ -147,14 +145,14 @@ class AppServer:
             if pid:
                 os.killpg(pid, signal.SIGKILL)
             elif self.pid:
-                self.zygote.request("signal", pid=self.pid, signal=int(signal.SIGKILL))
+                self.zygote.request(Signal(self.pid, int(signal.SIGKILL)))
 
     def terminate(self, within: float) -> bool:
         """SIGTERM, as a deploy stops a server; whether it exited by itself within `within` s."""
         if not self.pid or self._status is not None:
             return True
         try:
-            self.zygote.request("signal", pid=self.pid, signal=int(signal.SIGTERM))
+            self.zygote.request(Signal(self.pid, int(signal.SIGTERM)))
         except SandboxGone:
             return False
         deadline = time.monotonic() + within
@@ -183,7 +181,7 @@ class AppServer:
             return None
         before = self._waiting_reports()
         try:
-            self.zygote.request("signal", pid=self.pid, signal=int(signal.SIGUSR2))
+            self.zygote.request(Signal(self.pid, int(signal.SIGUSR2)))
         except SandboxGone:
             return None
         return before
@@ -203,10 +201,9 @@ class AppServer:
         if not self.pid or self._status is not None:
             return
         try:
-            answer = self.zygote.request("stop", pid=self.pid)
+            self._status = self.zygote.request(Stop(self.pid)).status
         except SandboxGone:
-            answer = {}
-        self._status = _number(answer.get("status"))
+            self._status = None
         if self._status is None:  # gone with the sandbox, or an answer that makes no sense
             self._status = signal.SIGKILL
 
@@ -231,11 +228,6 @@ class AppServer:
 def _new_file(path: Path) -> int:
     """A new file, never one found in its place (a link planted to redirect it)."""
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-
-
-def _number(value: object) -> int | None:
-    """A pid or a status from the zygote, which the student's code may have taken over."""
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 FLOODED = f"was stopped because it printed more than {caps.size(caps.OUTPUT_PER_PROCESS)} of output"

@@ -3,14 +3,20 @@
 It imports the heavy libraries (uvicorn, the exercise's preloads) once, then forks a
 server per request, so a fresh server costs milliseconds. It never imports check code,
 so a server finds nothing in its memory that the student may not see. The checks
-process drives it over a socket pair: one JSON request per message (`send`, `receive`),
-the server's listening socket, log and report pipe passed alongside (SCM_RIGHTS).
+process drives it over a socket pair: one JSON message each way per request (`send`,
+`receive`), the server's listening socket, log and report pipe passed alongside a Serve
+(SCM_RIGHTS). Every request and reply is a dataclass below, `{"kind": …, fields…}` on
+the wire (see `encode`, `decode`); an unknown kind or field is refused, not guessed at:
 
-    serve    fork a server                          → {"pid": …}
-    signal   send a signal to a server              → {}
-    status   how a server ended (None while it runs) → {"status": …}
-    stop     kill a server's process group, reap it  → {"status": …}
-    reset    kill everything below the zygote       → {}
+    Serve(env, overrides)  fork a server                           → Served(pid)
+    Signal(pid, signal)    send a signal to a server               → Done()
+    Status(pid)            how a server ended (None while it runs) → Ended(status)
+    Stop(pid)              kill a server's process group, reap it  → Ended(status)
+    Reset()                kill everything below the zygote        → Done()
+    (any request it could not carry out)                           → Failed(error)
+
+To add an operation: its dataclass (with its reply) in the `Request` union, and its
+branch in `_Host.handle` (mypy refuses a union member without one).
 
 The zygote is the subreaper of all it starts, so even a server's double-forked daemon
 stays below it and `reset` finds it. It ends, with everything below it, when the
@@ -32,10 +38,12 @@ import subprocess
 import sys
 import threading
 import traceback
+import typing
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, assert_never, cast
 
-from grader import untrusted
+from grader import untrusted, wire
 from grader.drain import Drain, Output
 from grader.processes import PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, kill_tree, prctl
 from grader.serving import AppSpec, run
@@ -80,11 +88,105 @@ def receive(sock: socket.socket) -> tuple[dict[str, Any], list[int]] | None:
     return payload, fds
 
 
+# The operations ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Served:
+    pid: int
+    """The server's pid, as the sandbox sees it."""
+
+
+@dataclass(frozen=True)
+class Ended:
+    status: int | None
+    """How the server ended, as waitpid says; None while it runs."""
+
+
+@dataclass(frozen=True)
+class Done:
+    pass
+
+
+@dataclass(frozen=True)
+class Failed:
+    error: str
+    """Why the zygote could not carry the request out."""
+
+
+Reply = Served | Ended | Done | Failed
+R = TypeVar("R", Served, Ended, Done)
+
+
+class _Request(Generic[R]):
+    reply: ClassVar[type[Any]]
+    """The reply it gets when the zygote carries it out."""
+
+
+@dataclass(frozen=True)
+class Serve(_Request[Served]):
+    """Fork a server; its socket, report, log and events descriptors travel with it."""
+
+    reply = Served
+    env: dict[str, str]
+    overrides: dict[str, Any]
+    """Module-level names to override in the student's module (the check's settings)."""
+
+
+@dataclass(frozen=True)
+class Signal(_Request[Done]):
+    reply = Done
+    pid: int
+    signal: int
+
+
+@dataclass(frozen=True)
+class Status(_Request[Ended]):
+    reply = Ended
+    pid: int
+
+
+@dataclass(frozen=True)
+class Stop(_Request[Ended]):
+    reply = Ended
+    pid: int
+
+
+@dataclass(frozen=True)
+class Reset(_Request[Done]):
+    reply = Done
+
+
+Request = Serve | Signal | Status | Stop | Reset
+# Each by its kind on the wire: its class's name, in lower case.
+REQUESTS: dict[str, type[Request]] = {c.__name__.lower(): c for c in typing.get_args(Request)}
+REPLIES: dict[str, type[Reply]] = {c.__name__.lower(): c for c in typing.get_args(Reply)}
+
+M = TypeVar("M")
+
+
+def encode(message: Request | Reply) -> dict[str, Any]:
+    """A request or reply as the wire carries it."""
+    return {"kind": type(message).__name__.lower(), **wire.encode(message)}
+
+
+def decode(table: dict[str, type[M]], data: dict[str, Any]) -> M:
+    """A message of `table` (REQUESTS or REPLIES); wire.WireError for anything else."""
+    kind = data.get("kind")
+    if not isinstance(kind, str) or kind not in table:
+        raise wire.WireError(f"unknown operation {kind!r:.40}")
+    return wire.decode(table[kind], {k: v for k, v in data.items() if k != "kind"})
+
+
 ANSWER_WITHIN = 15.0
 
 
 class SandboxGone(Exception):
     """The zygote (and so the sandbox) has ended or stopped answering."""
+
+
+class Refused(SandboxGone):
+    """The zygote answered, but could not carry the request out (it said why)."""
 
 
 class Zygote:
@@ -142,17 +244,24 @@ class Zygote:
             theirs.close()
         self._log = pipes.add(read_end, self.output)
 
-    def request(self, op: str, fds: tuple[int, ...] = (), **fields: Any) -> dict[str, Any]:
+    def request(self, request: _Request[R], fds: tuple[int, ...] = ()) -> R:
+        """What the zygote answers to `request`: its reply, or Refused with the zygote's
+        reason, or SandboxGone when it is gone or answers what it should not."""
         with self._lock:
             if self._gone is None:
                 try:
                     self._socket.settimeout(ANSWER_WITHIN)
-                    send(self._socket, {"op": op, **fields}, fds)
+                    send(self._socket, encode(cast(Request, request)), fds)
                     answer = receive(self._socket)
+                    # It runs beside the student's code: a reply of another kind, or with
+                    # another field, is a zygote no longer ours.
+                    reply = decode(REPLIES, answer[0]) if answer is not None else None
                 except (OSError, ValueError):
-                    answer = None
-                if answer is not None:
-                    return answer[0]
+                    reply = None
+                if isinstance(reply, Failed):
+                    raise Refused(f"the sandbox could not do it: {reply.error:.300}")
+                if isinstance(reply, request.reply):
+                    return cast(R, reply)
                 # A late answer would be read as the next request's: no more requests.
                 self._gone = self._why_gone()
                 self._socket.close()
@@ -184,34 +293,36 @@ class _Host:
         self.statuses: dict[int, int] = {}
         self.servers: set[int] = set()
 
-    def handle(self, request: dict[str, Any], fds: list[int]) -> dict[str, Any]:
+    def handle(self, request: Request, fds: list[int]) -> Reply:
         self.reap()
-        op = request["op"]
-        if op == "serve":
-            return {"pid": self.serve(request, fds)}
-        pid = int(request.get("pid", 0))
-        if op == "signal":
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, int(request["signal"]))
-            return {}
-        if op == "status":
-            return {"status": self.statuses.get(pid)}
-        if op == "stop":
-            self.stop(pid)
-            return {"status": self.statuses.get(pid)}
-        if op == "reset":
-            self.kill_all()
-            return {}
-        return {"error": f"unknown request {op!r}"}
+        match request:
+            case Serve():
+                return Served(self.serve(request, fds))
+            case Signal(pid, number):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, number)
+                return Done()
+            case Status(pid):
+                return Ended(self.statuses.get(pid))
+            case Stop(pid):
+                self.stop(pid)
+                return Ended(self.statuses.get(pid))
+            case Reset():
+                self.kill_all()
+                return Done()
+            case _:
+                assert_never(request)
 
-    def serve(self, request: dict[str, Any], fds: list[int]) -> int:
+    def serve(self, request: Serve, fds: list[int]) -> int:
+        if len(fds) != 4:
+            raise ValueError(f"a serve request comes with 4 descriptors, not {len(fds)}")
         sock_fd, report_fd, log_fd, events_fd = fds
         spec = AppSpec(
             file=self.spec.file,
             module=self.spec.module,
             workdir=self.spec.workdir,
-            env=dict(request.get("env") or {}),
-            overrides=dict(request.get("overrides") or {}),
+            env=request.env,
+            overrides=request.overrides,
             processes=self.spec.processes,
         )
         try:
@@ -282,12 +393,16 @@ def main(argv: list[str] | None = None) -> None:
             break
         if message is None:
             break
+        payload, fds = message
         try:
-            reply = host.handle(*message)
+            reply = host.handle(decode(REQUESTS, payload), fds)
         except Exception as exc:  # a bad request must not end the sandbox
-            reply = {"error": f"{type(exc).__name__}: {exc}"}
+            for fd in fds:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            reply = Failed(f"{type(exc).__name__}: {exc}")
         try:
-            send(control, reply)
+            send(control, encode(reply))
         except OSError:
             break
     host.kill_all()

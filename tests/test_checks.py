@@ -14,8 +14,8 @@ async def first(server: object) -> None:
 
 def test_a_check_records_its_name_and_its_docstring_as_one_sentence() -> None:
     spec: CheckSpec = first.__grader_check__  # type: ignore[attr-defined]
-    assert (spec.name, spec.description) == ("first", "The first check, on two lines.")
-    assert (spec.depends, spec.points, spec.hidden) == ((), 1.0, False)
+    assert (spec.check.name, spec.check.description) == ("first", "The first check, on two lines.")
+    assert (spec.depends, spec.check.points, spec.check.hidden) == ((), 1.0, False)
 
 
 def test_depends_names_checks_by_their_function() -> None:
@@ -24,7 +24,7 @@ def test_depends_names_checks_by_their_function() -> None:
         """Builds on the first."""
 
     spec: CheckSpec = second.__grader_check__  # type: ignore[attr-defined]
-    assert (spec.depends, spec.points, spec.settings) == (("first",), 2, {"LIMIT": 1})
+    assert (spec.depends, spec.check.points, spec.settings) == (("first",), 2, {"LIMIT": 1})
 
 
 def test_depending_on_a_function_that_is_not_a_check_is_refused() -> None:

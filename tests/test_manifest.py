@@ -144,3 +144,19 @@ def test_an_unknown_exercise_id_is_a_usage_error_listing_the_known_ones() -> Non
         kit.get("nope")
     assert UsageError.exit_code == 2
     assert kit.select(None) == kit.exercises and kit.select("echo") == kit.exercises
+
+
+def test_extensions_are_the_modules_the_checks_process_imports_first(tmp_path: Path) -> None:
+    text = f'extensions = ["checks._chat", "lesson_helpers"]\n{ECHO}'
+    assert Kit.load(course(tmp_path, text)).extensions == ("checks._chat", "lesson_helpers")
+    assert Kit.load(FAKE).extensions == ()
+
+
+@pytest.mark.parametrize(
+    "value", ['"checks._chat"', '["checks/_chat.py"]', '["checks._chat", 3]', '[".chat"]']
+)
+def test_extensions_that_are_not_a_list_of_module_names_are_refused(
+    tmp_path: Path, value: str
+) -> None:
+    message = refusal(tmp_path, f"extensions = {value}\n{ECHO}")
+    assert "extensions must be a list of module names" in message

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
-from grader.results import CheckResult, ExerciseResult, Outcome, Submitted, Verification
+from grader.results import Check, CheckResult, ExerciseResult, Outcome, Submitted, Verification
 
 
 def check(name: str, outcome: Outcome, points: float = 1.0, **more: Any) -> CheckResult:
@@ -97,3 +98,36 @@ def test_verify_is_ok_when_the_solution_passes_and_the_starter_fails_unless_it_m
     solution: ExerciseResult, starter: ExerciseResult, may_pass: bool, ok: bool
 ) -> None:
     assert Verification("echo", solution, starter, may_pass).ok is ok
+
+
+# An exercise as grade.json held it before results.Check existed (written by the grader of
+# issue 19): it must load, and be written back byte for byte.
+SAVED = (
+    '{"exercise": "echo", "title": "Echo", "checks": [{"name": "accepts", "description": '
+    '"accepts works.", "outcome": "passed", "points": 2.0, "hidden": false, "rationale": "", '
+    '"expected": null, "actual": null, "steps": ["alice connected"], "server_output": "", '
+    '"help": null, "detail": "", "duration": 0.12, "waited_for": ""}, {"name": '
+    '"never_blocks_event_loop", "description": "The server never blocks its event loop.", '
+    '"outcome": "failed", "points": 1.0, "hidden": true, "rationale": "blocked 0.5 s", '
+    '"expected": "x", "actual": "y", "steps": [], "server_output": "out", "help": "h", '
+    '"detail": "d", "duration": 0.0, "waited_for": ""}], "error": null, "error_detail": "", '
+    '"duration": 1.5, "score": 2.0, "max_score": 3.0, "passed": false, "submitted": "file", '
+    '"flags": []}'
+)
+
+
+def test_a_result_saved_by_an_earlier_grader_loads_and_is_written_back_byte_for_byte() -> None:
+    loaded = ExerciseResult.from_dict(json.loads(SAVED))
+    assert json.dumps(loaded.to_dict()) == SAVED
+    assert loaded.checks[1].check == Check(
+        "never_blocks_event_loop", "The server never blocks its event loop.", 1.0, hidden=True
+    )
+
+
+def test_a_result_made_of_a_check_says_what_the_check_is() -> None:
+    accepts = Check("accepts", "accepts works.", points=2.0, hidden=True)
+    made = CheckResult.of(accepts, Outcome.FAILED, rationale="no", duration=0.5)
+    assert made == CheckResult(
+        "accepts", "accepts works.", Outcome.FAILED, 2.0, True, "no", duration=0.5
+    )
+    assert made.check == accepts

@@ -8,17 +8,14 @@ from pathlib import Path
 
 from grader import channel, runner
 from grader.manifest import Kit
-from grader.results import CheckResult, ExerciseResult, Outcome, Submitted
+from grader.results import Check, CheckResult, ExerciseResult, Outcome, Submitted
 from tests.conftest import ROOT
 
 FAKE = Kit.load(ROOT / "tests" / "data" / "fakecourse")
 ECHO = FAKE.get("echo")
 CHECKS = ("accepts", "echoes", "answers_promptly", "never_blocks_event_loop")
 COLLECTED = channel.Collected(
-    tuple(
-        channel.CheckInfo(name, f"{name}.", points=2.0 if name == "echoes" else 1.0)
-        for name in CHECKS
-    )
+    tuple(Check(name, f"{name}.", points=2.0 if name == "echoes" else 1.0) for name in CHECKS)
 )
 
 
