@@ -4,6 +4,7 @@ Check files import everything they use from here, and from nowhere else in the e
 
     check                  marks an async function as a check (grader.checks)
     LiveServer, Client     the running app and real WebSocket clients (grader.client)
+    Response, EventStream  an HTTP request's answer, a Server-Sent Events stream
     Failure, Mismatch, Missing, Closed, ServerErrors
                            the ways a check fails, each with `help=` (grader.checks)
     Launcher               more servers for one check (grader.plugin)
@@ -20,7 +21,9 @@ from grader.checks import Closed, Failure, Mismatch, Missing, ServerErrors, chec
 from grader.client import Client, LiveServer
 from grader.services import free_port
 from grader.source import Submission
+from grader.streams import EventStream
 from grader.timing import scaled
+from grader.web import Response
 
 if TYPE_CHECKING:
     from grader.plugin import Launcher
@@ -28,11 +31,13 @@ if TYPE_CHECKING:
 __all__ = [
     "Client",
     "Closed",
+    "EventStream",
     "Failure",
     "Launcher",
     "LiveServer",
     "Mismatch",
     "Missing",
+    "Response",
     "ServerErrors",
     "Submission",
     "check",

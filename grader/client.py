@@ -1,4 +1,6 @@
-"""Real WebSocket clients for checks: connect, send, and expect frames in order.
+"""The running app as a check sees it (`LiveServer`), and real WebSocket clients:
+connect, send, and expect frames in order; HTTP requests and event streams are spoken
+by web.py and streams.py, on the same terms.
 
 Every step is written to a shared transcript, so a failure can show the student the
 script that led to it. Waiting is always for a message, bounded by a timeout; silence
@@ -9,15 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import http.client
+import json as jsonlib
 import socket
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from difflib import SequenceMatcher
 from typing import Any
-from urllib.parse import unquote
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
@@ -26,9 +25,13 @@ from websockets.frames import CloseCode, Frame, Opcode
 from grader import diagnosis, timing
 from grader.checks import Closed, Failure, Mismatch, Missing, ServerErrors
 from grader.server import AppServer
+from grader.streams import EventReader, EventStream
+from grader.transcript import Transcript as Transcript  # where plugin.py takes it from
+from grader.transcript import chosen, show, show_difference
+from grader.web import NOTHING, Broken, Connection, Response, fetch, in_any_order, show_json
 
 MAX_FRAME = 4 << 20
-MAX_BODY = 1 << 20  # what an HTTP answer may hold
+SAFE = {"GET", "HEAD", "OPTIONS"}  # methods asked again while waiting: they change nothing
 
 REFUSALS = {
     403: "The server closed the connection before accepting it. Does the endpoint reach "
@@ -38,49 +41,22 @@ REFUSALS = {
 }
 
 
-def show(frame: str | bytes) -> str:
-    """A frame as the student should see it: quoted, or marked as binary."""
-    if isinstance(frame, bytes):
-        return f"a binary frame {frame[:80]!r}"
-    return repr(frame) if len(frame) <= 200 else repr(frame[:200]) + f" … ({len(frame)} chars)"
-
-
 ACCEPTED = "the connection was accepted"  # what arrived where a refusal was expected
 
 
-def show_difference(expected: str, actual: str | bytes) -> tuple[str, str]:
-    """Both frames, shown around their first difference when they are long."""
-    if isinstance(actual, bytes):
-        return show(expected), show(actual)
-    same = next(
-        (i for i, (a, b) in enumerate(zip(expected, actual, strict=False)) if a != b),
-        min(len(expected), len(actual)),
-    )
-    if max(len(expected), len(actual)) <= 200:
-        return show(expected), f"{show(actual)}  (differs from character {same + 1})"
-    start = max(0, same - 40)
-
-    def window(text: str) -> str:
-        cut = repr(text[start : start + 120])
-        return f"…{cut}… ({len(text)} chars; they differ from character {same + 1})"
-
-    return window(expected), window(actual)
-
-
 def resembles(frame: str | bytes, expected: str, values: Iterable[str]) -> bool:
-    """Whether `frame` is `expected` with a slip in its fixed words ('Client alice joined'
-    for 'Client #alice joined'): a text frame that carries each of `values` (the ids and
-    texts that make it what it is) as they are, and differs from `expected` in few
-    characters."""
+    """Whether `frame` is `expected` with a slip in its fixed words (a letter or a
+    punctuation mark off): a text frame that carries each of `values` (the ids and texts
+    that make it what it is) as they are, and differs from `expected` in few characters."""
     if isinstance(frame, bytes) or not all(value in frame for value in values):
         return False
     return SequenceMatcher(None, frame, expected, autojunk=False).ratio() >= SLIP
 
 
 # How alike a frame must be to the expected one to count as a slip of it: a missing "#"
-# or a letter off scores 0.95 and more; another line of the chat ("Client #bob left" for
-# "Client #bob joined") under 0.8. A line that only adds words to another (a private
-# line to a public one) can score near 1 with a long text: a check tells those apart.
+# or a letter off scores 0.95 and more; another of the exercise's lines about the same
+# client (one verb for another) under 0.8. A line that only adds words to another can
+# score near 1 with a long text: a check tells those apart.
 SLIP = 0.85
 
 
@@ -90,31 +66,6 @@ def path_of(url: str) -> str:
 
 def _seconds(within: float | None, default: float) -> float:
     return timing.scaled(default) if within is None else within
-
-
-class Transcript(list[str]):
-    """The steps of one check, in order, as sentences."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.aliases: dict[str | bytes, str] = {}
-        self.values: set[str] = set()
-        """What the clients chose: the segments of the paths they used, the texts they
-        sent (to tell the contract's fixed text from them)."""
-
-    def alias(self, frame: str | bytes, name: str) -> None:
-        """Call `frame` by `name` from now on (a 64 KiB message as "message #3")."""
-        self.aliases[frame] = name
-
-    def show(self, frame: str | bytes) -> str:
-        return self.aliases.get(frame) or show(frame)
-
-    def fold(self, start: int, line: str, *, keep: int = 0) -> None:
-        """Replace the steps since `start` by one `line`, followed by the last `keep` of them."""
-        last = self[max(start, len(self) - keep) :] if keep else []
-        del self[start:]
-        self.append(line)
-        self.extend(last)
 
 
 class Client:
@@ -324,7 +275,8 @@ class Client:
             self.transcript.append(f"{self.name} closed the connection: the frame was too big")
             return Failure(
                 f"the server sent {self.name} a frame larger than {MAX_FRAME >> 20} MiB",
-                help="Every frame this exercise sends is a short chat line.",
+                help="No frame the checks wait for comes near that size: see what the "
+                "server sends, and what makes it grow.",
             )
         code = exc.rcvd.code if exc.rcvd else None
         how = f"closed it with code {code}" if code else "dropped it without a close handshake"
@@ -359,6 +311,7 @@ class LiveServer:
         self.transcript = Transcript() if transcript is None else transcript
         self.label = label
         self.clients: list[Client] = []
+        self.streams: list[EventStream] = []
 
     @property
     def who(self) -> str:
@@ -373,8 +326,10 @@ class LiveServer:
         """How the server ended ("exited with code 1"), or None while it runs."""
         return self.app.exit_reason()
 
-    def url(self, path: str) -> str:
-        return self.app.url(path)
+    def url(self, path: str, scheme: str = "ws") -> str:
+        """Where `path` is on this server: `ws://…` for a WebSocket, `http://…` with
+        `scheme="http"`."""
+        return self.app.url(path, scheme)
 
     async def connect(
         self,
@@ -395,9 +350,7 @@ class LiveServer:
         """
         last = path.split("?")[0].rstrip("/").rsplit("/", 1)[-1]
         name = name or last
-        self.transcript.values.update(
-            unquote(part) for part in path.split("?")[0].split("/")[2:] if part
-        )
+        self.transcript.values.update(chosen(path))
         url = self.url(path)
         where = f" on server {self.label}" if self.label else ""
         self.transcript.append(
@@ -483,43 +436,237 @@ class LiveServer:
         accepted.path = path_of(self.url(path))
         raise accepted
 
-    async def get(self, path: str) -> tuple[int, str]:
-        """An HTTP GET on the server: (status, body). An answer of HTTP 5xx, or none, is
-        told with what the witness saw raised in the handler, and where."""
-        self.transcript.append(f"GET {path}")
-        within = timing.scaled(timing.WITHIN)
-        request = f"GET {path.split('?')[0]}"
-        before = len(self._raised(request))
+    # HTTP ------------------------------------------------------------------------
 
-        def read_body(resp: Any) -> str:
-            # The app chooses how much it sends: no more than a check could want is read.
-            data = resp.read(MAX_BODY + 1)
-            if len(data) > MAX_BODY:
-                raise Failure(f"GET {path} answered with more than {MAX_BODY >> 20} MiB")
-            return str(data.decode(errors="replace"))
-
-        def fetch() -> tuple[int, str]:
-            try:
-                with urllib.request.urlopen(self.app.url(path, "http"), timeout=within) as resp:
-                    return int(resp.status), read_body(resp)
-            except urllib.error.HTTPError as exc:
-                return exc.code, read_body(exc)
-
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = NOTHING,
+        body: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        within: float | None = None,
+    ) -> Response:
+        """One HTTP request, `json` (any JSON value) or `body` (text) as its body: the
+        answer, whatever its status. An answer of HTTP 5xx carries what the witness saw
+        the handler raise, and where (`raised`); no answer in time is Missing, a broken
+        one a Failure, each with that too."""
+        method = method.upper()
+        sent = f"{method} {path}" + (f" {show_json(json)}" if json is not NOTHING else "")
+        if body is not None:
+            sent += f" {show(body)}"
+        self.transcript.append(sent)
+        self.transcript.values.update(chosen(path))
+        within = _seconds(within, timing.WITHIN)
+        handler = f"{method} {path.split('?')[0]}"
+        before = len(self._raised(handler))
+        head = dict(headers or {})
+        data: bytes | None = None
+        if json is not NOTHING:
+            head.setdefault("content-type", "application/json")
+            data = jsonlib.dumps(json).encode()
+        elif body is not None:
+            data = body.encode()
         try:
-            status, body = await asyncio.to_thread(fetch)
-        except (OSError, http.client.HTTPException) as exc:
-            why = await self._why_failed(request, before)
-            raise Failure(f"GET {path} failed: {exc!r}{why}") from None
-        why = await self._why_failed(request, before) if status >= 500 else ""
-        self.transcript.append(f"GET {path} answered {status} {show(body)}{why}")
-        return status, body
+            async with asyncio.timeout(within):
+                status, got, text = await fetch(
+                    self.url(path, "http"), method, headers=head, body=data
+                )
+        except TimeoutError:
+            why = await self._why_failed(handler, before)
+            raise Missing(
+                f"{sent} should have been answered",
+                "an answer",
+                f"nothing within {within:g} s{why}",
+            ) from None
+        except Broken as exc:
+            why = await self._why_failed(handler, before)
+            raise Failure(f"{sent} failed: {exc}{why}") from None
+        why = await self._why_failed(handler, before) if status >= 500 else ""
+        self.transcript.append(f"{method} {path} answered {status} {show(text)}{why}")
+        return Response(sent, status, got, text, why)
+
+    async def get(self, path: str) -> tuple[int, str]:
+        """`request("GET", path)`, as (status, body)."""
+        response = await self.request("GET", path)
+        return response.status, response.text
+
+    async def until(
+        self,
+        method: str,
+        path: str,
+        done: Callable[[Response], bool],
+        *,
+        json: Any = NOTHING,
+        within: float | None = None,
+    ) -> tuple[Response, int]:
+        """Ask again and again until `done(response)`, or `within` seconds have passed:
+        the last answer, and how many times it was asked. Only a method that changes
+        nothing (GET, HEAD, OPTIONS) is asked more than once.
+
+        For state the server changes on its own time (a handler that runs concurrently
+        with the check); the transcript keeps one line for the repeats.
+        """
+        within = _seconds(within, timing.WITHIN)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        start = len(self.transcript)
+        asked = 0
+        while True:
+            response = await self.request(method, path, json=json)
+            asked += 1
+            ok = done(response)
+            if ok or loop.time() >= deadline or method.upper() not in SAFE:
+                if asked > 1:
+                    how = "until it answered as expected" if ok else f"over {within:g} s"
+                    self.transcript.fold(
+                        start, f"{response.request} was asked {asked} times {how}", keep=2
+                    )
+                return response, asked
+            # Pacing between requests, not synchronisation: the deadline bounds the wait.
+            await asyncio.sleep(0.02)
+
+    async def get_until(
+        self, path: str, done: Callable[[int, str], bool], *, within: float | None = None
+    ) -> tuple[int, str, int]:
+        """`until("GET", path, …)` with `done(status, body)`: (status, body, times asked)."""
+        response, asked = await self.until(
+            "GET", path, lambda r: done(r.status, r.text), within=within
+        )
+        return response.status, response.text, asked
+
+    async def expect_json(
+        self,
+        method: str,
+        path: str,
+        *,
+        equals: Any = NOTHING,
+        status: int = 200,
+        json: Any = NOTHING,
+        any_order: bool = False,
+        within: float | None = None,
+        help: str | None = None,
+    ) -> Any:
+        """`method path` (with `json` as its body) must be answered with HTTP `status`
+        and a JSON body equal to `equals` (any JSON body if not given; `unittest.mock.ANY`
+        matches any value in it; `any_order=True` compares every list in it as a set).
+        A GET is asked again until it is so, for `within` seconds. Returns the body."""
+
+        def fits(response: Response) -> bool:
+            if response.status != status:
+                return False
+            try:
+                got = jsonlib.loads(response.text)
+            except ValueError:
+                return False
+            if equals is NOTHING:
+                return True
+            return bool(in_any_order(got) == in_any_order(equals) if any_order else got == equals)
+
+        response, asked = await self.until(method, path, fits, json=json, within=within)
+        if fits(response):
+            return jsonlib.loads(response.text)
+        wanted = "JSON" if equals is NOTHING else show_json(equals)
+        raise self._unexpected(response, asked, status, f"HTTP {status} {wanted}", help)
+
+    async def expect_status(
+        self,
+        method: str,
+        path: str,
+        status: int,
+        *,
+        json: Any = NOTHING,
+        within: float | None = None,
+        help: str | None = None,
+    ) -> Response:
+        """`method path` (with `json` as its body) must be answered with HTTP `status`,
+        whatever the body; a GET is asked again until it is, for `within` seconds."""
+        response, asked = await self.until(
+            method, path, lambda r: r.status == status, json=json, within=within
+        )
+        if response.status == status:
+            return response
+        raise self._unexpected(response, asked, status, f"HTTP {status}", help)
+
+    @staticmethod
+    def _unexpected(
+        response: Response, asked: int, status: int, wanted: str, help: str | None
+    ) -> Mismatch:
+        """What `response` got, against what was `wanted` ("HTTP 200 [1, 2]")."""
+        rationale = f"{response.request} should have been answered with {wanted}"
+        if response.status != status:
+            rationale = f"{response.request} was answered with HTTP {response.status}"
+        again = f" (still, after asking {asked} times)" if asked > 1 else ""
+        return Mismatch(rationale, wanted, response.shown() + again, help=help)
+
+    async def events(
+        self,
+        path: str,
+        name: str = "listener",
+        *,
+        headers: Mapping[str, str] | None = None,
+        help: str | None = None,
+    ) -> EventStream:
+        """Open a Server-Sent Events stream at `path` (a GET asking for
+        text/event-stream), read by `name`; it must answer HTTP 200 with that type.
+        `help` is the advice if it does not."""
+        self.transcript.append(f"{name} opened the event stream at {path}")
+        self.transcript.values.update(chosen(path))
+        handler = f"GET {path.split('?')[0]}"
+        before = len(self._raised(handler))
+        within = timing.scaled(timing.CONNECT_WITHIN)
+        asked = {"accept": "text/event-stream", "cache-control": "no-cache", **(headers or {})}
+        wanted = "HTTP 200 text/event-stream"
+        try:
+            async with asyncio.timeout(within):
+                conn = await Connection.open(self.url(path, "http"), "GET", headers=asked)
+                status, got = await conn.head()
+                kind = got.get("content-type", "").split(";")[0].strip()
+                if status != 200 or kind != "text/event-stream":
+                    text = await conn.body()
+        except TimeoutError:
+            why = await self._why_failed(handler, before)
+            raise Missing(
+                f"{name}'s event stream at {path} should have been answered",
+                wanted,
+                f"nothing within {within:g} s{why}",
+                help=help,
+            ) from None
+        except Broken as exc:
+            why = await self._why_failed(handler, before)
+            raise Failure(f"{name} could not open the event stream at {path}: {exc}{why}") from None
+        if status != 200 or kind != "text/event-stream":
+            conn.abort()
+            why = await self._why_failed(handler, before) if status >= 500 else ""
+            self.transcript.append(f"GET {path} answered {status} {show(text)}{why}")
+            refused = Mismatch(
+                f"{name}'s event stream at {path} was answered with HTTP {status}"
+                + (f" {kind or 'and no content type'}" if status == 200 else ""),
+                wanted,
+                Response(handler, status, got, text, why).shown(),
+                help=help
+                or 'An event stream is a StreamingResponse(..., media_type="text/event-stream") '
+                'whose generator yields lines "data: …\\n\\n".',
+            )
+            refused.path = path.split("?")[0]
+            raise refused
+        stream = EventStream(
+            name,
+            EventReader(conn),
+            self.transcript,
+            self.who,
+            lambda: self._why_failed(handler, before),
+        )
+        self.streams.append(stream)
+        return stream
 
     def _raised(self, request: str) -> list[dict[str, Any]]:
-        """What the witness saw escape the handler of `request` ("GET /rooms")."""
+        """What the witness saw escape the handler of `request` ("GET /items")."""
         return [e for e in self.app.events() if e["kind"] == "raised" and e.get("path") == request]
 
     async def _why_failed(self, request: str, before: int) -> str:
-        """ ": the server raised KeyError: 'lobby' at line 27", once the witness
+        """ ": the server raised KeyError: 'milk' at line 27", once the witness
         has reported a new exception in the handler of `request` ("" if it does not in
         a moment: the server answers before its handler's exception reaches the witness)."""
         deadline = asyncio.get_running_loop().time() + timing.scaled(0.5)
@@ -533,32 +680,6 @@ class LiveServer:
         # The line alone: the diagnosis quotes it, under the name the student gave the file.
         at = f" at line {event['line']}" if event.get("line") else ""
         return f": the server raised {error}{at}"
-
-    async def get_until(
-        self, path: str, done: Callable[[int, str], bool], *, within: float | None = None
-    ) -> tuple[int, str, int]:
-        """GET `path` again and again until `done(status, body)`, or `within` seconds
-        have passed: (status, body, how many times it was asked) of the last answer.
-
-        For state the server changes on its own time (a leaver's handler runs
-        concurrently with the check); the transcript keeps one line for the repeats.
-        """
-        within = _seconds(within, timing.WITHIN)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + within
-        start = len(self.transcript)
-        asked = 0
-        while True:
-            status, body = await self.get(path)
-            asked += 1
-            ok = done(status, body)
-            if ok or loop.time() >= deadline:
-                if asked > 1:
-                    how = "until it answered as expected" if ok else f"over {within:g} s"
-                    self.transcript.fold(start, f"GET {path} was asked {asked} times {how}", keep=2)
-                return status, body, asked
-            # Pacing between requests, not synchronisation: the deadline bounds the wait.
-            await asyncio.sleep(0.02)
 
     async def shutdown(self, within: float | None = None) -> bool:
         """Ask the server to stop (SIGTERM, as a deploy does); whether it exited in time
@@ -581,7 +702,7 @@ class LiveServer:
 
     def expect_no_errors(self, during: str = "", *, help: str | None = None) -> None:
         """The server must have logged no unhandled exception so far; `during` says
-        what it was doing ("while Redis was down")."""
+        what it was doing ("while the broker was down")."""
         # The witness's reports as well: a flood of output can push the traceback out.
         raised = any(e["kind"] == "raised" for e in self.app.events())
         if raised or diagnosis.has_errors(self.output()):
@@ -594,3 +715,5 @@ class LiveServer:
         """Drop every connection at once; the server is about to be killed anyway."""
         for client in self.clients:
             client.ws.transport.abort()
+        for stream in self.streams:
+            stream.reader.conn.abort()

@@ -25,6 +25,8 @@ RECEIVERS: dict[str, type] = {
     "redis_server": lesson.RedisServer,
     "submission": grader.Submission,
     "server.transcript": Transcript,
+    "stream": grader.EventStream,
+    "response": grader.Response,
 }
 HEADER = "| signature | returns | what it does |"
 CODE = re.compile(r"`([^`]+)`")
