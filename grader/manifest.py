@@ -119,6 +119,9 @@ class Kit:
 
     @classmethod
     def load(cls, root: Path) -> Kit:
+        # Absolute: the checks process runs in the job's scratch folder, where a
+        # relative path to the kit's check files would name nothing.
+        root = root.resolve()
         path = root / MANIFEST
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))

@@ -72,6 +72,11 @@ def grade(
     then it raises Cancelled.
     """
     started = time.monotonic()
+    if not kit.check_files(exercise):  # pytest would collect whatever it found instead
+        missing_checks = kit.root / "checks" / exercise.checks
+        return _result(
+            exercise, started, error=f"the kit has no checks: {missing_checks} is missing"
+        )
     # This process holds the results channel's key: a submission run as the same user
     # (--no-sandbox) must not read it from our memory.
     prctl(PR_SET_DUMPABLE, 0)

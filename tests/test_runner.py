@@ -3,8 +3,11 @@ whatever the checks process managed to report."""
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
+
+import pytest
 
 from grader import channel, runner
 from grader.manifest import Kit
@@ -19,13 +22,11 @@ COLLECTED = channel.Collected(
 )
 
 
-def test_the_solution_passes_every_check_within_seconds() -> None:
-    started = time.monotonic()
+def test_the_solution_passes_every_check() -> None:
     result = runner.grade(FAKE, ECHO, FAKE.solution(ECHO), isolated=False)
     assert [(c.name, c.outcome) for c in result.checks] == [(n, Outcome.PASSED) for n in CHECKS]
     assert result.passed and result.submitted is Submitted.FILE and result.error is None
     assert result.hints == ECHO.hints
-    assert time.monotonic() - started < 15  # a few seconds; generous for a busy machine
 
 
 def test_the_untouched_starter_is_graded_and_known_for_what_it_is() -> None:
@@ -81,3 +82,26 @@ def test_why_nothing_could_run_is_the_exercise_s_error() -> None:
     result = assemble(channel.Records(COLLECTED, skipped, error))
     assert (result.error, result.error_detail) == ("the app could not start: boom", "Traceback …")
     assert result.status == "could not run"
+
+
+def test_a_kit_named_by_a_relative_path_is_graded_as_the_same_kit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(ROOT)
+    kit = Kit.load(Path("tests/data/fakecourse"))
+    assert kit.root == FAKE.root
+    echo = kit.get("echo")
+    result = runner.grade(kit, echo, kit.solution(echo), isolated=False)
+    assert result.passed and len(result.checks) == len(CHECKS), result
+
+
+def test_an_exercise_whose_checks_are_missing_says_so(tmp_path: Path) -> None:
+    shutil.copytree(FAKE.root, tmp_path / "course")
+    (tmp_path / "course" / "checks" / "echo.py").unlink()
+    kit = Kit.load(tmp_path / "course")
+    echo = kit.get("echo")
+    result = runner.grade(kit, echo, kit.solution(echo), isolated=False)
+    assert not result.checks and result.error is not None
+    assert result.error.startswith("the kit has no checks: ") and result.error.endswith(
+        "checks/echo.py is missing"
+    )
