@@ -580,3 +580,44 @@ def test_a_dict_where_text_was_expected_names_the_receive_that_made_it() -> None
     }
     said = explain(events=[event], source=lines)
     assert "`receive()` at line 3" in said and "receive_text()" in said
+
+
+def test_rules_are_asked_in_the_order_they_declare() -> None:
+    assert [found.__name__ for _, found in sorted(diagnosis.RULES.items())] == [
+        "_startup_failed",
+        "_startup",
+        "_shadowed",
+        "_swapped_route",
+        "_unawaited",
+        "_misuse",
+        "_died",
+        "_refused",
+        "_accepted_then_closed",
+        "_blocked",
+        "_raised",
+        "_output",
+        "_frames",
+        "_copied",
+        "_ended",
+        "_waiting",
+    ]
+    with pytest.raises(ValueError, match="share rank 60"):
+        diagnosis.rule(order=60)(lambda evidence, file_name: None)
+    with pytest.raises(ValueError, match="no rule words a remedy named 'typo'"):
+        diagnosis.register(wording={"typo": "x"})
+
+
+def test_the_engine_names_no_lesson() -> None:
+    """The engine's words are any WebSocket app's; a lesson's are in its own package."""
+    import re
+    from pathlib import Path
+
+    lesson = re.compile(
+        r"chat|redis|broadcast|\brooms?\b|compare_digest|active_connections|send_personal|"
+        r"ConnectionManager|joined|token|\bdisconnect\(\)",
+        re.IGNORECASE,
+    )
+    grader = Path(diagnosis.__file__).parent
+    for module in ("diagnosis", "witness", "loopwatch", "quoting", "evidence", "trimming"):
+        found = lesson.search((grader / f"{module}.py").read_text())
+        assert found is None, (module, found)

@@ -146,3 +146,38 @@ def test_two_kinds_cannot_share_a_name() -> None:
 
         class Again(evidence.Event, kind="ended"):
             pass
+
+
+def test_what_the_witness_writes_reads_back_whole(tmp_path: Path) -> None:
+    import asyncio
+    from collections import Counter
+
+    from fastapi import FastAPI
+
+    from grader.witness import Witness
+
+    app = FastAPI()
+
+    @app.websocket("/ws/{client_id}")
+    async def endpoint() -> None:
+        pass
+
+    events = tmp_path / "server.events"
+    with events.open("wb") as out:
+        witness = Witness(out.fileno(), out.fileno(), str(tmp_path / "app.py"))
+        witness.routes(app)
+        witness._blocked(1.0, 0.3, Counter({(3, "time.sleep(1)"): 5}))
+        witness.read_source("LIMIT = MAX\n", ["MAX"])
+
+        async def ask() -> None:
+            witness.waiting()
+
+        asyncio.run(ask())
+    reading = evidence.read(events)
+    assert reading.refused == 0, reading.why
+    assert reading.events == [
+        evidence.Routes(routes=("/ws/{client_id}",)),
+        evidence.Blocked(since=1.0, seconds=0.3, line=3, code="time.sleep(1)"),
+        evidence.Copied(setting="MAX", line=1, code="LIMIT = MAX"),
+        evidence.Waiting(tasks=()),
+    ]
