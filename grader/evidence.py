@@ -100,7 +100,8 @@ class Blocked(Placed, kind="blocked"):
 
 @dataclass(frozen=True, kw_only=True)
 class Unawaited(Reached, kind="unawaited"):
-    """A coroutine created and never awaited (Python's RuntimeWarning, `what`)."""
+    """A coroutine created and never awaited (Python's RuntimeWarning, `what`); `count`
+    of times so far, told at 1, 2, 4… (as misuse and died are)."""
 
     what: str
     count: int = 1
@@ -108,8 +109,10 @@ class Unawaited(Reached, kind="unawaited"):
 
 @dataclass(frozen=True, kw_only=True)
 class Misuse(Reached, kind="misuse"):
-    """Starlette refused a call (`error`); what had become of that connection (`after`:
-    closed, left, returned) and which task made the call."""
+    """Starlette refused a call (`error`: send before accept, receive after the client
+    left…); what had become of that connection (`after`: closed by the app, at
+    `closed_line`; left by its client; its endpoint returned) and which task of the
+    app's made the call."""
 
     error: str
     count: int = 1
@@ -139,7 +142,8 @@ class Raised(Reached, kind="raised"):
 
 @dataclass(frozen=True, kw_only=True)
 class Died(Reached, kind="died"):
-    """A task the app started ended with an exception."""
+    """A task the app started ended with an exception (seen when it ended, not when it
+    was garbage collected)."""
 
     error: str
     count: int = 1

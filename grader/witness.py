@@ -2,30 +2,12 @@
 
 A server's output is the student's to print or to silence; what the witness sees, it
 writes on descriptors of the grader's own: tracebacks to the server's log (as uvicorn
-would), and events (evidence.py: one dataclass per kind), as JSON lines, to the
-server's events pipe, which the checks read to explain a failure by its real cause:
-
-    blocked     the event loop stood still, and where the app was meanwhile
-    unawaited   a coroutine was created and never awaited (Python's RuntimeWarning)
-    raised      an exception escaped the app's handler of a connection or of an HTTP
-                request ("GET /items"); one FastAPI raises after the handler returned
-                (its answer did not fit the declared type) is placed at its `return`
-    misuse      Starlette refused a call: send before accept, receive after a disconnect…,
-                and what had happened to that connection (closed by the app, where; its
-                endpoint returned; its client left), and which task made the call
-    died        a task the app started ended with an exception (seen when it happens,
-                not when the task is garbage collected)
-    refused     a WebSocket handshake was refused before accept, and why
-    ended       an endpoint returned while its client was still connected
-    waiting     on request (SIGUSR2): where the app's tasks are waiting
-    routes      the app's WebSocket routes, as it starts
-    copied      a setting the checks change was copied when the module was imported
-    shadowed    a function makes its own object where the module has a shared one
-                (`registry = Registry()` again, inside the endpoint)
-    accepted_then_closed
-                a connection accepted, then closed at once: a refusal that is not one
-    startup_failed
-                the app's startup raised
+would), and events, as JSON lines, to the server's events pipe, which the checks read
+to explain a failure by its real cause. Each kind of event is a dataclass in
+evidence.py, which says what it holds; here is where each is seen: the loop's
+watchdog (a thread), Starlette's methods wrapped, the ASGI app wrapped (connections,
+HTTP requests, the lifespan), the task factory, warnings, the module's source, and
+SIGUSR2 (where the tasks wait, on request).
 
 Every place is given as the student's own line: the innermost frame in their file.
 """
