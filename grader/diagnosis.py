@@ -53,7 +53,7 @@ NOT_IN_LIST = "x not in list"
 # A `for` line, to name its copy: `for ws in self.groups[key]:` -> `list(self.groups[key])`.
 FOR_LINE = re.compile(r"for\s+(?P<target>.+?)\s+in\s+(?P<iterable>.+?)\s*:\s*(#.*)?")
 
-# What a lesson can make its own (see `register`). ----------------------------------
+# What a lesson can make its own (see `register`).
 
 HINTS: dict[str, str] = {
     **dict.fromkeys(NOT_ACCEPTED, "Call `await websocket.accept()` before using a connection."),
@@ -148,7 +148,7 @@ def _worded(name: str, **values: str) -> str:
     return WORDING[name].format(**values) if values else WORDING[name]
 
 
-# The evidence, and the rules that read it. ------------------------------------------
+# The evidence, and the rules that read it.
 
 
 @dataclass(frozen=True)
@@ -254,7 +254,7 @@ def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-# What the witness saw first: a startup that failed or never ended serves no one. -----
+# What the witness saw first: a startup that failed or never ended serves no one.
 
 
 @rule(order=10)
@@ -354,7 +354,7 @@ def _how_to_await(evidence: Evidence, line: int, call: str) -> str:
     return f"write `await {call}`."
 
 
-# A call on a connection at the wrong moment, and what it was about. ----------------
+# A call on a connection at the wrong moment, and what it was about.
 
 
 @rule(order=60)
@@ -441,7 +441,7 @@ def _died(evidence: Evidence, file_name: str) -> Advice | None:
     )
 
 
-# A handshake refused, or let in. ---------------------------------------------------
+# A handshake refused, or let in.
 
 
 @rule(order=80)
@@ -513,7 +513,7 @@ def _accepted_then_closed(evidence: Evidence, file_name: str) -> Advice | None:
     )
 
 
-# The event loop standing still. ----------------------------------------------------
+# The event loop standing still.
 
 BLOCKED_ADVICE = (
     "While the loop stands still no client is served: use `await asyncio.sleep(…)`, "
@@ -557,7 +557,7 @@ def blocked_words(event: Blocked, file_name: str) -> str:
     return f"the event loop was blocked for {event.seconds:.2f} s at {_place(event, file_name)}"
 
 
-# An exception that ended a handler. ------------------------------------------------
+# An exception that ended a handler.
 
 
 @rule(order=110)
@@ -709,7 +709,7 @@ def _request_raised(evidence: Evidence, event: Raised, where: str) -> Advice:
     )
 
 
-# What the output and the frames say. -----------------------------------------------
+# What the output and the frames say.
 
 
 @rule(order=120)
@@ -754,7 +754,7 @@ def _frames(evidence: Evidence, file_name: str) -> Advice | None:
     return None
 
 
-# Facts, last: each true of a failure, none its whole cause. ------------------------
+# Facts, last: each true of a failure, none its whole cause.
 
 
 @rule(order=140)

@@ -220,9 +220,6 @@ class Shadowed(Placed, kind="shadowed"):
     defined_line: int = 0
 
 
-# Encoding -------------------------------------------------------------------------
-
-
 def encode(event: Event) -> bytes:
     """`event` as one line, as `decode` reads it back."""
     fields = {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}
@@ -322,9 +319,6 @@ def _value(value: Any, hint: Any, name: str) -> Any:
 def _shown(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:60] + "…"
-
-
-# Reading --------------------------------------------------------------------------
 
 
 @dataclass

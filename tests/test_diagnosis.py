@@ -605,19 +605,3 @@ def test_rules_are_asked_in_the_order_they_declare() -> None:
         diagnosis.rule(order=60)(lambda evidence, file_name: None)
     with pytest.raises(ValueError, match="no rule words a remedy named 'typo'"):
         diagnosis.register(wording={"typo": "x"})
-
-
-def test_the_engine_names_no_lesson() -> None:
-    """The engine's words are any WebSocket app's; a lesson's are in its own package."""
-    import re
-    from pathlib import Path
-
-    lesson = re.compile(
-        r"chat|redis|broadcast|\brooms?\b|compare_digest|active_connections|send_personal|"
-        r"ConnectionManager|joined|token|\bdisconnect\(\)",
-        re.IGNORECASE,
-    )
-    grader = Path(diagnosis.__file__).parent
-    for module in ("diagnosis", "witness", "loopwatch", "quoting", "evidence", "trimming"):
-        found = lesson.search((grader / f"{module}.py").read_text())
-        assert found is None, (module, found)
