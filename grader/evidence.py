@@ -5,16 +5,18 @@ The witness (witness.py), inside the student's process, writes each event as a J
 line; the checks process reads them back (drain.py, loopwatch.py) for the rules that
 explain a failure (diagnosis.py). The student's code can write anything on that line,
 so reading is of untrusted input, within the bounds of untrusted.py: a line that is not
-exactly one of these kinds (an unknown kind or field, a required field missing, a value
-of another type) is refused with `Refused`, and counted; it never crashes grading and
-never reaches a rule half read. Texts and lists are cut to MAX_TEXT and MAX_ITEMS.
+exactly one of these kinds (an unknown kind or field, a field missing, a value of
+another type: the engine's one typed JSON, wire.py, decides; a text or a list longer
+than the witness writes) is refused with `Refused`, and counted; it never crashes
+grading and never reaches a rule half read.
 
 A new kind of evidence is a dataclass here (`class Kind(Event, kind="kind")`), the
 place in witness.py that writes it, and the rule that reads it: the encoding follows the
 annotations, and a field the witness writes but the class lacks is refused, not lost.
-A field without a default is required. A place in the student's file is a pair of
-fields, `line` and `code` or `<what>_line` and `<what>_code`: the checks process quotes
-the code from its own copy of the file (quoting.ground).
+Every field travels (a default is for the code that makes an event). A place in the
+student's file is a pair of fields, `line` and `code` or `<what>_line` and
+`<what>_code`: the checks process quotes the code from its own copy of the file
+(quoting.ground).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from grader import untrusted
+from grader import untrusted, wire
 
 MAX_TEXT = 1000  # characters of one text field
 MAX_ITEMS = 100  # items of one list or mapping field
@@ -221,22 +223,10 @@ class Shadowed(Placed, kind="shadowed"):
 
 
 def encode(event: Event) -> bytes:
-    """`event` as one line, as `decode` reads it back."""
-    fields = {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}
-    data = {"kind": event.kind, **_plain(fields)}
+    """`event` as one line, as `decode` reads it back: every field, each text cut to
+    MAX_TEXT and each list to MAX_ITEMS (a long error stays an event)."""
+    data = {"kind": event.kind, **_cut(wire.encode(event))}
     return json.dumps(data, default=str).encode(errors="replace") + b"\n"
-
-
-def _plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, str):  # as the reader would cut it: a long error stays an event
-        return value[:MAX_TEXT]
-    return value
 
 
 def decode(line: bytes | str) -> Event:
@@ -250,75 +240,64 @@ def decode(line: bytes | str) -> Event:
     kind = data.pop("kind", None)
     cls = KINDS.get(kind) if isinstance(kind, str) else None
     if cls is None:
-        raise Refused(f"no kind of evidence is named {_shown(kind)}")
-    event: Event = _build(cls, data)
-    return event
+        raise Refused(f"no kind of evidence is named {kind!r:.60}")
+    _within(data, cls.kind)
+    try:
+        return wire.decode(cls, data)
+    except wire.WireError as exc:
+        raise Refused(str(exc)) from None
 
 
 def parse(data: dict[str, Any]) -> Event:
-    """An event from its fields, as written on a line ({"kind": …, …}), checked as
-    `decode` checks them; Refused if they are not one."""
-    return decode(json.dumps(data))
+    """An event from some of its fields, as on a line ({"kind": …, …}), the others
+    their defaults; checked as `decode` checks a line (for a caller's own evidence: a
+    test, say)."""
+    data = dict(data)
+    kind = data.pop("kind", None)
+    cls = KINDS.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise Refused(f"no kind of evidence is named {kind!r:.60}")
+    return decode(json.dumps({"kind": cls.kind, **_filled(cls, data)}))
 
 
-def _build(cls: type[Any], data: dict[str, Any]) -> Any:
-    hints, required = _schema(cls)
-    name = getattr(cls, "kind", "") or cls.__name__
-    unknown = sorted(data.keys() - hints.keys())
-    if unknown:
-        raise Refused(f"{name}: no field {_shown(unknown[0])}")
-    missing = sorted(required - data.keys())
-    if missing:
-        raise Refused(f"{name}: {missing[0]} is missing")
-    return cls(**{key: _value(value, hints[key], f"{name}.{key}") for key, value in data.items()})
-
-
-_SCHEMAS: dict[type[Any], tuple[dict[str, Any], frozenset[str]]] = {}
-
-
-def _schema(cls: type[Any]) -> tuple[dict[str, Any], frozenset[str]]:
-    """The fields of `cls` with their types, and the names of those that are required."""
-    if cls in _SCHEMAS:
-        return _SCHEMAS[cls]
+def _filled(cls: type[Any], data: dict[str, Any]) -> dict[str, Any]:
+    """`data` with every field of `cls` it leaves out at its default (inner ones too)."""
     hints = typing.get_type_hints(cls)
-    fields = dataclasses.fields(cls)
-    required = {
-        f.name
-        for f in fields
-        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-    }
-    _SCHEMAS[cls] = {f.name: hints[f.name] for f in fields}, frozenset(required)
-    return _SCHEMAS[cls]
+    filled = dict(data)
+    for f in dataclasses.fields(cls):
+        if f.name not in filled and f.default is not dataclasses.MISSING:
+            filled[f.name] = f.default
+        elif f.name not in filled and f.default_factory is not dataclasses.MISSING:
+            filled[f.name] = f.default_factory()
+        inner = typing.get_args(hints[f.name])[:1]
+        if inner and dataclasses.is_dataclass(inner[0]) and isinstance(filled.get(f.name), list):
+            filled[f.name] = [_filled(inner[0], item) for item in filled[f.name]]  # type: ignore[arg-type]
+    return filled
 
 
-def _value(value: Any, hint: Any, name: str) -> Any:
-    """`value` as `hint` says (a text cut to MAX_TEXT, a list to MAX_ITEMS); Refused
-    if it is not one."""
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if hint is str and isinstance(value, str):
+def _cut(value: Any) -> Any:
+    if isinstance(value, str):
         return value[:MAX_TEXT]
-    if hint is bool and isinstance(value, bool):
-        return value
-    if hint is int and isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if hint is float and isinstance(value, int | float) and not isinstance(value, bool):
-        if math.isfinite(value):
-            return float(value)
-    if origin is tuple and isinstance(value, list):
-        return tuple(_value(item, args[0], name) for item in value[:MAX_ITEMS])
-    if origin is dict and isinstance(value, dict):
-        return {
-            _value(k, args[0], name): _value(v, args[1], name)
-            for k, v in list(value.items())[:MAX_ITEMS]
-        }
-    if isinstance(hint, type) and dataclasses.is_dataclass(hint) and isinstance(value, dict):
-        return _build(hint, value)
-    raise Refused(f"{name}: {type(value).__name__}, not {getattr(hint, '__name__', hint)}")
+    if isinstance(value, list):
+        return [_cut(item) for item in value[:MAX_ITEMS]]
+    if isinstance(value, dict):
+        return {_cut(k): _cut(v) for k, v in list(value.items())[:MAX_ITEMS]}
+    return value
 
 
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:60] + "…"
+def _within(value: Any, where: str) -> None:
+    """Refused if `value` (parsed JSON, at most untrusted.MAX_DEPTH deep) holds a text
+    longer than MAX_TEXT, a list or object longer than MAX_ITEMS, or a number that is
+    not finite (JSON's NaN, Infinity): no event the witness writes does."""
+    if isinstance(value, str) and len(value) > MAX_TEXT:
+        raise Refused(f"{where}: a text longer than {MAX_TEXT} characters")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise Refused(f"{where}: {value} is not a number an event holds")
+    if isinstance(value, list | dict) and len(value) > MAX_ITEMS:
+        raise Refused(f"{where}: more than {MAX_ITEMS} items")
+    parts = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+    for part in parts if isinstance(parts, list) else ():
+        _within(part, where)
 
 
 @dataclass

@@ -209,8 +209,8 @@ def test_output_keeps_its_first_and_last_part_and_stops_the_writer_past_its_cap(
 def test_events_are_parsed_as_they_come_and_persisted_within_bounds(tmp_path: Path) -> None:
     persisted = tmp_path / "server.events"
     events = drain.Events(os.open(persisted, os.O_WRONLY | os.O_CREAT))
-    good = json.dumps({"kind": "blocked", "seconds": 1.5, "line": 3}).encode()
-    forged = json.dumps({"kind": "blocked", "seconds": 1.5, "line": 3, "evil": "x"}).encode()
+    good = evidence.encode(evidence.Blocked(seconds=1.5, line=3)).strip()
+    forged = json.dumps({**json.loads(good), "evil": "x"}).encode()
     events.feed(good[:10])
     events.feed(good[10:] + b"\n" + b"[" * (evidence.MAX_EVENT + 10))
     events.feed(b"]\n" + NESTED.encode() + b"\n" + forged + b"\n" + good + b"\n")

@@ -4,7 +4,6 @@ quotes itself (quoting.py)."""
 from __future__ import annotations
 
 import itertools
-import json
 import subprocess
 import sys
 import time
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import loopwatch, quoting
+from grader import evidence, loopwatch, quoting
 from grader.evidence import Blocked, Misuse, Spot, Task, Waiting
 from grader.loopwatch import TICK, Block, Sample, Stretch
 
@@ -165,7 +164,7 @@ def test_a_child_is_held_to_an_event_loop_only_once_it_runs_one() -> None:
 
 def test_a_run_cut_short_tells_only_visible_checks_blocks(tmp_path: Path) -> None:
     def block(seconds: float, code: str) -> str:
-        return json.dumps({"kind": "blocked", "since": 1.0, "seconds": seconds, "code": code})
+        return evidence.encode(Blocked(since=1.0, seconds=seconds, code=code)).decode()
 
     (tmp_path / "server-1.events").write_text(block(0.2, "visible") + "\n" + block(0.4, "v"))
     (tmp_path / "server-2.events").write_text(block(9.0, "/ws/Zo%C3%AB") + "\n")
