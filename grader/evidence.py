@@ -47,6 +47,9 @@ class Refused(ValueError):
 
 @dataclass(frozen=True, kw_only=True)
 class Event:
+    """One thing the witness saw. A subclass names its kind, the name on the line
+    (`class Ended(Event, kind="ended")`), and is then known to `decode`."""
+
     kind: ClassVar[str] = ""
 
     def __init_subclass__(cls, kind: str = "", **kwargs: Any) -> None:
