@@ -22,8 +22,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.frames import CloseCode, Frame, Opcode
 
-from grader import diagnosis, timing
+from grader import timing, trimming
 from grader.checks import Closed, Failure, Mismatch, Missing, ServerErrors
+from grader.evidence import Raised
 from grader.server import AppServer
 from grader.streams import EventReader, EventStream
 from grader.transcript import Transcript as Transcript  # where plugin.py takes it from
@@ -661,9 +662,9 @@ class LiveServer:
         self.streams.append(stream)
         return stream
 
-    def _raised(self, request: str) -> list[dict[str, Any]]:
+    def _raised(self, request: str) -> list[Raised]:
         """What the witness saw escape the handler of `request` ("GET /items")."""
-        return [e for e in self.app.events() if e["kind"] == "raised" and e.get("path") == request]
+        return [e for e in self.app.events() if isinstance(e, Raised) and e.path == request]
 
     async def _why_failed(self, request: str, before: int) -> str:
         """ ": the server raised KeyError: 'milk' at line 27", once the witness
@@ -675,10 +676,10 @@ class LiveServer:
                 return ""
             await asyncio.sleep(0.01)
         event = found[-1]
-        error = str(event.get("error", "an exception"))
+        error = event.error or "an exception"
         error = error if len(error) <= 200 else error[:200] + "…"
         # The line alone: the diagnosis quotes it, under the name the student gave the file.
-        at = f" at line {event['line']}" if event.get("line") else ""
+        at = f" at line {event.line}" if event.line else ""
         return f": the server raised {error}{at}"
 
     async def shutdown(self, within: float | None = None) -> bool:
@@ -704,8 +705,8 @@ class LiveServer:
         """The server must have logged no unhandled exception so far; `during` says
         what it was doing ("while the broker was down")."""
         # The witness's reports as well: a flood of output can push the traceback out.
-        raised = any(e["kind"] == "raised" for e in self.app.events())
-        if raised or diagnosis.has_errors(self.output()):
+        raised = any(isinstance(e, Raised) for e in self.app.events())
+        if raised or trimming.has_errors(self.output()):
             raise ServerErrors(
                 f"{self.who} logged an unhandled exception" + (f" {during}" if during else ""),
                 help=help,

@@ -1,12 +1,16 @@
-"""Turn what a server did into what a student needs: their own frames, and advice
-that names the real cause.
+"""Turn what a server did into advice that names the real cause.
 
-`trim` cuts a server's output down to the student's own prints and frames. `explain`
-reads the evidence of a failed check, the most specific first: what the grader's
-witness saw inside the server (a coroutine never awaited, a call Starlette refused, a
-handshake refused and why, the event loop blocked), then the server's output, then the
-frames themselves (JSON where text was expected); only if none of it speaks does the
-check's own help stand alone.
+`explain` reads the evidence of a failed check through its rules, each of which declares
+its rank (`@rule(order=…)`; the lowest speaks first): what the grader's witness saw
+inside the server (a startup that failed or never ended, a coroutine never awaited, a
+call Starlette refused, a handshake refused and why, the event loop blocked), then the
+server's output, then the frames themselves (JSON where text was expected); only if
+none of it speaks does the check's own help stand alone.
+
+The rules know WebSockets and Python, and no lesson. A lesson makes their advice its
+own with `register`: hints for errors in the output, wordings for the remedies rules
+give, errors its backing services raise, where its tasks rest idle, and the cure for a
+block by the code of the blocked line.
 """
 
 from __future__ import annotations
@@ -15,70 +19,144 @@ import ast
 import difflib
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVar
 
 from grader import source as code
-
-MAX_LINES = 24
-MAX_READ = 1 << 20  # characters of output read at most: split, each line costs memory
-MAX_LINE = 400  # characters of one line: a server may print a megabyte on one
+from grader.evidence import (
+    AcceptedThenClosed,
+    Blocked,
+    Copied,
+    Died,
+    Ended,
+    Event,
+    Misuse,
+    Placed,
+    Raised,
+    Refusal,
+    Routes,
+    Shadowed,
+    StartupFailed,
+    Task,
+    Unawaited,
+    Waiting,
+)
 
 # Starlette's errors for a call at the wrong moment of a connection's life.
 NOT_ACCEPTED = ('Need to call "accept" first', '"websocket.accept"')
 SENT_AFTER_CLOSE = ('Cannot call "send" once a close message has been sent', "ClientDisconnected")
 RECEIVED_AFTER_LEAVING = ('Cannot call "receive" once a disconnect message has been received',)
 CHANGED_SIZE = "changed size during iteration"
-# A `for` line, to name its copy: `for ws in self.rooms[room]:` -> `list(self.rooms[room])`.
+NOT_ASCII = "comparing strings with non-ASCII characters is not supported"
+NOT_IN_LIST = "x not in list"
+# A `for` line, to name its copy: `for ws in self.groups[key]:` -> `list(self.groups[key])`.
 FOR_LINE = re.compile(r"for\s+(?P<target>.+?)\s+in\s+(?P<iterable>.+?)\s*:\s*(#.*)?")
 
-# Errors in a server's output, where the witness saw nothing more precise.
-HINTS: tuple[tuple[str, str], ...] = (
-    *(
-        (needle, "Call `await websocket.accept()` before using a connection.")
-        for needle in NOT_ACCEPTED
+# What a lesson can make its own (see `register`).
+
+HINTS: dict[str, str] = {
+    **dict.fromkeys(NOT_ACCEPTED, "Call `await websocket.accept()` before using a connection."),
+    **dict.fromkeys(
+        SENT_AFTER_CLOSE,
+        "A message was sent on a connection that had already closed: remove the connection "
+        "from wherever messages are sent before sending anything else.",
     ),
-    *(
-        (
-            needle,
-            "A message was sent on a connection that had already closed: remove connections "
-            "in disconnect() before broadcasting to the rest.",
-        )
-        for needle in SENT_AFTER_CLOSE
+    RECEIVED_AFTER_LEAVING[0]: (
+        "The receive loop kept going after the client left: let WebSocketDisconnect end it."
     ),
-    (
-        RECEIVED_AFTER_LEAVING[0],
-        "The receive loop kept going after the client left: let WebSocketDisconnect end it.",
+    NOT_ASCII: (
+        "A constant-time comparison (`secrets`, `hmac`) refuses str with non-ASCII "
+        "characters: compare bytes, each side `.encode()`d."
     ),
-    (
-        "comparing strings with non-ASCII characters is not supported",
-        "secrets.compare_digest refuses str with non-ASCII characters: compare bytes, "
-        "`token.encode()` with the expected token's `.encode()`.",
+    NOT_IN_LIST: "A list's remove() was given what the list does not hold: is it removed twice?",
+    CHANGED_SIZE: (
+        "The collection changed while a loop went over it: while a send waited, a client "
+        "came or left. Loop over a copy taken before the first send, `list(…)`."
     ),
-    (
-        "x not in list",
-        "disconnect() removed a connection that was not in the list: is it called twice?",
+    "RuntimeError: Expected ASGI message": (
+        "The endpoint sent or closed at the wrong moment of the WebSocket lifecycle."
     ),
-    (
-        CHANGED_SIZE,
-        "The collection changed while broadcast() looped over it: while a send waited, a "
-        "client joined or left. Loop over a copy taken before the first send, such as "
-        "`list(self.active_connections)`.",
+}
+"""Errors in a server's output (and in what a handler raised), where the witness saw
+nothing more precise, with their advice; the first found speaks."""
+
+WORDING: dict[str, str] = {
+    "never_accepted": "call `await websocket.accept()` first.",
+    "closed_still_stored": (
+        "A connection the app closes must not stay there: if it was refused, `return` right "
+        "after the close so it is never stored; if it was stored, remove it from wherever "
+        "messages are sent before closing it."
     ),
-    (
-        "RuntimeError: Expected ASGI message",
-        "The endpoint sent or closed at the wrong moment of the WebSocket lifecycle.",
+    "left_still_stored": (
+        "whatever handles the client's leaving must remove exactly that connection from "
+        "wherever messages are sent before anything else is sent."
     ),
-)
+    "sent_after_close": (
+        "remove the connection from wherever messages are sent before sending anything else."
+    ),
+    "changed_size_loop": (
+        "While a send in that loop waited, a client left (or came), and the loop went on over "
+        "the changed collection, so the clients after it never got the message. Loop over a "
+        "copy taken before the first send: `for {target} in list({iterable}):`."
+    ),
+}
+"""The remedies rules give, by name; a lesson may say each in its own terms (the
+`{…}` in a wording are filled in by its rule)."""
+
+OUTSIDE_ERRORS: list[str] = [
+    "Connection",
+    "Timeout",
+    "OSError",
+    "Disconnect",
+    "BrokenPipe",
+    "Closed",
+]
+"""Parts of the names of errors a call raises when what it talks to fails (a
+connection, a service): the ones to catch around it. A programming error
+(RecursionError, TypeError…) is to fix, not catch."""
+
+IDLE: list[str] = ["receive", "iter_text", ".get()", "sleep(", "wait_closed"]
+"""Where an app's tasks rest when all is well: waiting for a client, or for work."""
+
+BLOCK_HINTS: list[tuple[re.Pattern[str], str]] = []
+"""The cure for a block at a line whose code matches, before the general ones."""
+
+
+def register(
+    *,
+    hints: Mapping[str, str] = {},
+    wording: Mapping[str, str] = {},
+    outside_errors: Iterable[str] = (),
+    idle: Iterable[str] = (),
+    block_hints: Iterable[tuple[str, str]] = (),
+) -> None:
+    """Make the advice a lesson's: `hints` (a needle already known keeps its place, a new
+    one comes after), `wording` (of a remedy named in WORDING), names of `outside_errors`,
+    `idle` places, and `block_hints` (a pattern of the blocked line's code, its cure)."""
+    unknown = sorted(wording.keys() - WORDING.keys())
+    if unknown:
+        raise ValueError(f"no rule words a remedy named {unknown[0]!r}")
+    HINTS.update(hints)
+    WORDING.update(wording)
+    OUTSIDE_ERRORS.extend(outside_errors)
+    IDLE.extend(idle)
+    BLOCK_HINTS.extend((re.compile(pattern), advice) for pattern, advice in block_hints)
+
+
+def _worded(name: str, **values: str) -> str:
+    return WORDING[name].format(**values) if values else WORDING[name]
+
+
+# The evidence, and the rules that read it.
 
 
 @dataclass(frozen=True)
 class Evidence:
     """What a failed check has to go on, besides the check's own help."""
 
-    events: Sequence[dict[str, Any]] = ()
-    """What the witnesses in the check's servers reported (see witness.py)."""
+    events: Sequence[Event] = ()
+    """What the witnesses in the check's servers reported (see evidence.py)."""
     output: str = ""
     """What the check's servers printed."""
     wanted: str | None = None
@@ -87,7 +165,7 @@ class Evidence:
     path: str | None = None
     """The path of the connection the check failed on, if it failed on one."""
     endpoint: str | None = None
-    """The exercise's route, as the manifest gives it ("/ws/{room}/{client_id}")."""
+    """The exercise's route, as the manifest gives it ("/ws/{group}/{client_id}")."""
     accepted: bool = False
     """Whether the check failed because a handshake it expected refused was accepted."""
     about_errors: bool = False
@@ -107,11 +185,29 @@ class Advice:
     help should follow."""
 
 
+Rule = Callable[[Evidence, str], Advice | None]
+RULES: dict[int, Rule] = {}
+"""Every rule, by its rank."""
+
+
+def rule(order: int) -> Callable[[Rule], Rule]:
+    """Make a function a rule of rank `order`: the lower, the sooner it is asked (the
+    more specific its evidence). Two rules never share a rank."""
+
+    def add(function: Rule) -> Rule:
+        if order in RULES:
+            raise ValueError(f"{function.__name__} and {RULES[order].__name__} share rank {order}")
+        RULES[order] = function
+        return function
+
+    return add
+
+
 def explain(evidence: Evidence, file_name: str) -> Advice | None:
     """Advice from what actually happened, the most specific evidence first."""
-    for rule in RULES:
+    for _, found in sorted(RULES.items()):
         try:
-            advice = rule(evidence, file_name)
+            advice = found(evidence, file_name)
         except Exception:  # evidence the app could shape: no advice from it
             continue
         if advice is not None:
@@ -119,42 +215,136 @@ def explain(evidence: Evidence, file_name: str) -> Advice | None:
     return None
 
 
-def _at(event: dict[str, Any], file_name: str) -> str:
-    """ "broadcast.py line 17 (`time.sleep(0.3)`)", from an event's line and code"""
-    if not event.get("line"):
+E = TypeVar("E", bound=Event)
+
+
+def _all(evidence: Evidence, kind: type[E]) -> list[E]:
+    return [e for e in evidence.events if isinstance(e, kind)]
+
+
+def _first(evidence: Evidence, kind: type[E]) -> E | None:
+    return next(iter(_all(evidence, kind)), None)
+
+
+def _at(line: int, code: str, file_name: str) -> str:
+    """ "app.py line 17 (`time.sleep(0.3)`)", from a line and its code"""
+    if not line:
         return "your code"
-    code = f" (`{event['code']}`)" if event.get("code") else ""
-    return f"{file_name} line {event['line']}{code}"
+    quoted = f" (`{code}`)" if code else ""
+    return f"{file_name} line {line}{quoted}"
 
 
-def _via(event: dict[str, Any], file_name: str) -> str:
-    """ " (reached from broadcast.py line 50 (`…`))": the endpoint's line that led there."""
-    if not event.get("from_line") or event.get("from_line") == event.get("line"):
+def _place(event: Placed | Task, file_name: str) -> str:
+    return _at(event.line, event.code, file_name)
+
+
+def _via(event: Unawaited | Misuse | Raised | Died | Refusal, file_name: str) -> str:
+    """ " (reached from app.py line 50 (`…`))": the endpoint's line that led there."""
+    if not event.from_line or event.from_line == event.line:
         return ""
-    start = {"line": event["from_line"], "code": event.get("from_code")}
-    return f" (reached from {_at(start, file_name)})"
+    return f" (reached from {_at(event.from_line, event.from_code, file_name)})"
 
 
-def _first(evidence: Evidence, kind: str) -> dict[str, Any] | None:
-    return next((e for e in evidence.events if e.get("kind") == kind), None)
+def _sentence(where: str) -> str:
+    """A place, to start a sentence: "Your code", but a file's name as it is."""
+    return _capital(where) if where.startswith("your ") else where
 
 
-def _unawaited(evidence: Evidence, file_name: str) -> Advice | None:
-    event = _first(evidence, "unawaited")
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+# What the witness saw first: a startup that failed or never ended serves no one.
+
+
+@rule(order=10)
+def _startup_failed(evidence: Evidence, file_name: str) -> Advice | None:
+    """The app's startup raised: uvicorn exits, and no check can reach it."""
+    event = _first(evidence, StartupFailed)
     if event is None:
         return None
-    name = re.search(r"coroutine '(?:\w+\.)*(\w+)'", event.get("what", ""))
-    call = event.get("code") or (f"{name[1]}(…)" if name else "the call")
+    at = f" at {_place(event, file_name)}" if event.line else ""
+    error = (event.error or "an exception").rstrip(".")
+    return Advice(
+        f"Your app's startup raised {error}{at}, so the server exited before serving "
+        "anyone: uvicorn serves nothing once startup fails."
+    )
+
+
+@rule(order=20)
+def _startup(evidence: Evidence, file_name: str) -> Advice | None:
+    """The app's startup never ended: uvicorn serves no one until it does."""
+    event = next((e for e in _all(evidence, Waiting) if e.startup), None)
+    if event is None:
+        return None
+    places = [_at(place.line, place.code, file_name) for place in event.startup]
+    chain = ", which waits at ".join(places)
+    return Advice(
+        f"Your app's startup never finished: it is still waiting at {chain}. Until startup "
+        "ends (the lifespan reaches `yield`, startup handlers return), the server answers "
+        "no client. Start work that runs for as long as the app does as a task, "
+        "`asyncio.create_task(…)`, keep a reference to it, and do not await it there."
+    )
+
+
+@rule(order=30)
+def _shadowed(evidence: Evidence, file_name: str) -> Advice | None:
+    """A function makes its own copy of an object the module shares."""
+    event = _first(evidence, Shadowed)
+    if event is None:
+        return None
+    name = event.name
+    return Advice(
+        f"At {_place(event, file_name)} {event.function}() makes a new `{name}` each time "
+        f"it runs, instead of using the one made at line {event.defined_line}: each "
+        f"connection then has a {name} of its own, and none knows the others. Delete that "
+        f"line: the module's `{name}` is the one all connections share."
+    )
+
+
+@rule(order=40)
+def _swapped_route(evidence: Evidence, file_name: str) -> Advice | None:
+    """The app's route has the exercise's parameters, in another order."""
+    event = _first(evidence, Routes)
+    if event is None or not evidence.endpoint:
+        return None
+    expected = evidence.endpoint.split("?")[0]
+    for route in event.routes:
+        if route != expected and _route_shape(route) == _route_shape(expected):
+            if sorted(_route_parameters(route)) == sorted(_route_parameters(expected)):
+                return Advice(
+                    f"Your route is `{route}`, but the exercise's is `{expected}`: the same "
+                    f"parameters in another order, so each gets the other's value. Write "
+                    f'`@app.websocket("{expected}")`.'
+                )
+    return None
+
+
+def _route_shape(route: str) -> list[str]:
+    return ["{}" if part.startswith("{") else part for part in route.split("/")]
+
+
+def _route_parameters(route: str) -> list[str]:
+    return [part.strip("{}").split(":")[0] for part in route.split("/") if part.startswith("{")]
+
+
+@rule(order=50)
+def _unawaited(evidence: Evidence, file_name: str) -> Advice | None:
+    event = _first(evidence, Unawaited)
+    if event is None:
+        return None
+    name = re.search(r"coroutine '(?:\w+\.)*(\w+)'", event.what)
+    call = event.code or (f"{name[1]}(…)" if name else "the call")
     fact = (
-        f"`{call}` at {file_name} line {event.get('line', '?')} is never awaited. Calling an "
+        f"`{call}` at {file_name} line {event.line or '?'} is never awaited. Calling an "
         "async function only creates a coroutine, and nothing happens until it is awaited"
     )
-    return Advice(f"{fact}: {_how_to_await(evidence, event.get('line'), call)}")
+    return Advice(f"{fact}: {_how_to_await(evidence, event.line, call)}")
 
 
-def _how_to_await(evidence: Evidence, line: object, call: str) -> str:
+def _how_to_await(evidence: Evidence, line: int, call: str) -> str:
     """ "write `await …`", or, inside a plain def, that the function must become async."""
-    function = code.function_at(evidence.source, line) if isinstance(line, int) else None
+    function = code.function_at(evidence.source, line) if line else None
     if isinstance(function, ast.FunctionDef):
         return (
             f"it is inside `def {function.name}`, a plain function, where `await` is not "
@@ -164,23 +354,20 @@ def _how_to_await(evidence: Evidence, line: object, call: str) -> str:
     return f"write `await {call}`."
 
 
+# A call on a connection at the wrong moment, and what it was about.
+
+
+@rule(order=60)
 def _misuse(evidence: Evidence, file_name: str) -> Advice | None:
     """A call Starlette refused, explained by what had become of that connection."""
-    for event in evidence.events:
-        if event.get("kind") != "misuse" or not event.get("line"):
+    for event in _all(evidence, Misuse):
+        if not event.line:
             continue
-        error = event.get("error", "")
-        where = _at(event, file_name) + _via(event, file_name)
-        after = event.get("after")
-        closed = _at(
-            {"line": event.get("closed_line"), "code": event.get("closed_code")}, file_name
-        )
+        error = event.error
+        where = _place(event, file_name) + _via(event, file_name)
+        closed = _at(event.closed_line, event.closed_code, file_name)
         if any(needle in error for needle in RECEIVED_AFTER_LEAVING):
-            counts = [
-                e.get("count", 1)
-                for e in evidence.events
-                if e.get("kind") == "misuse" and e.get("line") == event["line"]
-            ]
+            counts = [e.count for e in _all(evidence, Misuse) if e.line == event.line]
             count = f"at least {max(counts)}" if max(counts) > 1 else "1"
             return Advice(
                 f"The receive at {where} ran again after the client had left, {count} times: "
@@ -188,7 +375,7 @@ def _misuse(evidence: Evidence, file_name: str) -> Advice | None:
                 "catches it and carries on keeps the loop spinning."
             )
         if any(needle in error for needle in NOT_ACCEPTED):
-            if after == "closed":
+            if event.after == "closed":
                 return Advice(
                     f"{_sentence(where)} uses a connection your app had already closed at "
                     f"{closed}. Once the app closes (or refuses) a connection, nothing may use "
@@ -196,21 +383,22 @@ def _misuse(evidence: Evidence, file_name: str) -> Advice | None:
                     "after the close."
                 )
             return Advice(
-                f"{_sentence(where)} uses a connection that was never accepted: call "
-                "`await websocket.accept()` first, in connect()."
+                f"{_sentence(where)} uses a connection that was never accepted: "
+                + _worded("never_accepted")
             )
         if any(needle in error for needle in SENT_AFTER_CLOSE):
-            return Advice(_sent_after_close(event, where, file_name))
+            task = _at(event.task_line, event.task_code, file_name) if event.task_line else ""
+            return Advice(
+                _sent_after_close(where, event.after, event.path, closed=closed, task=task)
+            )
     return None
 
 
-def _sent_after_close(event: dict[str, Any], where: str, file_name: str) -> str:
-    """Why `where` sent on a closed connection, from what became of it (`event`'s after,
-    path, closed_line, closed_code, and task_line and task_code if a task sent)."""
-    after = event.get("after")
-    closed = _at({"line": event.get("closed_line"), "code": event.get("closed_code")}, file_name)
-    if after == "closed" and event.get("task_line"):
-        task = _at({"line": event["task_line"], "code": event.get("task_code")}, file_name)
+def _sent_after_close(where: str, after: str, path: str, *, closed: str, task: str) -> str:
+    """Why `where` sent on a closed connection, from what became of it: `after` (closed,
+    left, returned) the connection of `path`, `closed` where the app closed it, `task`
+    where the task that sent was started ("" if no task of the app's did)."""
+    if after == "closed" and task:
         return (
             f"{_sentence(where)}, in the task started at {task}, sends on a connection your app "
             f"closed at {closed}: the task outlived its connection. Cancel it where the "
@@ -219,36 +407,33 @@ def _sent_after_close(event: dict[str, Any], where: str, file_name: str) -> str:
     if after == "closed":
         return (
             f"{_sentence(where)} sends on a connection your app closed at {closed}, which was "
-            "still among the connections messages go to. A connection the app closes must "
-            "not stay there: if it was refused, `return` right after the close so it is "
-            "never stored; if it had joined, remove it (disconnect) before closing it."
+            "still among the connections messages go to. " + _worded("closed_still_stored")
         )
     if after == "left":
         return (
-            f"{_sentence(where)} sends on the connection of {event.get('path')}, whose client "
-            "had left and which was still stored: disconnect() must remove exactly that "
-            "connection before anything else is broadcast."
+            f"{_sentence(where)} sends on the connection of {path}, whose client "
+            "had left and which was still stored: " + _worded("left_still_stored")
         )
     if after == "returned":
         return (
-            f"{_sentence(where)} sends on the connection of {event.get('path')}, whose endpoint "
+            f"{_sentence(where)} sends on the connection of {path}, whose endpoint "
             "had already returned, which closes the connection, and left it stored. Keep the "
             "endpoint receiving in a `while True:` loop until the client leaves."
         )
-    return (
-        f"{_sentence(where)} sends on a connection that has already closed: remove a connection "
-        "in disconnect() before broadcasting to the rest."
+    return f"{_sentence(where)} sends on a connection that has already closed: " + _worded(
+        "sent_after_close"
     )
 
 
+@rule(order=70)
 def _died(evidence: Evidence, file_name: str) -> Advice | None:
     """A task the app started ended with an exception, which nothing awaited to see."""
-    event = _first(evidence, "died")
+    event = _first(evidence, Died)
     if event is None:
         return None
-    task = _at({"line": event.get("task_line"), "code": event.get("task_code")}, file_name)
-    at = f" at {_at(event, file_name)}" if event.get("line") else ""
-    error = str(event.get("error", "an exception")).rstrip(".")
+    task = _at(event.task_line, event.task_code, file_name)
+    at = f" at {_place(event, file_name)}" if event.line else ""
+    error = (event.error or "an exception").rstrip(".")
     return Advice(
         f"The task started at {task} ended{at} with {error}, and its work stopped there for "
         "good. Nothing awaits a task started this way, so no one else sees its error: that "
@@ -256,33 +441,150 @@ def _died(evidence: Evidence, file_name: str) -> Advice | None:
     )
 
 
+# A handshake refused, or let in.
+
+
+@rule(order=80)
+def _refused(evidence: Evidence, file_name: str) -> Advice | None:
+    """Why the handshake the check failed on was refused."""
+    path = (evidence.path or "").split("?")[0]
+    refusals = [e for e in _all(evidence, Refusal) if e.path == path]
+    if not path or not refusals or evidence.accepted:
+        return None
+    event = refusals[-1]
+    if not event.route:
+        routes = ", ".join(event.routes) or "none at all"
+        return Advice(
+            f"No WebSocket route of your app matches {path}: it has {routes}. Check the "
+            "path in @app.websocket(...)."
+        )
+    problem = _validation(event.reason)
+    if problem is not None:
+        name, message, value = problem
+        declared = event.parameters.get(name)
+        as_declared = f"{name} is declared `{declared}`, and " if declared else ""
+        return Advice(
+            f"FastAPI refused {path} before your endpoint ran: {as_declared}{value!r} is "
+            f"not valid ({message}). Declare it `{name}: str`: an id is any text."
+        )
+    if event.line and re.search(r"1013|TRY_AGAIN", event.code):
+        return Advice(
+            f"Your app closed {path} before accepting it, at {_place(event, file_name)}: a close "
+            "before accept() refuses the handshake, and the client sees HTTP 403, never your "
+            "close code. To send a code the client receives, accept() first, then close."
+        )
+    if event.line:
+        return Advice(
+            f"Your app refused {path} before accepting it, at {_place(event, file_name)}.", False
+        )
+    if event.returned:
+        return Advice(f"Your endpoint for {path} returned without accepting the connection.", False)
+    return None
+
+
+def _validation(reason: str) -> tuple[str, str, str] | None:
+    """(parameter, message, value) from the close reason FastAPI gives a failed validation.
+    A close reason is at most 123 bytes, but the app chooses it: anything else is None."""
+    try:
+        errors = ast.literal_eval(reason[:1000])
+    except (ValueError, SyntaxError, TypeError, RecursionError, MemoryError):
+        return None
+    for error in errors if isinstance(errors, list) else ():
+        loc = error.get("loc") if isinstance(error, dict) else None
+        if isinstance(loc, list | tuple) and loc:
+            return str(loc[-1]), str(error.get("msg", "")), str(error.get("input", ""))
+    return None
+
+
+@rule(order=90)
+def _accepted_then_closed(evidence: Evidence, file_name: str) -> Advice | None:
+    """A handshake the check expected refused was accepted, then closed at once."""
+    path = (evidence.path or "").split("?")[0]
+    event = next((e for e in _all(evidence, AcceptedThenClosed) if e.path == path and path), None)
+    if event is None or not evidence.accepted:
+        return None
+    closed = _at(event.closed_line, event.closed_code, file_name)
+    return Advice(
+        f"Your app accepted {path} at {_place(event, file_name)}, then closed it at {closed}: "
+        "once accepted, the client is in, and the close is a WebSocket close, not a "
+        "refusal. To refuse the handshake (HTTP 403), close *instead of* accepting: decide "
+        "before that accept.",
+        False,
+    )
+
+
+# The event loop standing still.
+
+BLOCKED_ADVICE = (
+    "While the loop stands still no client is served: use `await asyncio.sleep(…)`, "
+    "never `time.sleep(…)`, and run blocking work with `await asyncio.to_thread(…)`."
+)
+# A loop found at a receive all along: each receive returned at once (it raised, the
+# client having left) and the loop went round again without ever waiting.
+SPINNING_ADVICE = (
+    "A loop found at a receive all along never waited: each receive returned at once, as "
+    "one does once the client has left (it raises, again and again), and the loop went "
+    "round again. End the loop on WebSocketDisconnect; an `except` that catches it and "
+    "carries on keeps it spinning."
+)
+
+
+def blocked_advice(line_code: str) -> str:
+    """The cure for a block at a line of `line_code` (grounded: the grader's own quote)."""
+    for pattern, advice in BLOCK_HINTS:
+        if pattern.search(line_code):
+            return advice
+    if re.search(r"\b(receive\w*|iter_\w+)\(", line_code):
+        return SPINNING_ADVICE
+    return BLOCKED_ADVICE
+
+
+@rule(order=100)
+def _blocked(evidence: Evidence, file_name: str) -> Advice | None:
+    worst = worst_block(_all(evidence, Blocked))
+    if worst is None:
+        return None
+    return Advice(f"{_capital(blocked_words(worst, file_name))}. {blocked_advice(worst.code)}")
+
+
+def worst_block(blocks: Iterable[Blocked]) -> Blocked | None:
+    """The longest of `blocks` (None if there are none)."""
+    return max(blocks, key=lambda e: e.seconds, default=None)
+
+
+def blocked_words(event: Blocked, file_name: str) -> str:
+    """ "the event loop was blocked for 0.30 s at app.py line 17 (`time.sleep(0.3)`)" """
+    return f"the event loop was blocked for {event.seconds:.2f} s at {_place(event, file_name)}"
+
+
+# An exception that ended a handler.
+
+
+@rule(order=110)
 def _raised(evidence: Evidence, file_name: str) -> Advice | None:
     """An exception ended a handler: explained by the connection it was about, by the
     HTTP request it was answering, or by what the error says; else what the check waited
     for was never sent, or (for a check about errors) this is the error, and the check's
     own help follows."""
-    event = next((e for e in evidence.events if e.get("kind") == "raised" and e.get("line")), None)
+    event = next((e for e in _all(evidence, Raised) if e.line), None)
     if event is None:
         return None
-    where = _at(event, file_name) + _via(event, file_name)
-    target = {k[len("target_") :]: v for k, v in event.items() if k.startswith("target_")}
-    if target.get("after"):
-        return Advice(_sent_after_close(target, where, file_name))
-    if is_request(event.get("path", "")):
+    where = _place(event, file_name) + _via(event, file_name)
+    if event.target_after:
+        closed = _at(event.target_closed_line, event.target_closed_code, file_name)
+        return Advice(
+            _sent_after_close(where, event.target_after, event.target_path, closed=closed, task="")
+        )
+    if is_request(event.path):
         return _request_raised(evidence, event, where)
-    error = str(event.get("error", "an exception")).rstrip(".")
-    fact = f"Your server raised {error} at {where}, which ended the handler of {event.get('path')}"
-    remedy = next((advice for needle, advice in HINTS if needle in error), None) or _cause(
+    error = (event.error or "an exception").rstrip(".")
+    fact = f"Your server raised {error} at {where}, which ended the handler of {event.path}"
+    remedy = next((advice for needle, advice in HINTS.items() if needle in error), None) or _cause(
         evidence, event, error
     )
-    loop = FOR_LINE.fullmatch(str(event.get("code", "")))
+    loop = FOR_LINE.fullmatch(event.code)
     if CHANGED_SIZE in error and loop:
-        remedy = (
-            "While a send in that loop waited, a client left (or joined), and the loop went "
-            "on over the changed collection, so the clients after it never got the message. "
-            f"Loop over a copy taken before the first send: `for {loop['target']} in "
-            f"list({loop['iterable']}):`."
-        )
+        remedy = _worded("changed_size_loop", target=loop["target"], iterable=loop["iterable"])
     if remedy is not None:
         return Advice(f"{fact}. {remedy}")
     if evidence.about_errors:
@@ -290,10 +592,6 @@ def _raised(evidence: Evidence, file_name: str) -> Advice | None:
     # No advice of ours fits every way to get here: the fact, and the traceback below.
     return Advice(f"{fact}, so what the check waited for was never sent.")
 
-
-# Errors a call raises when what it talks to fails (a connection, a broker): the ones to
-# catch around it. A programming error (RecursionError, TypeError…) is to fix, not catch.
-_OUTSIDE = re.compile(r"Connection|Timeout|OSError|Redis|Disconnect|BrokenPipe|Closed")
 
 # What a WebSocket can do, for a name that is not one of them.
 WEBSOCKET_METHODS = (
@@ -312,11 +610,11 @@ WEBSOCKET_METHODS = (
 _LIKELY = {"recv": "receive_text", "send_str": "send_text", "send_message": "send_text"}
 
 
-def _cause(evidence: Evidence, event: dict[str, Any], error: str) -> str | None:
+def _cause(evidence: Evidence, event: Raised, error: str) -> str | None:
     """Why a line raised, where its error and its code say so beyond doubt."""
-    line_code = str(event.get("code", ""))
+    line_code = event.code
     if "'coroutine' object" in error:
-        made = code.assigned_from_call(evidence.source, event.get("line") or 0)
+        made = code.assigned_from_call(evidence.source, event.line)
         if made is not None:
             call = made.code.split("=", 1)[-1].strip()
             return (
@@ -356,9 +654,10 @@ def _cause(evidence: Evidence, event: dict[str, Any], error: str) -> str | None:
             "`.get(…)` and handle None (or test `in` first), or make sure it is stored "
             "before this runs."
         )
-    guarded = code.try_around(evidence.source, event.get("line") or 0)
+    guarded = code.try_around(evidence.source, event.line)
     name = error.split(":", 1)[0].rsplit(".", 1)[-1]
-    if guarded is not None and guarded[1] and all(guarded[1]) and _OUTSIDE.search(name):
+    outside = any(part in name for part in OUTSIDE_ERRORS)
+    if guarded is not None and guarded[1] and all(guarded[1]) and outside:
         return (
             f"That line is inside the `try:` at line {guarded[0].line}, but its "
             f"`except {' / '.join(guarded[1])}` does not catch {name}: catch what this "
@@ -381,17 +680,17 @@ def not_started(message: str, source: Sequence[str]) -> str | None:
 
 
 def is_request(path: str) -> bool:
-    """Whether a `raised` event's path is an HTTP request's ("GET /rooms"), not a
+    """Whether a `raised` event's path is an HTTP request's ("GET /items"), not a
     WebSocket's ("/ws/alice")."""
     return not path.startswith("/") and " /" in path
 
 
-def _request_raised(evidence: Evidence, event: dict[str, Any], where: str) -> Advice:
+def _request_raised(evidence: Evidence, event: Raised, where: str) -> Advice:
     """An HTTP handler raised, or returned what its declared type refuses; the client
     got HTTP 500. The check's own help says what the route should answer. (The hints for
     a WebSocket's errors do not apply; what the error and the line say beyond doubt does.)"""
-    error = str(event.get("error", "an exception")).rstrip(".")
-    request = event.get("path")
+    error = (event.error or "an exception").rstrip(".")
+    request = event.path
     invalid = error.removeprefix("ResponseValidationError: ")
     if invalid == error:
         cause = _cause(evidence, event, error)
@@ -400,8 +699,8 @@ def _request_raised(evidence: Evidence, event: dict[str, Any], where: str) -> Ad
             "request got HTTP 500 (Internal Server Error)." + (f" {cause}" if cause else ""),
             False,
         )
-    function = f"{event['function']}()" if event.get("function") else "the route"
-    declared = f" `{event['declared']}`" if event.get("declared") else ""
+    function = f"{event.function}()" if event.function else "the route"
+    declared = f" `{event.declared}`" if event.declared else ""
     return Advice(
         f"What {function} returned at {where} does not fit its declared return "
         f"type{declared}: {invalid}. FastAPI checks what a route returns against that type "
@@ -410,189 +709,18 @@ def _request_raised(evidence: Evidence, event: dict[str, Any], where: str) -> Ad
     )
 
 
-def _shadowed(evidence: Evidence, file_name: str) -> Advice | None:
-    """A function makes its own copy of an object the module shares."""
-    event = _first(evidence, "shadowed")
-    if event is None:
-        return None
-    name = event.get("name")
-    return Advice(
-        f"At {_at(event, file_name)} {event.get('function')}() makes a new `{name}` each time "
-        f"it runs, instead of using the one made at line {event.get('defined_line')}: each "
-        f"connection then has a {name} of its own, and none knows the others. Delete that "
-        f"line: the module's `{name}` is the one all connections share."
-    )
+# What the output and the frames say.
 
 
-def _swapped_route(evidence: Evidence, file_name: str) -> Advice | None:
-    """The app's route has the exercise's parameters, in another order."""
-    event = _first(evidence, "routes")
-    if event is None or not evidence.endpoint:
-        return None
-    expected = evidence.endpoint.split("?")[0]
-    for route in event.get("routes", []):
-        if route != expected and _route_shape(route) == _route_shape(expected):
-            if sorted(_route_parameters(route)) == sorted(_route_parameters(expected)):
-                return Advice(
-                    f"Your route is `{route}`, but the exercise's is `{expected}`: the same "
-                    f"parameters in another order, so each gets the other's value. Write "
-                    f'`@app.websocket("{expected}")`.'
-                )
-    return None
-
-
-def _route_shape(route: str) -> list[str]:
-    return ["{}" if part.startswith("{") else part for part in route.split("/")]
-
-
-def _route_parameters(route: str) -> list[str]:
-    return [part.strip("{}").split(":")[0] for part in route.split("/") if part.startswith("{")]
-
-
-def _accepted_then_closed(evidence: Evidence, file_name: str) -> Advice | None:
-    """A handshake the check expected refused was accepted, then closed at once."""
-    path = (evidence.path or "").split("?")[0]
-    event = next(
-        (
-            e
-            for e in evidence.events
-            if e.get("kind") == "accepted_then_closed" and e.get("path") == path and path
-        ),
-        None,
-    )
-    if event is None or not evidence.accepted:
-        return None
-    closed = _at({"line": event.get("closed_line"), "code": event.get("closed_code")}, file_name)
-    return Advice(
-        f"Your app accepted {path} at {_at(event, file_name)}, then closed it at {closed}: "
-        "once accepted, the client is in, and the close is a WebSocket close, not a "
-        "refusal. To refuse the handshake (HTTP 403), close *instead of* accepting: decide "
-        "before that accept.",
-        False,
-    )
-
-
-def _refused(evidence: Evidence, file_name: str) -> Advice | None:
-    """Why the handshake the check failed on was refused."""
-    path = (evidence.path or "").split("?")[0]
-    refusals = [e for e in evidence.events if e.get("kind") == "refused" and e.get("path") == path]
-    if not path or not refusals or evidence.accepted:
-        return None
-    event = refusals[-1]
-    if "route" not in event:
-        routes = ", ".join(event.get("routes") or []) or "none at all"
-        return Advice(
-            f"No WebSocket route of your app matches {path}: it has {routes}. Check the "
-            "path in @app.websocket(...)."
-        )
-    problem = _validation(event.get("reason", ""))
-    if problem is not None:
-        name, message, value = problem
-        declared = event.get("parameters", {}).get(name)
-        as_declared = f"{name} is declared `{declared}`, and " if declared else ""
-        return Advice(
-            f"FastAPI refused {path} before your endpoint ran: {as_declared}{value!r} is "
-            f"not valid ({message}). Declare it `{name}: str`: an id is any text."
-        )
-    if event.get("line") and re.search(r"1013|TRY_AGAIN", str(event.get("code", ""))):
-        return Advice(
-            f"Your app closed {path} before accepting it, at {_at(event, file_name)}: a close "
-            "before accept() refuses the handshake, and the client sees HTTP 403, never your "
-            "close code. To send a code the client receives, accept() first, then close."
-        )
-    if event.get("line"):
-        return Advice(
-            f"Your app refused {path} before accepting it, at {_at(event, file_name)}.", False
-        )
-    if event.get("returned"):
-        return Advice(f"Your endpoint for {path} returned without accepting the connection.", False)
-    return None
-
-
-def _validation(reason: str) -> tuple[str, str, str] | None:
-    """(parameter, message, value) from the close reason FastAPI gives a failed validation.
-    A close reason is at most 123 bytes, but the app chooses it: anything else is None."""
-    try:
-        errors = ast.literal_eval(reason[:1000])
-    except (ValueError, SyntaxError, TypeError, RecursionError, MemoryError):
-        return None
-    for error in errors if isinstance(errors, list) else ():
-        loc = error.get("loc") if isinstance(error, dict) else None
-        if isinstance(loc, list | tuple) and loc:
-            return str(loc[-1]), str(error.get("msg", "")), str(error.get("input", ""))
-    return None
-
-
-BLOCKED_ADVICE = (
-    "While the loop stands still no client is served: use `await asyncio.sleep(…)`, "
-    "never `time.sleep(…)`, and run blocking work with `await asyncio.to_thread(…)`."
-)
-
-
-# A Redis command called without await: where the loop stood still on one, the client
-# is a synchronous one, which waits for Redis's answer with the whole process.
-_REDIS_CALL = re.compile(r"\.(publish|p?subscribe|get_message|listen|ping|execute_command)\(")
-SYNC_REDIS_ADVICE = (
-    "A synchronous Redis client (`redis.Redis` of `import redis`) blocks the event loop "
-    "until Redis answers, and no client of the process is served meanwhile: use "
-    "`redis.asyncio` (`import redis.asyncio as redis`) and `await` every call."
-)
-
-
-def blocked_advice(event: dict[str, Any]) -> str:
-    """The cure for a block at `event`'s line (grounded: the grader's own quote)."""
-    code = str(event.get("code", ""))
-    if _REDIS_CALL.search(code) and not re.search(r"\b(await|async)\b", code):
-        return SYNC_REDIS_ADVICE
-    if re.search(r"\b(receive\w*|iter_\w+)\(", code):
-        return SPINNING_ADVICE
-    return BLOCKED_ADVICE
-
-
-# A loop found at a receive all along: each receive returned at once (it raised, the
-# client having left) and the loop went round again without ever waiting.
-SPINNING_ADVICE = (
-    "A loop found at a receive all along never waited: each receive returned at once, as "
-    "one does once the client has left (it raises, again and again), and the loop went "
-    "round again. End the loop on WebSocketDisconnect; an `except` that catches it and "
-    "carries on keeps it spinning."
-)
-
-
-def _blocked(evidence: Evidence, file_name: str) -> Advice | None:
-    worst = worst_block(e for e in evidence.events if e.get("kind") == "blocked")
-    if worst is None:
-        return None
-    return Advice(f"{_capital(blocked_words(worst, file_name))}. {blocked_advice(worst)}")
-
-
-def worst_block(blocks: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
-    """The longest of `blocks` (None if there are none)."""
-    return max(blocks, key=lambda e: e.get("seconds", 0.0), default=None)
-
-
-def _sentence(where: str) -> str:
-    """A place, to start a sentence: "Your code", but a file's name as it is."""
-    return _capital(where) if where.startswith("your ") else where
-
-
-def _capital(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
-def blocked_words(event: dict[str, Any], file_name: str) -> str:
-    """ "the event loop was blocked for 0.30 s at broadcast.py line 17 (`time.sleep(0.3)`)" """
-    seconds = event.get("seconds", 0)
-    return f"the event loop was blocked for {seconds:.2f} s at {_at(event, file_name)}"
-
-
+@rule(order=120)
 def _output(evidence: Evidence, file_name: str) -> Advice | None:
-    for needle, advice in HINTS:
+    for needle, advice in HINTS.items():
         if needle in evidence.output:
             return Advice(advice)
     return None
 
 
+@rule(order=130)
 def _frames(evidence: Evidence, file_name: str) -> Advice | None:
     wanted, got = evidence.wanted, evidence.got
     if wanted is None or not isinstance(got, str):
@@ -626,248 +754,67 @@ def _frames(evidence: Evidence, file_name: str) -> Advice | None:
     return None
 
 
+# Facts, last: each true of a failure, none its whole cause.
+
+
+@rule(order=140)
 def _copied(evidence: Evidence, file_name: str) -> Advice | None:
-    event = _first(evidence, "copied")
+    event = _first(evidence, Copied)
     if event is None:
         return None
-    setting = event.get("setting")
+    setting = event.setting
     return Advice(
-        f"At {_at(event, file_name)} your module copies {setting} when it is imported. The checks "
-        f"change {setting} after the import, as a deployment would, and the copy keeps the "
-        f"old value: read {setting} where you use it, inside the function."
+        f"At {_place(event, file_name)} your module copies {setting} when it is imported. The "
+        f"checks change {setting} after the import, as a deployment would, and the copy keeps "
+        f"the old value: read {setting} where you use it, inside the function."
     )
 
 
+@rule(order=150)
 def _ended(evidence: Evidence, file_name: str) -> Advice | None:
-    event = _first(evidence, "ended")
+    event = _first(evidence, Ended)
     if event is None:
         return None
-    sent = "without sending anything" if not event.get("sent") else "while the client was there"
+    sent = "without sending anything" if not event.sent else "while the client was there"
     return Advice(
-        f"Your endpoint for {event.get('path')} returned {sent}, and returning closes the "
-        "connection.",
+        f"Your endpoint for {event.path} returned {sent}, and returning closes the connection.",
         False,
     )
 
 
-# Where a chat's tasks rest when all is well: waiting for a client, or for work.
-_IDLE = ("receive", "iter_text", ".get()", "sleep(", "wait_closed", ".listen()", "get_message(")
 # Where a task waits for someone else, most telling first: a put into a full queue waits
 # for its reader, a send for its client.
 _CULPRITS = (".put(", "send", "close(")
 
 
+@rule(order=160)
 def _waiting(evidence: Evidence, file_name: str) -> Advice | None:
     """Where the server's tasks were stuck when nothing arrived: a put, a send or a
     close first, then anything but the usual places to wait."""
     if evidence.got is not None:
         return None  # a frame arrived: where tasks happened to wait is not why it differs
-    tasks = [t for e in evidence.events if e.get("kind") == "waiting" for t in e.get("tasks", [])]
-    busy = [
-        t
-        for t in tasks
-        if not any(idle in t.get("code", "") for idle in _IDLE) and not t.get("background")
-    ]
+    tasks = [t for e in _all(evidence, Waiting) for t in e.tasks]
+    busy = [t for t in tasks if not any(idle in t.code for idle in IDLE) and not t.background]
 
-    def rank(task: dict[str, Any]) -> int:
-        code = task.get("code", "")
-        return next((i for i, w in enumerate(_CULPRITS) if w in code), len(_CULPRITS))
+    def rank(task: Task) -> int:
+        return next((i for i, w in enumerate(_CULPRITS) if w in task.code), len(_CULPRITS))
 
     busy.sort(key=rank)
     if not busy:
         return None
-    stuck = f"When the check gave up, your server was still waiting at {_at(busy[0], file_name)}."
-    if ".put(" in busy[0].get("code", ""):
+    stuck = (
+        f"When the check gave up, your server was still waiting at {_place(busy[0], file_name)}."
+    )
+    if ".put(" in busy[0].code:
         return Advice(
             f"{stuck} `put()` waits while the queue is full, so one client that stops reading "
             "makes everyone who sends wait for it: use `put_nowait()`, and handle "
             "`asyncio.QueueFull`."
         )
-    if ".close(" in busy[0].get("code", ""):
+    if ".close(" in busy[0].code:
         return Advice(
             f"{stuck} A close waits until the client takes the close frame, which a client "
             "that does not read never does: start it as a task (`asyncio.create_task(…)`), "
             "keep the task, and do not wait for it."
         )
     return Advice(stuck, False)
-
-
-def _startup_failed(evidence: Evidence, file_name: str) -> Advice | None:
-    """The app's startup raised: uvicorn exits, and no check can reach it."""
-    event = _first(evidence, "startup_failed")
-    if event is None:
-        return None
-    at = f" at {_at(event, file_name)}" if event.get("line") else ""
-    error = str(event.get("error", "an exception")).rstrip(".")
-    return Advice(
-        f"Your app's startup raised {error}{at}, so the server exited before serving "
-        "anyone: uvicorn serves nothing once startup fails."
-    )
-
-
-def _startup(evidence: Evidence, file_name: str) -> Advice | None:
-    """The app's startup never ended: uvicorn serves no one until it does."""
-    event = next(
-        (e for e in evidence.events if e.get("kind") == "waiting" and e.get("startup")), None
-    )
-    if event is None:
-        return None
-    places = [_at(place, file_name) for place in event["startup"]]
-    chain = ", which waits at ".join(places)
-    return Advice(
-        f"Your app's startup never finished: it is still waiting at {chain}. Until startup "
-        "ends (the lifespan reaches `yield`, startup handlers return), the server answers "
-        "no client. Start work that runs for as long as the app does as a task, "
-        "`asyncio.create_task(…)`, keep a reference to it, and do not await it there."
-    )
-
-
-RULES: tuple[Callable[[Evidence, str], Advice | None], ...] = (
-    _startup_failed,
-    _startup,
-    _shadowed,
-    _swapped_route,
-    _unawaited,
-    _misuse,
-    _died,
-    _refused,
-    _accepted_then_closed,
-    _blocked,
-    _raised,
-    _output,
-    _frames,
-    _copied,
-    _ended,
-    _waiting,
-)
-
-
-_STARTS = ("Traceback", "ERROR:", "Exception Group Traceback")
-_CHAINED = ("During handling of the above exception", "The above exception was the direct cause")
-_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<func>.+)$')
-
-
-# Lines Python adds that tell a student nothing.
-_NOISE = ("RuntimeWarning: Enable tracemalloc",)
-# Exception groups draw their tracebacks in a margin of "|", with "+-+---- 1 ----" between.
-_GROUP_MARGIN = re.compile(r"^\s*[|+] ?(?:\s*[|+] ?)*")
-_GROUP_RULE = re.compile(r"^\s*\+[-+]+( \d+ -+)?\s*$")
-
-
-def trim(output: str, student_file: str, shown_as: str | None = None) -> str:
-    """Keep the student's own prints and, of each traceback, their frames and the error.
-
-    Frames from libraries are folded into one line: the student cannot act on them.
-    The student's file is named `shown_as` (where they keep it), not where it ran.
-    """
-    kept: list[str] = []
-    if len(output) > MAX_READ:  # a flood: only its end can be shown
-        output = output[-MAX_READ:].partition("\n")[2]
-    lines = output.splitlines()
-    if "Exception Group Traceback" in output:
-        lines = [_GROUP_MARGIN.sub("", line) for line in lines if not _GROUP_RULE.match(line)]
-    lines = [line for line in lines if not line.strip().startswith(_NOISE)]
-    last_traceback = None
-    seen: set[str] = set()
-    repeats = 0
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        # uvicorn logs some tracebacks on its "ERROR:" line; exception groups indent theirs.
-        if "Traceback (most recent call last)" in line and line.lstrip().startswith(_STARTS):
-            i, block = _fold_traceback(lines, i + 1, student_file, _short(shown_as or student_file))
-            text = "\n".join(block)
-            if text in seen:  # the same error again: say so once, at the end
-                repeats += 1
-                last_traceback = None
-                if kept and kept[-1].startswith("ERROR:"):
-                    kept.pop()
-                continue
-            seen.add(text)
-            last_traceback = len(kept)
-            kept.append(line)
-            kept.extend(block)
-            continue
-        if line.startswith(_CHAINED):
-            # Of a chain, the last traceback is where the student's code failed.
-            if last_traceback is not None:
-                del kept[last_traceback:]
-            last_traceback = None
-            i += 1
-            continue
-        if line.strip():
-            kept.append(line)
-        i += 1
-    if repeats:
-        kept.append(f"(the same error happened {repeats} more times)")
-    kept = [_cut(line) for line in _dedupe_consecutive(kept)]
-    if len(kept) > MAX_LINES:
-        skipped = len(kept) - MAX_LINES
-        kept = [f"… {skipped} earlier lines not shown"] + kept[-MAX_LINES:]
-    text = "\n".join(kept)
-    return text.replace(student_file, shown_as) if shown_as else text
-
-
-def _fold_traceback(
-    lines: list[str], i: int, student_file: str, name: str
-) -> tuple[int, list[str]]:
-    block: list[str] = []
-    folded = 0
-    while i < len(lines) and (lines[i].startswith(" ") or not lines[i].strip()):
-        match = _FRAME.match(lines[i])
-        if match:
-            code = (
-                lines[i + 1].strip()
-                if i + 1 < len(lines) and not _FRAME.match(lines[i + 1])
-                else ""
-            )
-            if match["file"] == student_file:
-                if folded:
-                    block.append(f"  … {folded} frames in libraries")
-                    folded = 0
-                block.append(f"  {name}, line {match['line']}, in {match['func']}")
-                if code:
-                    block.append(f"    {code}")
-            else:
-                folded += 1
-        i += 1
-    if folded:
-        block.append(f"  … {folded} frames in libraries")
-    # The error line ends the traceback; chained tracebacks repeat the pattern.
-    if i < len(lines):
-        block.append(lines[i])
-        i += 1
-    return i, block
-
-
-def _cut(line: str) -> str:
-    if len(line) <= MAX_LINE:
-        return line
-    return f"{line[:MAX_LINE]}… ({len(line) - MAX_LINE} more characters)"
-
-
-def _short(path: str) -> str:
-    return path.rsplit("/", 1)[-1]
-
-
-def _dedupe_consecutive(lines: list[str]) -> list[str]:
-    out: list[str] = []
-    repeats = 0
-    for line in lines:
-        if out and line == out[-1]:
-            repeats += 1
-            continue
-        if repeats:
-            out.append(f"  (the line above repeated {repeats} more times)")
-            repeats = 0
-        out.append(line)
-    if repeats:
-        out.append(f"  (the line above repeated {repeats} more times)")
-    return out
-
-
-def has_errors(output: str) -> bool:
-    """Whether the server logged an unhandled exception."""
-    return (
-        "Traceback (most recent call last)" in output or "Exception in ASGI application" in output
-    )

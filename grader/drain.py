@@ -27,9 +27,8 @@ import selectors
 import threading
 import traceback
 from collections.abc import Callable
-from typing import Any
 
-from grader import witness
+from grader import evidence
 
 HEAD = 64 << 10
 TAIL = 256 << 10  # the student is shown 24 lines; this is for the diagnosis, bounded
@@ -95,7 +94,10 @@ class Events(Sink):
 
     def __init__(self, fd: int | None = None) -> None:
         self.fd = fd
-        self.found: list[dict[str, Any]] = []
+        self.reading = evidence.Reading()
+        self.found = self.reading.events
+        """The events read (at most MAX_EVENTS); `reading.refused` counts the lines that
+        were not one."""
         self._partial = bytearray()
         self._read = 0
         self._persisted = 0
@@ -106,19 +108,16 @@ class Events(Sink):
         data = data[: EVENT_BYTES - self._read]
         self._read += len(data)
         *lines, rest = (bytes(self._partial) + data).split(b"\n")
-        self._partial = bytearray(rest[: witness.MAX_EVENT + 1])  # a longer one is refused
+        self._partial = bytearray(rest[: evidence.MAX_EVENT + 1])  # a longer one is refused
         for line in lines:
-            if len(self.found) >= witness.MAX_EVENTS:
-                break
-            event = witness.parse_event(line)
+            event = self.reading.add(line)
             if event is not None:
-                self.found.append(event)
                 self._persist(event)
 
-    def _persist(self, event: dict[str, Any]) -> None:
+    def _persist(self, event: evidence.Event) -> None:
         if self.fd is None:
             return
-        line = witness.event_line(event)
+        line = evidence.encode(event)
         if self._persisted + len(line) > PERSISTED:
             return
         self._persisted += len(line)

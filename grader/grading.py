@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from grader import caps, channel, drain, loopwatch, quoting
+from grader.evidence import Blocked
 from grader.job import Job
 from grader.manifest import in_hidden_folder
 from grader.results import Check, Outcome
@@ -39,7 +40,7 @@ class Grading:
         """The grader's own copy of the submission's lines, to quote them."""
         self.loopwatch = loopwatch.LoopWatch()
         """Decides never_blocks_event_loop: each server's loop, seen from outside."""
-        self.witnessed: list[tuple[bool, dict[str, Any]]] = []
+        self.witnessed: list[tuple[bool, Blocked]] = []
         """(hidden, event): each block the witnesses reported, by whether a hidden
         check's server reported it."""
         self.zygote = Zygote.start(

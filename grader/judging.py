@@ -9,7 +9,7 @@ from typing import TypedDict
 
 import pytest
 
-from grader import diagnosis
+from grader import diagnosis, trimming
 from grader.checks import CheckSpec, Failure, ServerErrors
 from grader.client import ACCEPTED
 from grader.grading import Grading
@@ -104,7 +104,7 @@ def _server_context(
     outputs, parts = [], []
     for live, output, died in launcher.outputs:
         outputs.append(output)
-        trimmed = diagnosis.trim(output, grading.student_file, grading.display)
+        trimmed = trimming.trim(output, grading.student_file, grading.display)
         if died:
             trimmed = (trimmed + "\n" if trimmed else "") + f"(the server {died})"
         if trimmed and len(launcher.servers) > 1:

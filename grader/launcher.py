@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from grader import loopwatch, quoting
 from grader.checks import CheckSpec
 from grader.client import LiveServer, Transcript
+from grader.evidence import Blocked, Event
 from grader.grading import Grading
 
 
@@ -22,7 +22,7 @@ class Launcher:
         self.servers: list[LiveServer] = []
         self.outputs: list[tuple[LiveServer, str, str | None]] = []
         """(server, output, how it ended) as the check ended, before clients were dropped."""
-        self.events: list[dict[str, Any]] = []
+        self.events: list[Event] = []
         """What the witnesses in the servers saw, as the check ended."""
         self.caps_before = grading.sandbox.caps.events()
         """What the job's caps had stopped before this check."""
@@ -64,5 +64,5 @@ class Launcher:
             self.grading.loopwatch.unwatch(live.app)
             live.app.stop()
             # The last report of each block is its longest (see witness._watchdog).
-            blocks = {e.get("since"): e for e in live.app.events() if e["kind"] == "blocked"}
+            blocks = {e.since: e for e in live.app.events() if isinstance(e, Blocked)}
             self.grading.witnessed += [(self.spec.check.hidden, e) for e in blocks.values()]

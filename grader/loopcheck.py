@@ -28,7 +28,9 @@ def never_blocks_event_loop(run: Grading) -> Verdict:
     )
     if rationale is not None:
         worst = loopwatch.worst_witnessed(run.witnessed, run.source)
-        return Verdict(Outcome.FAILED, rationale, diagnosis.blocked_advice(worst or {}))
+        return Verdict(
+            Outcome.FAILED, rationale, diagnosis.blocked_advice(worst.code if worst else "")
+        )
     if Outcome.PASSED not in run.outcomes.values():
         return Verdict(Outcome.SKIPPED, "skipped until a check that puts the server to work passes")
     return Verdict(Outcome.PASSED)

@@ -27,9 +27,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from grader import diagnosis, quoting, witness
+from grader import diagnosis, evidence, quoting
+from grader.evidence import Blocked
 
 BLOCKED_AFTER = 0.1  # seconds asleep outside epoll (as the witness's threshold)
 # CPU time without being seen in epoll: a loop busy with many short steps returns to
@@ -364,7 +364,7 @@ HIDDEN_BLOCK = "the event loop was blocked while a hidden check ran"
 
 
 def verdict(
-    witnessed: Sequence[tuple[bool, dict[str, Any]]],
+    witnessed: Sequence[tuple[bool, Blocked]],
     seen: Sequence[Block],
     source: Sequence[str],
     file_name: str,
@@ -398,15 +398,14 @@ def verdict(
 
 
 def worst_witnessed(
-    witnessed: Sequence[tuple[bool, dict[str, Any]]], source: Sequence[str]
-) -> dict[str, Any] | None:
+    witnessed: Sequence[tuple[bool, Blocked]], source: Sequence[str]
+) -> Blocked | None:
     """The longest block a witness reported during a visible check, its line quoted from
     `source`; None if there was none."""
     worst = diagnosis.worst_block(event for hidden, event in witnessed if not hidden)
     if worst is None:
         return None
-    event = {"seconds": worst.get("seconds", 0.0), "line": worst.get("line")}
-    return quoting.ground(event, source)
+    return quoting.ground(worst, source)
 
 
 def probe() -> str:
@@ -431,7 +430,7 @@ def note_hidden(events_path: Path) -> None:
         file.write(events_path.name + "\n")
 
 
-def visible_witnessed(scratch: Path) -> list[dict[str, Any]]:
+def visible_witnessed(scratch: Path) -> list[Blocked]:
     """The blocks the witnesses in the servers of visible checks reported, whose events
     files are in `scratch` (the last report of each block: the longest); a line they
     name is quoted from `source` by the caller (quoting.ground)."""
@@ -439,11 +438,11 @@ def visible_witnessed(scratch: Path) -> list[dict[str, Any]]:
         hidden = set((scratch / HIDDEN_SERVERS).read_text().split())
     except OSError:
         hidden = set()
-    blocks: dict[tuple[str, Any], dict[str, Any]] = {}
+    blocks: dict[tuple[str, float], Blocked] = {}
     for events in sorted(scratch.glob("*.events")):
         if events.name in hidden:
             continue
-        for event in witness.read_events(events):
-            if event["kind"] == "blocked":
-                blocks[(events.name, event.get("since"))] = event
+        for event in evidence.read(events).events:
+            if isinstance(event, Blocked):
+                blocks[(events.name, event.since)] = event
     return list(blocks.values())

@@ -1,6 +1,6 @@
 """The student's lines, as the grader quotes them: read by the grader itself.
 
-Events from the witness (witness.py) carry a line number and the code on it, both
+Events from the witness (evidence.py) carry a line number and the code on it, both
 written inside the student's process, which can write anything there: a hidden check's
 inputs, say, for a visible check's message to show. So the grader never quotes that
 text: it reads the line from its own copy of the submission, by number, and only a
@@ -9,21 +9,18 @@ number within the file.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 MAX_QUOTE = 200  # characters of a quoted line
 MAX_SOURCE = 1 << 20  # bytes of the submission read
 
-# Which field holds the code on which line, in an event.
-_PAIRS = (
-    ("line", "code"),
-    ("closed_line", "closed_code"),
-    ("task_line", "task_code"),
-    ("target_closed_line", "target_closed_code"),
-    ("from_line", "from_code"),
-)
+E = TypeVar("E", bound="DataclassInstance")  # an event (evidence.py), or a part of one
 
 
 def source_lines(path: Path) -> tuple[str, ...]:
@@ -43,23 +40,19 @@ def quote(source: Sequence[str], line: object) -> str:
     return text if len(text) <= MAX_QUOTE else text[: MAX_QUOTE - 1] + "…"
 
 
-def ground(event: dict[str, Any], source: Sequence[str]) -> dict[str, Any]:
-    """`event` with every quoted line read from `source`; a line number outside the
-    file is dropped with its code."""
-    grounded = dict(event)
-    for line, code in _PAIRS:
-        if line in grounded or code in grounded:
-            text = quote(source, grounded.get(line))
-            if text:
-                grounded[code] = text
-            else:
-                grounded.pop(line, None)
-                grounded.pop(code, None)
-    for places in ("tasks", "startup"):
-        if isinstance(grounded.get(places), list):
-            grounded[places] = [
-                {**place, "code": quote(source, place.get("line"))}
-                for place in grounded[places]
-                if isinstance(place, dict)
-            ]
-    return grounded
+def ground(event: E, source: Sequence[str]) -> E:
+    """`event` with every quoted line read from `source` (each pair of fields `line`
+    and `code`, `<what>_line` and `<what>_code`, in the events inside it too); a line
+    number outside the file is dropped with its code (0 and "")."""
+    changes: dict[str, Any] = {}
+    names = {f.name for f in dataclasses.fields(event)}
+    for name in names:
+        value = getattr(event, name)
+        if name == "line" or name.endswith("_line"):
+            code = name.removesuffix("line") + "code"
+            if code in names:
+                text = quote(source, value)
+                changes[name], changes[code] = (value, text) if text else (0, "")
+        elif isinstance(value, tuple) and any(dataclasses.is_dataclass(v) for v in value):
+            changes[name] = tuple(ground(v, source) for v in value)
+    return dataclasses.replace(event, **changes)

@@ -122,9 +122,7 @@ def grade(
         worst = diagnosis.worst_block(loopwatch.visible_witnessed(scratch)) if timed_out else None
         if worst is not None:
             source = quoting.source_lines(scratch / "submission" / exercise.file)
-            worst = quoting.ground(
-                {"seconds": worst.get("seconds", 0.0), "line": worst.get("line")}, source
-            )
+            worst = quoting.ground(worst, source)
         slow = diagnosis.blocked_words(worst, Path(run.shown_as).name) if worst else None
     result = dataclasses.replace(
         _assemble(exercise, records, timed_out, output, started, slow, stopped),

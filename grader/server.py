@@ -23,6 +23,7 @@ from typing import Any
 import psutil
 
 from grader import caps, drain, untrusted
+from grader.evidence import Event, Waiting
 from grader.serving import CouldNotStart
 from grader.zygote import SandboxGone, Serve, Signal, Status, Stop, Zygote
 
@@ -168,7 +169,7 @@ class AppServer:
             self._read[0].pump()
         return self._output.text()
 
-    def events(self) -> list[dict[str, Any]]:
+    def events(self) -> list[Event]:
         """What the grader's witness in the server reported (see witness.py)."""
         if self._read:
             self._read[1].pump()
@@ -194,7 +195,7 @@ class AppServer:
             time.sleep(0.01)
 
     def _waiting_reports(self) -> int:
-        return sum(e["kind"] == "waiting" for e in self.events())
+        return sum(isinstance(e, Waiting) for e in self.events())
 
     def stop(self) -> None:
         """Kill the server and its process group; safe to call twice."""

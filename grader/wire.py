@@ -7,7 +7,7 @@ else is a bug or a forgery, never something to guess at. Every field travels, so
 default in the dataclass is for its callers, never a reason to leave a field out.
 
 A field may be: str, int, float, bool, Path, Any (any JSON: the caller looks), X | None,
-tuple[X, ...] and dict[str, X] of those.
+tuple[X, ...] and dict[str, X] of those, and a dataclass of such fields.
 """
 
 from __future__ import annotations
@@ -55,6 +55,8 @@ def _fields(kind: type) -> dict[str, Any]:
 
 
 def _plain(value: object) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return encode(value)
     if isinstance(value, Path):
         return str(value)
     if isinstance(value, tuple | list):
@@ -88,6 +90,8 @@ def _value(hint: Any, value: object, where: str) -> Any:
         return float(value)
     if hint in _WORDS:
         return _expect(value, hint, _WORDS[hint], where)
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return decode(hint, value)
     raise TypeError(f"{where}: the wire does not carry {hint!r}")  # a bug in a message type
 
 

@@ -3,25 +3,11 @@
 A server's output is the student's to print or to silence; what the witness sees, it
 writes on descriptors of the grader's own: tracebacks to the server's log (as uvicorn
 would), and events, as JSON lines, to the server's events pipe, which the checks read
-to explain a failure by its real cause:
-
-    blocked     the event loop stood still, and where the app was meanwhile
-    unawaited   a coroutine was created and never awaited (Python's RuntimeWarning)
-    raised      an exception escaped the app's handler of a connection or of an HTTP
-                request ("GET /rooms"); one FastAPI raises after the handler returned
-                (its answer did not fit the declared type) is placed at its `return`
-    misuse      Starlette refused a call: send before accept, receive after a disconnect…,
-                and what had happened to that connection (closed by the app, where; its
-                endpoint returned; its client left), and which task made the call
-    died        a task the app started ended with an exception (seen when it happens,
-                not when the task is garbage collected)
-    refused     a WebSocket handshake was refused before accept, and why
-    ended       an endpoint returned while its client was still connected
-    waiting     on request (SIGUSR2): where the app's tasks are waiting
-    routes      the app's WebSocket routes, as it starts
-    copied      a setting the checks change was copied when the module was imported
-    shadowed    a function makes its own object where the module has a shared one
-                (`manager = ConnectionManager()` again, inside the endpoint)
+to explain a failure by its real cause. Each kind of event is a dataclass in
+evidence.py, which says what it holds; here is where each is seen: the loop's
+watchdog (a thread), Starlette's methods wrapped, the ASGI app wrapped (connections,
+HTTP requests, the lifespan), the task factory, warnings, the module's source, and
+SIGUSR2 (where the tasks wait, on request).
 
 Every place is given as the student's own line: the innermost frame in their file.
 """
@@ -32,10 +18,10 @@ import ast
 import asyncio
 import contextlib
 import contextvars
+import dataclasses
 import functools
 import gc
 import inspect
-import json
 import linecache
 import os
 import re
@@ -48,11 +34,10 @@ import warnings
 import weakref
 from collections import Counter, OrderedDict
 from collections.abc import Iterable
-from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
-from grader import untrusted
+from grader import evidence
 
 BLOCKED_AFTER = 0.1  # seconds the loop may stand still before it counts as blocked
 # ... when it stood inside library code called from the student's line: on a busy
@@ -96,18 +81,20 @@ class Witness:
 
     # Writing -----------------------------------------------------------------------
 
-    def event(self, kind: str, **fields: Any) -> None:
-        line = json.dumps({"kind": kind, **fields}, default=str) + "\n"
+    def event(self, event: evidence.Event) -> None:
+        line = evidence.encode(event)
         with self._lock, contextlib.suppress(OSError):
-            os.write(self.events_fd, line.encode(errors="replace"))
+            os.write(self.events_fd, line)
 
-    def _once_in_a_while(self, kind: str, key: tuple[str, int], **fields: Any) -> None:
+    def _once_in_a_while(
+        self, key: tuple[str, int], event: evidence.Unawaited | evidence.Misuse | evidence.Died
+    ) -> None:
         """The first time, then at 2, 4, 8… times: a loop that repeats a mistake a
         million times writes twenty lines, and the count stays right."""
         self._seen[key] += 1
         count = self._seen[key]
         if count & (count - 1) == 0:
-            self.event(kind, count=count, **fields)
+            self.event(dataclasses.replace(event, count=count))
 
     def place(self, frames: Iterable[FrameType | traceback.FrameSummary]) -> dict[str, Any]:
         """The innermost of `frames` (outermost first) in the student's file, and the
@@ -178,7 +165,7 @@ class Witness:
                 place = self.place(traceback.extract_stack())
                 if filename == self.student_file:
                     place = {"line": lineno, "code": linecache.getline(filename, lineno).strip()}
-                self._once_in_a_while("unawaited", ("unawaited", lineno), what=text, **place)
+                self._once_in_a_while(("unawaited", lineno), evidence.Unawaited(what=text, **place))
             shown(message, category, filename, lineno, file, line)
 
         warnings.showwarning = showwarning
@@ -199,7 +186,7 @@ class Witness:
             async def watched(
                 self: Any, *args: Any, _original: Any = original, _name: str = name, **kw: Any
             ) -> Any:
-                token = depth.set(depth.get() + 1)
+                entered = depth.set(depth.get() + 1)
                 try:
                     return await _original(self, *args, **kw)
                 except RuntimeError as exc:
@@ -208,7 +195,8 @@ class Witness:
                         key = (str(exc), place.get("line", 0))
                         state = witness._connections.get(id(self.scope), {})
                         witness._once_in_a_while(
-                            "misuse", key, error=str(exc), **place, **state, **witness._task()
+                            key,
+                            evidence.Misuse(error=str(exc), **place, **state, **witness._task()),
                         )
                     raise
                 except WebSocketDisconnect as exc:
@@ -216,7 +204,7 @@ class Witness:
                         setattr(exc, TARGET, witness._connections.get(id(self.scope), {}))
                     raise
                 finally:
-                    depth.reset(token)
+                    depth.reset(entered)
 
             setattr(WebSocket, name, watched)
 
@@ -232,7 +220,7 @@ class Witness:
         self._shadowed(tree, lines)
 
     def _shadowed(self, tree: ast.Module, lines: list[str]) -> None:
-        """`manager = ConnectionManager()` at the top, and again inside a function that
+        """`registry = Registry()` at the top, and again inside a function that
         does not declare it global: each call of that function gets an object of its
         own, and the shared one is never used there."""
         made = {m[0]: (m[1], m[2]) for node in tree.body if (m := _made(node))}
@@ -247,12 +235,13 @@ class Witness:
                 name, factory, line = again
                 if factory == made[name][0]:
                     self.event(
-                        "shadowed",
-                        name=name,
-                        line=line,
-                        code=lines[line - 1].strip(),
-                        function=function.name,
-                        defined_line=made[name][1],
+                        evidence.Shadowed(
+                            name=name,
+                            line=line,
+                            code=lines[line - 1].strip(),
+                            function=function.name,
+                            defined_line=made[name][1],
+                        )
                     )
 
     def _settings_copied(self, tree: ast.Module, lines: list[str], names: set[str]) -> None:
@@ -285,7 +274,7 @@ class Witness:
             for setting in sorted(used):
                 line = getattr(node, "lineno", 0)
                 code = lines[line - 1].strip() if 0 < line <= len(lines) else ""
-                self.event("copied", setting=setting, line=line, code=code)
+                self.event(evidence.Copied(setting=setting, line=line, code=code))
 
     # The app ---------------------------------------------------------------------
 
@@ -330,12 +319,13 @@ class Witness:
                         # Accepted, then closed at once: meant as a refusal, it is not one
                         # (the client was let in; a close before accept answers HTTP 403).
                         self.event(
-                            "accepted_then_closed",
-                            path=scope.get("path", ""),
-                            line=accepted_at["line"],
-                            code=accepted_at.get("code", ""),
-                            closed_line=place.get("line", 0),
-                            closed_code=place.get("code", ""),
+                            evidence.AcceptedThenClosed(
+                                path=scope.get("path", ""),
+                                line=accepted_at["line"],
+                                code=accepted_at.get("code", ""),
+                                closed_line=place.get("line", 0),
+                                closed_code=place.get("code", ""),
+                            )
                         )
                 if kind in ("websocket.close", "websocket.http.response.start") and not accepted:
                     refused = True
@@ -364,7 +354,7 @@ class Witness:
                     self.refused(app, scope, {"type": "return"})
                 elif accepted and not left and not closed:
                     # It hung up on a client that was still there, without a word.
-                    self.event("ended", path=scope.get("path", ""), sent=sent)
+                    self.event(evidence.Ended(path=scope.get("path", ""), sent=sent))
 
         return asgi
 
@@ -385,7 +375,7 @@ class Witness:
                 lines = [int(n) for n in re.findall(place, text)]
                 tail = text.strip().splitlines()[-1:] or ["an exception"]
                 at = self._at(lines[-1]) if lines else {}
-                self.event("startup_failed", error=tail[0], **at)
+                self.event(evidence.StartupFailed(error=tail[0], **at))
             await send(message)
 
         await app(scope, receive, watched_send)
@@ -413,7 +403,7 @@ class Witness:
         text = f"ERROR:    {ASGI_ERROR}\n\n{self._traceback(exc, where)}"
         with contextlib.suppress(OSError):
             os.write(self.log_fd, text.encode(errors="replace"))
-        self.event("raised", error=_error(exc), **where, **fields)
+        self.event(evidence.Raised(error=_error(exc), **where, **fields))
         with contextlib.suppress(AttributeError, TypeError):
             setattr(exc, REPORTED, True)
 
@@ -459,7 +449,7 @@ class Witness:
 
     def routes(self, app: Any) -> None:
         """The app's WebSocket routes, as it starts."""
-        self.event("routes", routes=[route.path for route in _websocket_routes(app)])
+        self.event(evidence.Routes(routes=tuple(route.path for route in _websocket_routes(app))))
 
     def refused(self, app: Any, scope: Any, message: dict[str, Any]) -> None:
         """A handshake that ended before accept: which routes there are, which matched."""
@@ -469,9 +459,15 @@ class Witness:
             from starlette.routing import Match
 
             matched = next((r for r in routes if r.matches(scope)[0] is Match.FULL), None)
-        fields: dict[str, Any] = {"path": scope.get("path", ""), "routes": [r.path for r in routes]}
+        fields: dict[str, Any] = {
+            "path": scope.get("path", ""),
+            "routes": tuple(r.path for r in routes),
+        }
         if message.get("type") == "websocket.close":
-            fields["close_code"] = message.get("code", 1000)
+            code = message.get("code")
+            fields["close_code"] = (
+                code if isinstance(code, int) and not isinstance(code, bool) else 1000
+            )
             fields["reason"] = str(message.get("reason") or "")
         else:
             fields["returned"] = True
@@ -479,7 +475,7 @@ class Witness:
             fields["route"] = matched.path
             fields["parameters"] = _parameters(matched.endpoint)
         fields.update(self.here())
-        self.event("refused", **fields)
+        self.event(evidence.Refusal(**fields))
 
     # The loop --------------------------------------------------------------------
 
@@ -511,12 +507,10 @@ class Witness:
         where = self.place(traceback.extract_tb(error.__traceback__))
         key = ("died", started["line"])
         self._once_in_a_while(
-            "died",
             key,
-            error=_error(error),
-            **where,
-            task_line=started["line"],
-            task_code=started["code"],
+            evidence.Died(
+                error=_error(error), **where, task_line=started["line"], task_code=started["code"]
+            ),
         )
 
     def _watchdog(self, loop: asyncio.AbstractEventLoop, main: int) -> None:
@@ -564,7 +558,9 @@ class Witness:
             # The time it stood still, not since it was asked: on a busy machine the
             # watchdog itself waits, and that wait is not the app's.
             self.event(
-                "blocked", since=round(since, 3), seconds=round(stood, 3), line=line, code=code
+                evidence.Blocked(
+                    since=round(since, 3), seconds=round(stood, 3), line=line, code=code
+                )
             )
 
     def waiting(self) -> None:
@@ -578,113 +574,17 @@ class Witness:
                 places[(place["line"], place["code"], task in self._started)] += 1
         starting = self._starting
         startup = [] if starting is None or starting.done() else _awaited(starting.get_coro())
-        self.event(
-            "waiting",
-            tasks=[
-                {"line": line, "code": code, "count": n, "background": started}
-                for (line, code, started), n in places.items()
-            ],
-            # A startup still under way: each of the student's lines it waits on.
-            startup=[
-                self._at(frame.f_lineno)
-                for frame in startup
-                if frame.f_code.co_filename == self.student_file
-            ][:3],
+        tasks = tuple(
+            evidence.Task(line=line, code=code, count=n, background=started)
+            for (line, code, started), n in places.items()
         )
-
-
-# What each field of an event holds. The file is written from inside the student's
-# process, which can write anything to it: the reader keeps only fields it knows, of
-# the type it expects, so a forged event can mislead no rule and crash none.
-_TEXT = 1000
-_FIELDS: dict[str, Any] = {
-    **dict.fromkeys(["kind", "code", "what", "error", "setting", "path", "reason"], str),
-    **dict.fromkeys(["route", "after", "closed_code", "task_code", "name", "function"], str),
-    **dict.fromkeys(["line", "count", "sent", "close_code", "closed_line", "task_line"], int),
-    **dict.fromkeys(["defined_line", "target_closed_line", "from_line"], int),
-    "from_code": str,
-    **dict.fromkeys(["target_path", "target_after", "target_closed_code", "declared"], str),
-    "since": float,
-    "seconds": float,
-    "returned": bool,
-    "routes": [str],
-    "parameters": {str: str},
-    "tasks": [{"line": int, "code": str, "count": int, "background": bool}],
-    "startup": [{"line": int, "code": str}],
-}
-MAX_EVENTS = 10000
-MAX_EVENT = 1 << 20  # bytes of one event's line
-
-
-def _valid(value: Any, kind: Any) -> Any:
-    """`value` as `kind` (a type, [item kind], {key: value kind}, or a dict of fields);
-    raises ValueError if it is not one."""
-    if kind is str and isinstance(value, str):
-        return value[:_TEXT]
-    if kind is int and isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if kind is bool and isinstance(value, bool):
-        return value
-    if isinstance(kind, list) and isinstance(value, list):
-        return [_valid(item, kind[0]) for item in value[:100]]
-    if isinstance(kind, dict) and isinstance(value, dict):
-        if len(kind) == 1 and next(iter(kind)) is str:  # a mapping: {str: value kind}
-            return {_valid(k, str): _valid(v, kind[str]) for k, v in list(value.items())[:100]}
-        return {k: _valid(v, kind[k]) for k, v in value.items() if k in kind}
-    raise ValueError(f"not {kind}")
-
-
-def _event(data: Any) -> dict[str, Any] | None:
-    if not isinstance(data, dict) or not isinstance(data.get("kind"), str):
-        return None
-    event = {}
-    for name, value in data.items():
-        with contextlib.suppress(ValueError):
-            if name in _FIELDS:
-                event[name] = _valid(value, _FIELDS[name])
-    return event
-
-
-def read_events(path: Path) -> list[dict[str, Any]]:
-    """The events in an events file (as the checks process keeps them; see drain.py),
-    checked: whatever is not one is skipped."""
-    found = []
-    try:
-        with path.open("rb") as file:
-            lines = file.read(1 << 22).decode(errors="replace").splitlines()
-    except OSError:
-        return []
-    for line in lines[:MAX_EVENTS]:
-        event = parse_event(line)
-        if event is not None:
-            found.append(event)
-    return found
-
-
-def parse_event(line: bytes | str) -> dict[str, Any] | None:
-    """One line as the witness writes it, checked field by field; None if it is not one."""
-    try:
-        return _event(untrusted.loads(line, MAX_EVENT))
-    except ValueError:
-        return None
-
-
-def event_line(event: dict[str, Any]) -> bytes:
-    """An event (a checked one) as a line that `read_events` reads back."""
-    return json.dumps(event).encode() + b"\n"
-
-
-def blocked(folder: Path) -> list[dict[str, Any]]:
-    """Every time a server whose events file is in `folder` blocked its event loop (the
-    last report of each block: the longest)."""
-    blocks: dict[tuple[str, Any], dict[str, Any]] = {}
-    for events in sorted(folder.glob("*.events")):
-        for event in read_events(events):
-            if event["kind"] == "blocked":
-                blocks[(events.name, event.get("since"))] = event
-    return list(blocks.values())
+        # A startup still under way: each of the student's lines it waits on.
+        spots = [
+            evidence.Spot(**self._at(frame.f_lineno))
+            for frame in startup
+            if frame.f_code.co_filename == self.student_file
+        ]
+        self.event(evidence.Waiting(tasks=tasks, startup=tuple(spots[:3])))
 
 
 TARGET = "_witness_target"  # on an exception: what became of the connection it was about

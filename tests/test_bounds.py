@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import caps, channel, drain, runner, sandbox, untrusted, witness, zygote
+from grader import caps, channel, drain, evidence, runner, sandbox, untrusted, zygote
 from grader.manifest import Kit
 from grader.results import ExerciseResult, Outcome
 from tests.conftest import ROOT, leftovers, settles_without_leftovers
@@ -91,7 +91,7 @@ def test_nested_lines_in_the_results_or_events_are_passed_over(tmp_path: Path) -
     assert channel.read(results, key).error == channel.RunError("genuine")
     events = tmp_path / "server.events"
     events.write_text(NESTED + "\n" + json.dumps({"kind": "routes", "routes": ["/ws"]}) + "\n")
-    assert witness.read_events(events) == [{"kind": "routes", "routes": ["/ws"]}]
+    assert evidence.read(events).events == [evidence.Routes(routes=("/ws",))]
 
 
 # Disk ----------------------------------------------------------------------------
@@ -209,18 +209,19 @@ def test_output_keeps_its_first_and_last_part_and_stops_the_writer_past_its_cap(
 def test_events_are_parsed_as_they_come_and_persisted_within_bounds(tmp_path: Path) -> None:
     persisted = tmp_path / "server.events"
     events = drain.Events(os.open(persisted, os.O_WRONLY | os.O_CREAT))
-    good = json.dumps({"kind": "blocked", "seconds": 1.5, "line": 3, "evil": "x"}).encode()
+    good = evidence.encode(evidence.Blocked(seconds=1.5, line=3)).strip()
+    forged = json.dumps({**json.loads(good), "evil": "x"}).encode()
     events.feed(good[:10])
-    events.feed(good[10:] + b"\n" + b"[" * (witness.MAX_EVENT + 10))
-    events.feed(b"]\n" + NESTED.encode() + b"\n" + good + b"\n")
+    events.feed(good[10:] + b"\n" + b"[" * (evidence.MAX_EVENT + 10))
+    events.feed(b"]\n" + NESTED.encode() + b"\n" + forged + b"\n" + good + b"\n")
     events.ended()
-    assert events.found == [{"kind": "blocked", "seconds": 1.5, "line": 3}] * 2
-    assert witness.read_events(persisted) == events.found
-    assert witness.blocked(tmp_path) == [{"kind": "blocked", "seconds": 1.5, "line": 3}]
+    assert events.found == [evidence.Blocked(seconds=1.5, line=3)] * 2
+    assert events.reading.refused == 3  # the long one, the nested one, the forged one
+    assert evidence.read(persisted).events == events.found
     flood = drain.Events()
     for _ in range(200):
         flood.feed((good + b"\n") * 1000)
-    assert len(flood.found) == witness.MAX_EVENTS
+    assert len(flood.found) == evidence.MAX_EVENTS
 
 
 @pytest.mark.skipif(not isinstance(caps.probe(), caps.CgroupCaps), reason="no cgroup here")

@@ -1,12 +1,15 @@
-"""Server output is cut down to what a student can act on."""
+"""Server output is cut down to what a student can act on, and evidence is turned into
+advice (in the chat lesson's words: checks/_chat/advice.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import pytest
 
-from grader import diagnosis
+import checks._chat.advice as chat
+from grader import diagnosis, evidence, trimming
 from grader.report import visible_whitespace
 
 STUDENT = "/tmp/sandbox/broadcast.py"
@@ -23,7 +26,7 @@ starlette.websockets.WebSocketDisconnected: Cannot call "send" once a close mess
 
 
 def test_library_frames_fold_and_student_frames_stay() -> None:
-    trimmed = diagnosis.trim(TRACEBACK, STUDENT)
+    trimmed = trimming.trim(TRACEBACK, STUDENT)
     assert "broadcast.py, line 38, in websocket_endpoint" in trimmed
     assert "await manager.broadcast" in trimmed
     assert "site-packages" not in trimmed and "… 1 frames in libraries" in trimmed
@@ -31,7 +34,7 @@ def test_library_frames_fold_and_student_frames_stay() -> None:
 
 
 def test_a_repeated_error_is_shown_once_and_counted() -> None:
-    trimmed = diagnosis.trim("hello from print\n" + TRACEBACK * 3, STUDENT)
+    trimmed = trimming.trim("hello from print\n" + TRACEBACK * 3, STUDENT)
     assert trimmed.count("Traceback") == 1
     assert "(the same error happened 2 more times)" in trimmed
     assert trimmed.startswith("hello from print")
@@ -46,20 +49,22 @@ KeyError: 'first'
 During handling of the above exception, another exception occurred:
 
 """
-    trimmed = diagnosis.trim(first + TRACEBACK.split("\n", 1)[1], STUDENT)
+    trimmed = trimming.trim(first + TRACEBACK.split("\n", 1)[1], STUDENT)
     assert "KeyError" not in trimmed and "During handling" not in trimmed
     assert 'Cannot call "send"' in trimmed and trimmed.count("Traceback") == 1
 
 
-def explain(**evidence) -> str | None:
-    advice = diagnosis.explain(diagnosis.Evidence(**evidence), "broadcast.py")
+def explain(events=(), **given) -> str | None:
+    """The advice for this evidence; an event may be given as the fields of its line."""
+    typed = [e if isinstance(e, evidence.Event) else evidence.parse(e) for e in events]
+    advice = diagnosis.explain(diagnosis.Evidence(events=typed, **given), "broadcast.py")
     return advice.text if advice else None
 
 
 def test_known_framework_errors_map_to_hints() -> None:
     assert "remove connections" in explain(output=TRACEBACK)
     assert explain(output="all quiet") is None
-    assert diagnosis.has_errors(TRACEBACK) and not diagnosis.has_errors("INFO: ok")
+    assert trimming.has_errors(TRACEBACK) and not trimming.has_errors("INFO: ok")
 
 
 def test_the_most_specific_evidence_wins_over_the_output() -> None:
@@ -128,11 +133,9 @@ def test_blocked_loop_names_the_longest_block_and_its_line() -> None:
 
 
 def test_a_block_at_a_redis_call_without_await_blames_the_synchronous_client() -> None:
-    def advice(code: str) -> str:
-        return diagnosis.blocked_advice({"line": 9, "code": code})
-
-    assert advice("self.publisher.publish(CHANNEL, payload)") == diagnosis.SYNC_REDIS_ADVICE
-    assert advice("for message in pubsub.listen():") == diagnosis.SYNC_REDIS_ADVICE
+    advice = diagnosis.blocked_advice
+    assert advice("self.publisher.publish(CHANNEL, payload)") == chat.SYNC_REDIS_ADVICE
+    assert advice("for message in pubsub.listen():") == chat.SYNC_REDIS_ADVICE
     assert advice("await self.redis.publish(CHANNEL, payload)") == diagnosis.BLOCKED_ADVICE
     assert advice("async for message in pubsub.listen():") == diagnosis.BLOCKED_ADVICE
     assert advice("time.sleep(0.3)") == diagnosis.BLOCKED_ADVICE
@@ -158,15 +161,15 @@ ConnectionError: refused
     | ValueError: boom
     +------------------------------------
 """
-    trimmed = diagnosis.trim(group, STUDENT, "starter/broadcast.py")
+    trimmed = trimming.trim(group, STUDENT, "starter/broadcast.py")
     assert "broadcast.py, line 80, in lifespan" in trimmed
     assert "broadcast.py, line 99, in reader" in trimmed and "ValueError: boom" in trimmed
     assert "anyio" not in trimmed and "|" not in trimmed
 
 
 def test_floods_are_capped() -> None:
-    trimmed = diagnosis.trim("\n".join(f"line {n}" for n in range(1000)), STUDENT)
-    assert len(trimmed.splitlines()) <= diagnosis.MAX_LINES + 1
+    trimmed = trimming.trim("\n".join(f"line {n}" for n in range(1000)), STUDENT)
+    assert len(trimmed.splitlines()) <= trimming.MAX_LINES + 1
     assert trimmed.startswith("… ") and trimmed.endswith("line 999")
 
 
@@ -250,7 +253,7 @@ def test_a_route_with_its_parameters_swapped_is_named() -> None:
 
 
 def test_a_shared_object_made_again_in_a_function_is_found_in_the_source(tmp_path) -> None:
-    from grader.witness import Witness, read_events
+    from grader.witness import Witness
 
     events = tmp_path / "server.events"
     with events.open("wb") as out:
@@ -262,17 +265,15 @@ def test_a_shared_object_made_again_in_a_function_is_found_in_the_source(tmp_pat
             "def other():\n    manager = Other()\n",
             [],
         )
-    found = read_events(events)
-    assert [(e["kind"], e["line"], e["function"]) for e in found] == [("shadowed", 3, "endpoint")]
+    found = evidence.read(events).events
+    assert [(e.kind, e.line, e.function) for e in found] == [("shadowed", 3, "endpoint")]
     assert "makes a new `manager` each time it runs, instead of using the one made at line 1" in (
         explain(events=found)
     )
 
 
-def test_forged_events_are_read_field_by_field_and_explain_nothing_wrongly(tmp_path) -> None:
+def test_forged_events_are_refused_whole_and_explain_nothing_wrongly(tmp_path) -> None:
     import json
-
-    from grader.witness import read_events
 
     events = tmp_path / "server.events"
     forged = [
@@ -285,15 +286,9 @@ def test_forged_events_are_read_field_by_field_and_explain_nothing_wrongly(tmp_p
     ]
     lines = [json.dumps(e) for e in forged] + ["not json", "[" * 100_000, "x" * 5_000_000]
     events.write_text("\n".join(lines))
-    found = read_events(events)
-    assert found == [
-        {"kind": "blocked"},
-        {"kind": "misuse", "line": 3},
-        {"kind": "waiting"},
-        {"kind": "refused"},
-    ]
-    explain(events=found, path="/ws/alice", wanted="hi", got="bye")  # nothing raises
-    assert diagnosis.worst_block(found) == {"kind": "blocked"}
+    reading = evidence.read(events)
+    assert reading.events == [] and reading.refused == len(lines)
+    assert explain(events=reading.events, path="/ws/alice", wanted="hi", got="bye") is None
 
 
 def test_a_frame_made_by_a_template_with_the_wrong_fixed_text_names_that_line() -> None:
@@ -452,21 +447,20 @@ def test_an_http_handler_s_exception_is_reported_at_the_student_s_line(
     import logging
 
     from grader.serving import not_reported
-    from grader.witness import ASGI_ERROR, read_events
+    from grader.witness import ASGI_ERROR
 
     app, log, events = watched_http_app
     status, error = get(app, "/count")
     assert status == 500 and isinstance(error, ZeroDivisionError)
-    (raised,) = read_events(events)
-    assert raised == {
-        "kind": "raised",
-        "error": "ZeroDivisionError: integer division or modulo by zero",
-        "line": 15,
-        "code": "return {room: len(members) // 0 for room, members in rooms.items()}",
-        "path": "GET /count",
-    }
-    assert "Traceback" in log.read_text() and diagnosis.has_errors(log.read_text())
-    trimmed = diagnosis.trim(log.read_text(), str(tmp_path / "rooms.py"), "rooms.py")
+    (raised,) = evidence.read(events).events
+    assert raised == evidence.Raised(
+        error="ZeroDivisionError: integer division or modulo by zero",
+        line=15,
+        code="return {room: len(members) // 0 for room, members in rooms.items()}",
+        path="GET /count",
+    )
+    assert "Traceback" in log.read_text() and trimming.has_errors(log.read_text())
+    trimmed = trimming.trim(log.read_text(), str(tmp_path / "rooms.py"), "rooms.py")
     assert "rooms.py, line 15, in count" in trimmed
     said = explain(events=[raised])
     assert said.startswith(
@@ -475,7 +469,7 @@ def test_an_http_handler_s_exception_is_reported_at_the_student_s_line(
         "rooms.items()}`) while answering GET /count, so the request got HTTP 500"
     )
     # What the error and the line say beyond doubt applies to a request as well.
-    key = {**raised, "error": "KeyError: 'lobby'", "code": "members = rooms[room]"}
+    key = dataclasses.replace(raised, error="KeyError: 'lobby'", code="members = rooms[room]")
     said = explain(events=[key])
     assert "while answering GET /count" in said and "`.get(…)`" in said
     # uvicorn logs it too: that record is one too many, but one the witness missed is kept.
@@ -490,25 +484,22 @@ def test_an_http_handler_s_exception_is_reported_at_the_student_s_line(
 def test_an_answer_that_fails_response_validation_is_placed_at_the_handler_s_return(
     watched_http_app,
 ) -> None:
-    from grader.witness import read_events
-
     app, log, events = watched_http_app
     status, error = get(app, "/rooms")
     assert status == 500 and type(error).__name__ == "ResponseValidationError"
-    (raised,) = read_events(events)
-    assert raised == {
-        "kind": "raised",
-        "error": "ResponseValidationError: response['lobby'][0]: Input should be a valid "
+    (raised,) = evidence.read(events).events
+    assert raised == evidence.Raised(
+        error="ResponseValidationError: response['lobby'][0]: Input should be a valid "
         "string, not an object",
-        "function": "list_rooms",
-        "declared": "dict[str, list[str]]",
-        "line": 10,
-        "code": "return listed",
-        "path": "GET /rooms",
-    }
+        function="list_rooms",
+        declared="dict[str, list[str]]",
+        line=10,
+        code="return listed",
+        path="GET /rooms",
+    )
     # FastAPI's own message lists every error over many lines: it is logged in one, at
     # the return it refused, since no frame of the student's is left to show the place.
-    trimmed = diagnosis.trim(log.read_text(), str(log.parent / "rooms.py"), "rooms.py")
+    trimmed = trimming.trim(log.read_text(), str(log.parent / "rooms.py"), "rooms.py")
     assert trimmed.endswith(
         "fastapi.exceptions.ResponseValidationError: what list_rooms() returned "
         "(File \"rooms.py\", line 10): response['lobby'][0]: Input should be a valid string, "
@@ -525,7 +516,6 @@ def test_an_answer_that_fails_response_validation_is_placed_at_the_handler_s_ret
 def test_expect_no_errors_fails_when_an_http_handler_raised(watched_http_app) -> None:
     from grader.checks import ServerErrors
     from grader.client import LiveServer
-    from grader.witness import read_events
 
     app, log, events = watched_http_app
 
@@ -533,8 +523,8 @@ def test_expect_no_errors_fails_when_an_http_handler_raised(watched_http_app) ->
         def log(self) -> str:
             return log.read_text()
 
-        def events(self) -> list[dict]:
-            return read_events(events)
+        def events(self) -> list[evidence.Event]:
+            return evidence.read(events).events
 
     live = LiveServer(Server())
     live.expect_no_errors()
@@ -576,7 +566,7 @@ def test_advice_for_another_cause_is_held_back() -> None:
     assert "still waiting" in explain(events=[waiting])
     # A loop that spun at a receive is told how it spins, not about time.sleep.
     assert "End the loop on WebSocketDisconnect" in diagnosis.blocked_advice(
-        {"code": "data = await websocket.receive_text()"}
+        "data = await websocket.receive_text()"
     )
 
 
@@ -590,3 +580,28 @@ def test_a_dict_where_text_was_expected_names_the_receive_that_made_it() -> None
     }
     said = explain(events=[event], source=lines)
     assert "`receive()` at line 3" in said and "receive_text()" in said
+
+
+def test_rules_are_asked_in_the_order_they_declare() -> None:
+    assert [found.__name__ for _, found in sorted(diagnosis.RULES.items())] == [
+        "_startup_failed",
+        "_startup",
+        "_shadowed",
+        "_swapped_route",
+        "_unawaited",
+        "_misuse",
+        "_died",
+        "_refused",
+        "_accepted_then_closed",
+        "_blocked",
+        "_raised",
+        "_output",
+        "_frames",
+        "_copied",
+        "_ended",
+        "_waiting",
+    ]
+    with pytest.raises(ValueError, match="share rank 60"):
+        diagnosis.rule(order=60)(lambda evidence, file_name: None)
+    with pytest.raises(ValueError, match="no rule words a remedy named 'typo'"):
+        diagnosis.register(wording={"typo": "x"})

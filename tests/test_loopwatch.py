@@ -4,7 +4,6 @@ quotes itself (quoting.py)."""
 from __future__ import annotations
 
 import itertools
-import json
 import subprocess
 import sys
 import time
@@ -12,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import loopwatch, quoting
+from grader import evidence, loopwatch, quoting
+from grader.evidence import Blocked, Misuse, Spot, Task, Waiting
 from grader.loopwatch import TICK, Block, Sample, Stretch
 
 EPOLL = min(loopwatch.EPOLL, default=-1)
@@ -105,7 +105,7 @@ def test_a_process_that_sleeps_outside_epoll_is_seen_from_outside() -> None:
 
 def test_the_verdict_names_the_witness_line_read_from_the_grader_copy() -> None:
     source = ["import time", "", "    time.sleep(0.3)  # pace"]
-    forged = {"kind": "blocked", "seconds": 0.3, "line": 3, "code": "/ws/Zo%C3%AB"}
+    forged = Blocked(seconds=0.3, line=3, code="/ws/Zo%C3%AB")
     words = loopwatch.verdict([(False, forged)], [], source, "broadcast.py")
     assert words == (
         "the event loop was blocked for 0.30 s at broadcast.py line 3 (`time.sleep(0.3)  # pace`)"
@@ -123,7 +123,7 @@ def test_the_verdict_from_outside_alone_says_so_with_the_syscall() -> None:
 
 
 def test_a_hidden_checks_block_fails_the_check_and_tells_nothing_of_it() -> None:
-    forged = {"kind": "blocked", "seconds": 4.2, "line": 1, "code": "Zoë"}
+    forged = Blocked(seconds=4.2, line=1, code="Zoë")
     seen = [Block("hidden_one", True, 0.37, "recvfrom")]
     assert loopwatch.verdict([(True, forged)], seen, ["x"], "f.py") == loopwatch.HIDDEN_BLOCK
     assert loopwatch.verdict([], [], ["x"], "f.py") is None
@@ -134,8 +134,11 @@ def test_a_line_is_quoted_only_within_the_file_and_bounded() -> None:
     assert quoting.quote(source, 1) == "a = 1"
     assert len(quoting.quote(source, 2)) == quoting.MAX_QUOTE
     assert quoting.quote(source, 0) == quoting.quote(source, 3) == quoting.quote(source, True) == ""
-    event = {"kind": "misuse", "line": 9, "code": "secret", "task_line": 1, "task_code": "secret"}
-    assert quoting.ground(event, source) == {"kind": "misuse", "task_line": 1, "task_code": "a = 1"}
+    event = Misuse(error="e", line=9, code="secret", task_line=1, task_code="secret")
+    assert quoting.ground(event, source) == Misuse(error="e", task_line=1, task_code="a = 1")
+    waiting = Waiting(tasks=(Task(line=1, code="secret"),), startup=(Spot(line=7, code="x"),))
+    grounded = Waiting(tasks=(Task(line=1, code="a = 1"),), startup=(Spot(),))
+    assert quoting.ground(waiting, source) == grounded
 
 
 @needs_linux
@@ -161,9 +164,9 @@ def test_a_child_is_held_to_an_event_loop_only_once_it_runs_one() -> None:
 
 def test_a_run_cut_short_tells_only_visible_checks_blocks(tmp_path: Path) -> None:
     def block(seconds: float, code: str) -> str:
-        return json.dumps({"kind": "blocked", "since": 1.0, "seconds": seconds, "code": code})
+        return evidence.encode(Blocked(since=1.0, seconds=seconds, code=code)).decode()
 
     (tmp_path / "server-1.events").write_text(block(0.2, "visible") + "\n" + block(0.4, "v"))
     (tmp_path / "server-2.events").write_text(block(9.0, "/ws/Zo%C3%AB") + "\n")
     loopwatch.note_hidden(tmp_path / "server-2.events")
-    assert [e["code"] for e in loopwatch.visible_witnessed(tmp_path)] == ["v"]
+    assert [e.code for e in loopwatch.visible_witnessed(tmp_path)] == ["v"]
