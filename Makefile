@@ -31,7 +31,7 @@ lock: ## kit developers: regenerate requirements.lock after changing a pin (with
 	@"$(UV)" pip compile --quiet --universal --extra instructor --extra dev \
 	  --custom-compile-command "make lock" -o $(LOCK) pyproject.toml
 
-verify: $(STAMP) sandbox ## instructors: prove every solution passes and every starter fails
+verify: $(STAMP) sandbox ## instructors: check the kit's files against its rules, then prove every solution passes and every starter fails
 	@$(GRADER) verify $(EX_ARG) $(SANDBOX_ARG)
 
 # A name is passed in single quotes, each of its own quotes escaped: any name gets through.
