@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, assert_never,
 from grader import untrusted, wire
 from grader.drain import Drain, Output
 from grader.processes import PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, kill_tree, prctl
-from grader.serving import AppSpec, run
+from grader.serving import AppSpec, run, warm_up
 
 if TYPE_CHECKING:
     from grader.sandbox import Sandbox
@@ -384,6 +384,7 @@ def main(argv: list[str] | None = None) -> None:
     prctl(PR_SET_CHILD_SUBREAPER, 1)
     for name in ["uvicorn", "psutil", *filter(None, args.preload.split(","))]:
         importlib.import_module(name)
+    warm_up()
     host = _Host(AppSpec(args.file, args.module, args.workdir, processes=args.processes))
     control = socket.socket(fileno=args.control)
     while True:
@@ -406,6 +407,10 @@ def main(argv: list[str] | None = None) -> None:
         except OSError:
             break
     host.kill_all()
+    # Nothing is left to clean up: the interpreter's own teardown (tenths of a second
+    # with FastAPI loaded) would only keep the checks waiting.
+    sys.stdout.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
