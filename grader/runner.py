@@ -13,12 +13,14 @@ import contextlib
 import dataclasses
 import hashlib
 import os
+import select
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +37,25 @@ class Cancelled(Exception):
 
 # What the checks process may see of the grader's environment: nothing secret.
 CHECKS_ENV = ("PATH", "LANG", "LC_ALL", "GRADER_TIME_SCALE", "SYSTEMROOT")
+
+# pytest's plugins that grading never uses, not loaded: each verdict waits for the
+# checks process to start. (No installed package's plugin is loaded either: see
+# PYTEST_DISABLE_PLUGIN_AUTOLOAD below.)
+_UNUSED_PLUGINS = [
+    f"-pno:{name}"
+    for name in (
+        "doctest",
+        "junitxml",
+        "pastebin",
+        "legacypath",
+        "stepwise",
+        "setuponly",
+        "setupplan",
+        "unittest",
+        "unraisableexception",
+        "threadexception",
+    )
+]
 
 
 @dataclass
@@ -189,6 +210,7 @@ def _run_checks(kit: Kit, run: Run, cancel: threading.Event | None) -> tuple[boo
         "no:cacheprovider",
         "-p",
         "no:logging",
+        *_UNUSED_PLUGINS,
         "-s",
         "-q",
         "--no-header",
@@ -204,6 +226,8 @@ def _run_checks(kit: Kit, run: Run, cancel: threading.Event | None) -> tuple[boo
     env = {name: os.environ[name] for name in CHECKS_ENV if name in os.environ}
     env["PYTHONPATH"] = str(kit.root)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    # The plugins of whatever else is installed (anyio's, xdist's…) have no say in grading.
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     log = scratch / "checks.log"
     timed_out = False
     with log.open("wb") as out:
@@ -283,13 +307,31 @@ def shown(file: Path) -> str:
 def _wait(proc: subprocess.Popen[bytes], timeout: float, cancel: threading.Event | None) -> bool:
     """Whether `proc` ended by itself within `timeout` s (and before `cancel` was set)."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cancel is not None and cancel.is_set():
-            return False
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=0.1)
-            return True
+    with _exit_notice(proc.pid) as ended:
+        while (left := deadline - time.monotonic()) > 0:
+            if cancel is not None and cancel.is_set():
+                return False
+            if ended is not None:  # woken the moment it ends, not at the next poll
+                select.select([ended], [], [], min(0.1, left))
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=0 if ended is not None else min(0.1, left))
+                return True
     return False
+
+
+@contextlib.contextmanager
+def _exit_notice(pid: int) -> Iterator[int | None]:
+    """A descriptor that becomes readable when `pid` ends (Linux's pidfd), or None where
+    the kernel has none (then the caller polls)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        yield None
+        return
+    try:
+        yield fd
+    finally:
+        os.close(fd)
 
 
 KIT_BUG = "a bug in the kit: please tell your instructor"
