@@ -9,8 +9,10 @@ then ends everything the job started and reads the results that verify.
 
 from __future__ import annotations
 
+import compileall
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import os
 import select
@@ -189,6 +191,7 @@ def _submitted(kit: Kit, exercise: Exercise, contents: submission.Contents) -> S
 
 
 def _run_checks(kit: Kit, run: Run, cancel: threading.Event | None) -> tuple[bool, str]:
+    _byte_compile(_grader_home(kit) or Path(__file__).resolve().parent.parent)
     exercise, scratch = run.exercise, run.scratch
     ini = scratch / "pytest.ini"
     ini.write_text("[pytest]\n")
@@ -278,6 +281,17 @@ def _job_file(kit: Kit, run: Run) -> job_file.Job:
         missing=run.missing,
         extensions=kit.extensions,
     )
+
+
+@functools.cache
+def _byte_compile(home: Path) -> None:
+    """Write the bytecode of the grader package in `home` where it is missing or stale:
+    the checks process does not (PYTHONDONTWRITEBYTECODE) and the sandbox cannot (it
+    sees the package read-only), so a module only they import would be compiled again
+    for every verdict. Not where the user asked for no bytecode; quietly not where the
+    folder is read-only."""
+    if not sys.dont_write_bytecode:
+        compileall.compile_dir(home / "grader", maxlevels=0, quiet=2)
 
 
 def _tail(file: Path, size: int) -> str:
