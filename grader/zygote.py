@@ -1,7 +1,8 @@
 """The zygote: inside the sandbox, it starts the student's servers when the checks ask.
 
-It imports the heavy libraries (uvicorn, the exercise's preloads) once, then forks a
-server per request, so a fresh server costs milliseconds. It never imports check code,
+It imports the heavy libraries (uvicorn, the exercise's preloads, what a server imports
+as it starts: see serving.warm_up) once, then forks a server per request, so a fresh
+server costs milliseconds. It never imports check code,
 so a server finds nothing in its memory that the student may not see. The checks
 process drives it over a socket pair: one JSON message each way per request (`send`,
 `receive`), the server's listening socket, log and report pipe passed alongside a Serve
@@ -410,6 +411,7 @@ def main(argv: list[str] | None = None) -> None:
     # Nothing is left to clean up: the interpreter's own teardown (tenths of a second
     # with FastAPI loaded) would only keep the checks waiting.
     sys.stdout.flush()
+    sys.stderr.flush()
     os._exit(0)
 
 
