@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, assert_never,
 
 from grader import untrusted, wire
 from grader.drain import Drain, Output
-from grader.processes import PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, kill_tree, prctl
+from grader.processes import PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, end_with, kill_tree, prctl
 from grader.serving import AppSpec, run, warm_up
 
 if TYPE_CHECKING:
@@ -326,6 +326,7 @@ class _Host:
             overrides=request.overrides,
             processes=self.spec.processes,
         )
+        zygote = os.getpid()
         try:
             pid = os.fork()  # may be refused: the job's process cap
         except OSError:
@@ -334,6 +335,9 @@ class _Host:
             raise
         if pid == 0:  # pragma: no cover - the child never returns
             try:
+                # A server whose zygote was killed (by the student's code, say) ends with
+                # it: without a sandbox, whose namespace would end it, it would serve on.
+                end_with(zygote)
                 run(spec, socket.socket(fileno=sock_fd), report_fd, log_fd, events_fd)
             except BaseException:  # said in the server's log, then gone
                 with contextlib.suppress(Exception):
