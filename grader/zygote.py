@@ -2,12 +2,12 @@
 
 It imports the heavy libraries (uvicorn, the exercise's preloads, what a server imports
 as it starts: see serving.warm_up) once, then forks a server per request, so a fresh
-server costs milliseconds. It never imports check code,
-so a server finds nothing in its memory that the student may not see. The checks
-process drives it over a socket pair: one JSON message each way per request (`send`,
-`receive`), the server's listening socket, log and report pipe passed alongside a Serve
-(SCM_RIGHTS). Every request and reply is a dataclass below, `{"kind": …, fields…}` on
-the wire (see `encode`, `decode`); an unknown kind or field is refused, not guessed at:
+server costs milliseconds. It never imports check code, so a server finds nothing in
+its memory that the student may not see. The checks process drives it over a socket
+pair: one JSON message each way per request (`send`, `receive`), the server's listening
+socket, log and report pipe passed alongside a Serve (SCM_RIGHTS). Every request and
+reply is a dataclass below, `{"kind": …, fields…}` on the wire (see `encode`,
+`decode`); an unknown kind or field is refused, not guessed at:
 
     Serve(env, overrides)  fork a server                           → Served(pid)
     Signal(pid, signal)    send a signal to a server               → Done()
