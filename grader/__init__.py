@@ -15,18 +15,38 @@ What a lesson adds (its conventions, backing services, `make serve` page, advice
 lives in the course's own package, named in its manifest's `extensions`.
 """
 
+from importlib import import_module
 from typing import TYPE_CHECKING
 
-from grader.checks import Closed, Failure, Mismatch, Missing, ServerErrors, check
-from grader.client import Client, LiveServer
-from grader.services import free_port
-from grader.source import Submission
-from grader.streams import EventStream
-from grader.timing import scaled
-from grader.web import Response
-
 if TYPE_CHECKING:
+    from grader.checks import Closed, Failure, Mismatch, Missing, ServerErrors, check
+    from grader.client import Client, LiveServer
     from grader.plugin import Launcher
+    from grader.services import free_port
+    from grader.source import Submission
+    from grader.streams import EventStream
+    from grader.timing import scaled
+    from grader.web import Response
+
+# Where each name lives, imported on first use: the checks process needs them all, but
+# the grader's command line (python -m grader) and the zygote need none, and importing
+# them (websockets, asyncio, pytest) would slow every verdict's start.
+_HOMES = {
+    "check": "grader.checks",
+    "Closed": "grader.checks",
+    "Failure": "grader.checks",
+    "Mismatch": "grader.checks",
+    "Missing": "grader.checks",
+    "ServerErrors": "grader.checks",
+    "Client": "grader.client",
+    "LiveServer": "grader.client",
+    "EventStream": "grader.streams",
+    "Launcher": "grader.plugin",
+    "Response": "grader.web",
+    "free_port": "grader.services",
+    "Submission": "grader.source",
+    "scaled": "grader.timing",
+}
 
 __all__ = [
     "Client",
@@ -47,9 +67,9 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    # The plugin imports pytest; only the checks process, which runs it, pays for that.
-    if name == "Launcher":
-        from grader.plugin import Launcher
-
-        return Launcher
-    raise AttributeError(f"module 'grader' has no attribute {name!r}")
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'grader' has no attribute {name!r}")
+    value = getattr(import_module(home), name)
+    globals()[name] = value  # once found, found directly
+    return value

@@ -20,29 +20,22 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from rich.console import Console
-from rich.markdown import Markdown
-from rich.progress import MofNCompleteColumn, Progress
 from rich.text import Text
 
+# What only some commands use (pytest, asyncio, uvicorn, watchfiles, markdown) is imported in
+# them: every `make check` starts this process, and waits for what it imports.
 from grader import (
-    batch,
     caps,
     classreport,
-    compare,
-    devserver,
-    dist,
     exports,
     gradebook,
-    kitrules,
     loopwatch,
     report,
     runner,
     sandbox,
-    services,
     submission,
     timing,
     uploads,
-    watch,
 )
 from grader.errors import GraderError, UsageError
 from grader.gradebook import Gradebook, fingerprint, read_roster, scheme
@@ -51,7 +44,6 @@ from grader.progress import Progress as StudentProgress
 from grader.progress import Record, State, digest
 from grader.results import ExerciseResult, Verification
 from grader.sandbox import Sandbox
-from grader.services import ServiceMissing
 
 # `doctor` exits 0 when submissions get the sandbox, 1 when bubblewrap is missing or
 # broken, and this when it works but the machine refuses it namespaces.
@@ -324,6 +316,8 @@ def cmd_lesson(kit: Kit, args: argparse.Namespace) -> int:
     path = kit.lesson(exercise)
     if not path.is_file():
         raise GraderError(f"the lesson for {exercise.id} is missing ({path})")
+    from rich.markdown import Markdown
+
     lesson = Markdown(path.read_text(encoding="utf-8"), code_theme="monokai")
     if args.no_pager or not console.is_terminal:
         console.print(lesson)
@@ -335,10 +329,14 @@ def cmd_lesson(kit: Kit, args: argparse.Namespace) -> int:
 
 
 def cmd_watch(kit: Kit, args: argparse.Namespace) -> int:
+    from grader import watch
+
     return watch.watch(kit, console, kit.get(args.exercise) if args.exercise else None)
 
 
 def cmd_verify(kit: Kit, args: argparse.Namespace) -> int:
+    from grader import batch, kitrules
+
     exercises = kit.select(args.exercise)
     # The rules first: they read files only, and grading a kit that breaks one proves little.
     broken = kitrules.problems(kit, exercises)
@@ -378,6 +376,8 @@ def cmd_verify(kit: Kit, args: argparse.Namespace) -> int:
 
 
 def cmd_grade(kit: Kit, args: argparse.Namespace) -> int:
+    from grader import batch
+
     exercises = kit.select(args.exercise)
     ids = [e.id for e in exercises]
     students = batch.discover(kit, args.submissions, exercises, one_exercise=bool(args.exercise))
@@ -569,6 +569,8 @@ def _roster(path: Path | None) -> dict[str, dict[str, str]] | None:
 
 @contextlib.contextmanager
 def _progress(total: int, label: str) -> Iterator[Callable[..., None]]:
+    from rich.progress import MofNCompleteColumn, Progress
+
     with Progress(
         *Progress.get_default_columns(), MofNCompleteColumn(), console=console, transient=True
     ) as bar:
@@ -577,6 +579,8 @@ def _progress(total: int, label: str) -> Iterator[Callable[..., None]]:
 
 
 def cmd_compare(kit: Kit, args: argparse.Namespace) -> int:
+    from grader import batch, compare
+
     [(exercise, found)] = submission.resolve(kit, args.exercise, args.submission)
     file = found.path
     reference_file = kit.solution(exercise)
@@ -601,6 +605,8 @@ def cmd_compare(kit: Kit, args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(kit: Kit, args: argparse.Namespace) -> int:
+    from grader import services
+
     probe = sandbox.probe()
     job = caps.probe()
     limits = job.describe()
@@ -654,12 +660,16 @@ def cmd_doctor(kit: Kit, args: argparse.Namespace) -> int:
 
 
 def cmd_dist(kit: Kit, args: argparse.Namespace) -> int:
+    from grader import dist
+
     for path in dist.student_edition(kit, args.out):
         console.print(f"wrote {path}")
     return 0
 
 
 def cmd_gradescope(kit: Kit, args: argparse.Namespace) -> int:
+    from grader import dist
+
     ids = args.exercise.split(",") if args.exercise else [e.id for e in kit.exercises]
     exercises = [kit.get(i.strip()) for i in ids]
     archive = dist.gradescope_autograder(kit, args.out, exercises, args.hidden)
@@ -677,6 +687,8 @@ def cmd_gradescope(kit: Kit, args: argparse.Namespace) -> int:
 
 
 def cmd_serve(kit: Kit, args: argparse.Namespace) -> int:
+    from grader import devserver, services
+
     exercise = _current(kit, args) or kit.exercises[0]
     [(exercise, found)] = submission.resolve(kit, exercise.id, args.submission)
     file = found.path
@@ -701,7 +713,7 @@ def cmd_serve(kit: Kit, args: argparse.Namespace) -> int:
             service = services.kind(name).make(Sandbox(scratch, caps.JobCaps(), isolated=False))
             try:
                 service.start()
-            except ServiceMissing as exc:
+            except services.ServiceMissing as exc:
                 raise GraderError(str(exc)) from None
             stack.callback(service.stop)
             env.update(service.env)

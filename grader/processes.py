@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import os
 import signal
 import sys
 import time
@@ -12,6 +13,7 @@ from collections.abc import Callable
 
 import psutil
 
+PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -21,6 +23,14 @@ def prctl(option: int, value: int) -> None:
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+
+
+def end_with(parent: int) -> None:
+    """Have the kernel kill this process when `parent` (whose child it is) ends, and end
+    it now if that has happened already (Linux; elsewhere only the latter)."""
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(70)
 
 
 def alive(proc: psutil.Process) -> bool:

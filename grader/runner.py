@@ -9,16 +9,20 @@ then ends everything the job started and reads the results that verify.
 
 from __future__ import annotations
 
+import compileall
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import os
+import select
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +39,25 @@ class Cancelled(Exception):
 
 # What the checks process may see of the grader's environment: nothing secret.
 CHECKS_ENV = ("PATH", "LANG", "LC_ALL", "GRADER_TIME_SCALE", "SYSTEMROOT")
+
+# pytest's plugins that grading never uses, not loaded: each verdict waits for the
+# checks process to start. (No installed package's plugin is loaded either: see
+# PYTEST_DISABLE_PLUGIN_AUTOLOAD below.)
+_UNUSED_PLUGINS = [
+    f"-pno:{name}"
+    for name in (
+        "doctest",
+        "junitxml",
+        "pastebin",
+        "legacypath",
+        "stepwise",
+        "setuponly",
+        "setupplan",
+        "unittest",
+        "unraisableexception",
+        "threadexception",
+    )
+]
 
 
 @dataclass
@@ -168,6 +191,7 @@ def _submitted(kit: Kit, exercise: Exercise, contents: submission.Contents) -> S
 
 
 def _run_checks(kit: Kit, run: Run, cancel: threading.Event | None) -> tuple[bool, str]:
+    _byte_compile(_grader_home(kit) or Path(__file__).resolve().parent.parent)
     exercise, scratch = run.exercise, run.scratch
     ini = scratch / "pytest.ini"
     ini.write_text("[pytest]\n")
@@ -189,6 +213,7 @@ def _run_checks(kit: Kit, run: Run, cancel: threading.Event | None) -> tuple[boo
         "no:cacheprovider",
         "-p",
         "no:logging",
+        *_UNUSED_PLUGINS,
         "-s",
         "-q",
         "--no-header",
@@ -204,6 +229,8 @@ def _run_checks(kit: Kit, run: Run, cancel: threading.Event | None) -> tuple[boo
     env = {name: os.environ[name] for name in CHECKS_ENV if name in os.environ}
     env["PYTHONPATH"] = str(kit.root)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    # The plugins of whatever else is installed (anyio's, xdist's…) have no say in grading.
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     log = scratch / "checks.log"
     timed_out = False
     with log.open("wb") as out:
@@ -256,6 +283,17 @@ def _job_file(kit: Kit, run: Run) -> job_file.Job:
     )
 
 
+@functools.cache
+def _byte_compile(home: Path) -> None:
+    """Write the bytecode of the grader package in `home` where it is missing or stale:
+    the checks process does not (PYTHONDONTWRITEBYTECODE) and the sandbox cannot (it
+    sees the package read-only), so a module only they import would be compiled again
+    for every verdict. Not where the user asked for no bytecode; quietly not where the
+    folder is read-only."""
+    if not sys.dont_write_bytecode:
+        compileall.compile_dir(home / "grader", maxlevels=0, quiet=2)
+
+
 def _tail(file: Path, size: int) -> str:
     """The last `size` bytes of `file`, never read whole (its size is not ours to bound)."""
     with file.open("rb") as f:
@@ -283,13 +321,31 @@ def shown(file: Path) -> str:
 def _wait(proc: subprocess.Popen[bytes], timeout: float, cancel: threading.Event | None) -> bool:
     """Whether `proc` ended by itself within `timeout` s (and before `cancel` was set)."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cancel is not None and cancel.is_set():
-            return False
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=0.1)
-            return True
+    with _exit_notice(proc.pid) as ended:
+        while (left := deadline - time.monotonic()) > 0:
+            if cancel is not None and cancel.is_set():
+                return False
+            if ended is not None:  # woken the moment it ends, not at the next poll
+                select.select([ended], [], [], min(0.1, left))
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=0 if ended is not None else min(0.1, left))
+                return True
     return False
+
+
+@contextlib.contextmanager
+def _exit_notice(pid: int) -> Iterator[int | None]:
+    """A descriptor that becomes readable when `pid` ends (Linux's pidfd), or None where
+    the kernel has none (then the caller polls)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        yield None
+        return
+    try:
+        yield fd
+    finally:
+        os.close(fd)
 
 
 KIT_BUG = "a bug in the kit: please tell your instructor"

@@ -113,6 +113,27 @@ def run(spec: AppSpec, sock: socket.socket, report_fd: int, log_fd: int, events_
     os._exit(0)
 
 
+def warm_up() -> None:
+    """Import, once in the zygote, what every server would import for itself as it starts:
+    uvicorn's protocols and, where FastAPI is preloaded, what its first route with a
+    parameter brings in. A forked server then starts warm, and no first import holds
+    its event loop. Nothing of the student's runs here."""
+    import uvicorn
+
+    uvicorn.Config(_no_app, log_level="warning", access_log=False, lifespan="auto").load()
+    if "fastapi" in sys.modules:
+        from fastapi import FastAPI, WebSocket
+
+        async def endpoint(websocket: WebSocket, name: str) -> None:  # pragma: no cover
+            await websocket.close()
+
+        FastAPI().add_api_websocket_route("/{name}", endpoint)
+
+
+async def _no_app(scope: object, receive: object, send: object) -> None:  # pragma: no cover
+    """What warm_up configures uvicorn with: it never serves."""
+
+
 def not_reported(record: logging.LogRecord) -> bool:
     """Whether uvicorn's log `record` is news: the witness logs, on its own descriptor,
     each exception it reports, and once is enough; one it did not report is kept."""

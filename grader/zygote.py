@@ -1,12 +1,13 @@
 """The zygote: inside the sandbox, it starts the student's servers when the checks ask.
 
-It imports the heavy libraries (uvicorn, the exercise's preloads) once, then forks a
-server per request, so a fresh server costs milliseconds. It never imports check code,
-so a server finds nothing in its memory that the student may not see. The checks
-process drives it over a socket pair: one JSON message each way per request (`send`,
-`receive`), the server's listening socket, log and report pipe passed alongside a Serve
-(SCM_RIGHTS). Every request and reply is a dataclass below, `{"kind": …, fields…}` on
-the wire (see `encode`, `decode`); an unknown kind or field is refused, not guessed at:
+It imports the heavy libraries (uvicorn, the exercise's preloads, what a server imports
+as it starts: see serving.warm_up) once, then forks a server per request, so a fresh
+server costs milliseconds. It never imports check code, so a server finds nothing in
+its memory that the student may not see. The checks process drives it over a socket
+pair: one JSON message each way per request (`send`, `receive`), the server's listening
+socket, log and report pipe passed alongside a Serve (SCM_RIGHTS). Every request and
+reply is a dataclass below, `{"kind": …, fields…}` on the wire (see `encode`,
+`decode`); an unknown kind or field is refused, not guessed at:
 
     Serve(env, overrides)  fork a server                           → Served(pid)
     Signal(pid, signal)    send a signal to a server               → Done()
@@ -45,8 +46,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, assert_never,
 
 from grader import untrusted, wire
 from grader.drain import Drain, Output
-from grader.processes import PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, kill_tree, prctl
-from grader.serving import AppSpec, run
+from grader.processes import PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, end_with, kill_tree, prctl
+from grader.serving import AppSpec, run, warm_up
 
 if TYPE_CHECKING:
     from grader.sandbox import Sandbox
@@ -325,6 +326,7 @@ class _Host:
             overrides=request.overrides,
             processes=self.spec.processes,
         )
+        zygote = os.getpid()
         try:
             pid = os.fork()  # may be refused: the job's process cap
         except OSError:
@@ -333,6 +335,9 @@ class _Host:
             raise
         if pid == 0:  # pragma: no cover - the child never returns
             try:
+                # A server whose zygote was killed (by the student's code, say) ends with
+                # it: without a sandbox, whose namespace would end it, it would serve on.
+                end_with(zygote)
                 run(spec, socket.socket(fileno=sock_fd), report_fd, log_fd, events_fd)
             except BaseException:  # said in the server's log, then gone
                 with contextlib.suppress(Exception):
@@ -384,6 +389,7 @@ def main(argv: list[str] | None = None) -> None:
     prctl(PR_SET_CHILD_SUBREAPER, 1)
     for name in ["uvicorn", "psutil", *filter(None, args.preload.split(","))]:
         importlib.import_module(name)
+    warm_up()
     host = _Host(AppSpec(args.file, args.module, args.workdir, processes=args.processes))
     control = socket.socket(fileno=args.control)
     while True:
@@ -406,6 +412,11 @@ def main(argv: list[str] | None = None) -> None:
         except OSError:
             break
     host.kill_all()
+    # Nothing is left to clean up: the interpreter's own teardown (tenths of a second
+    # with FastAPI loaded) would only keep the checks waiting.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
