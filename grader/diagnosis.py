@@ -694,9 +694,15 @@ def _request_raised(evidence: Evidence, event: Raised, where: str) -> Advice:
     invalid = error.removeprefix("ResponseValidationError: ")
     if invalid == error:
         cause = _cause(evidence, event, error)
+        outcome = (
+            f"after its answer had begun (HTTP {event.answered}), so the answer was cut short "
+            "there (a stream ends)"
+            if event.answered
+            else "so the request got HTTP 500 (Internal Server Error)"
+        )
         return Advice(
-            f"Your server raised {error} at {where} while answering {request}, so the "
-            "request got HTTP 500 (Internal Server Error)." + (f" {cause}" if cause else ""),
+            f"Your server raised {error} at {where} while answering {request}, {outcome}."
+            + (f" {cause}" if cause else ""),
             False,
         )
     function = f"{event.function}()" if event.function else "the route"

@@ -133,10 +133,13 @@ class Misuse(Reached, kind="misuse"):
 class Raised(Reached, kind="raised"):
     """An exception escaped the handler of `path` (a WebSocket's, or "GET /x"); a send
     to a client that had gone carries what became of it (`target_…`); one FastAPI raised
-    after a route returned names that route (`function`, `declared` return type)."""
+    after a route returned names that route (`function`, `declared` return type); an
+    HTTP handler that had begun its answer says with what status (`answered`: a stream
+    is cut short there, not answered HTTP 500)."""
 
     error: str
     path: str
+    answered: int = 0
     function: str = ""
     declared: str = ""
     target_path: str = ""

@@ -384,8 +384,17 @@ class Witness:
         """An HTTP request, watched: an exception that escapes its handler."""
         from uvicorn.protocols.utils import ClientDisconnected
 
+        answered = 0  # the status the client already has, if the answer had begun
+
+        async def watched_send(message: Any) -> None:
+            nonlocal answered
+            if message.get("type") == "http.response.start":
+                with contextlib.suppress(TypeError, ValueError):
+                    answered = int(message.get("status", 0))
+            await send(message)
+
         try:
-            await app(scope, receive, send)
+            await app(scope, receive, watched_send)
         except ClientDisconnected:
             raise
         except BaseException as exc:
@@ -394,7 +403,8 @@ class Witness:
             where = self.place(traceback.extract_tb(exc.__traceback__))
             with contextlib.suppress(Exception):  # an endpoint of any shape: still report
                 where = where or self.returned(scope.get("endpoint"))
-            self._raised(exc, where, path=f"{scope.get('method', 'GET')} {scope.get('path', '')}")
+            request = f"{scope.get('method', 'GET')} {scope.get('path', '')}"
+            self._raised(exc, where, path=request, answered=answered)
             raise
 
     def _raised(self, exc: BaseException, where: dict[str, Any], **fields: Any) -> None:

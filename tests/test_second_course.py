@@ -155,4 +155,9 @@ def test_an_exception_in_an_event_stream_breaks_it_off_and_is_named_with_its_lin
     assert streaming.help.startswith(
         f"Your server raised {error} at stream_adds_text_to_a_number.py line {line}"
     )
-    assert "while answering GET /counters/apples/events" in streaming.help
+    # The listener got HTTP 200 and then a stream cut short, never an HTTP 500.
+    assert (
+        "while answering GET /counters/apples/events, after its answer had begun (HTTP 200), "
+        "so the answer was cut short there" in streaming.help
+    )
+    assert "HTTP 500" not in streaming.help
