@@ -697,7 +697,7 @@ def _request_raised(evidence: Evidence, event: Raised, where: str) -> Advice:
         outcome = (
             f"after its answer had begun (HTTP {event.answered}), so the answer was cut short "
             "there (a stream ends)"
-            if event.answered
+            if event.answered not in (0, 500)
             else "so the request got HTTP 500 (Internal Server Error)"
         )
         return Advice(

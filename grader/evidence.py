@@ -133,9 +133,9 @@ class Misuse(Reached, kind="misuse"):
 class Raised(Reached, kind="raised"):
     """An exception escaped the handler of `path` (a WebSocket's, or "GET /x"); a send
     to a client that had gone carries what became of it (`target_…`); one FastAPI raised
-    after a route returned names that route (`function`, `declared` return type); an
-    HTTP handler that had begun its answer says with what status (`answered`: a stream
-    is cut short there, not answered HTTP 500)."""
+    after a route returned names that route (`function`, `declared` return type); for
+    an HTTP request, `answered` is the status the client got (500 from the error
+    middleware, or the status of an answer that had begun: a stream cut short)."""
 
     error: str
     path: str

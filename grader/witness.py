@@ -384,11 +384,13 @@ class Witness:
         """An HTTP request, watched: an exception that escapes its handler."""
         from uvicorn.protocols.utils import ClientDisconnected
 
-        answered = 0  # the status the client already has, if the answer had begun
+        # The status the client got: the first answer's (the error middleware answers 500
+        # for a handler that raised before answering; a stream had begun with its own).
+        answered = 0
 
         async def watched_send(message: Any) -> None:
             nonlocal answered
-            if message.get("type") == "http.response.start":
+            if message.get("type") == "http.response.start" and not answered:
                 with contextlib.suppress(TypeError, ValueError):
                     answered = int(message.get("status", 0))
             await send(message)

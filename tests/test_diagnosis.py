@@ -458,6 +458,7 @@ def test_an_http_handler_s_exception_is_reported_at_the_student_s_line(
         line=15,
         code="return {room: len(members) // 0 for room, members in rooms.items()}",
         path="GET /count",
+        answered=500,  # by the error middleware, for the handler
     )
     assert "Traceback" in log.read_text() and trimming.has_errors(log.read_text())
     trimmed = trimming.trim(log.read_text(), str(tmp_path / "rooms.py"), "rooms.py")
@@ -496,6 +497,7 @@ def test_an_answer_that_fails_response_validation_is_placed_at_the_handler_s_ret
         line=10,
         code="return listed",
         path="GET /rooms",
+        answered=500,
     )
     # FastAPI's own message lists every error over many lines: it is logged in one, at
     # the return it refused, since no frame of the student's is left to show the place.

@@ -13,23 +13,47 @@ from grader.results import Outcome
 from tests.conftest import ROOT
 from tests.labels import labels
 
-BROKEN = ROOT / "tests" / "corpus" / "broken"
+SLEEPER = """\
+import time
+
+from fastapi import FastAPI, WebSocket
+
+app = FastAPI()
+
+
+@app.websocket("/ws/{client_id}")
+async def echo(websocket: WebSocket, client_id: str) -> None:
+    await websocket.accept()
+    await websocket.receive_text()
+    time.sleep(3600)
+"""
+WAITS_LONG = '''\
+from grader import LiveServer, check
+
+
+@check(timeout=3600)
+async def echoes(server: LiveServer) -> None:
+    """A message comes back to its sender."""
+    alice = await server.connect("/ws/alice")
+    await alice.send("hello")
+    await alice.expect("hello", within=3600)
+'''
 
 
 def test_a_run_cut_at_its_time_bound_names_where_the_loop_stood_still(tmp_path: Path) -> None:
-    for part in ("lessons", "starter", "solutions", "checks"):
-        shutil.copytree(ROOT / part, tmp_path / part)
-    manifest = tmp_path / "lessons" / "exercises.toml"
-    # Long enough for the server to start and block on a loaded machine, short for a test.
-    manifest.write_text(manifest.read_text().replace("timeout = 45", "timeout = 8", 1))
-    kit = Kit.load(tmp_path)
-    result = runner.grade(
-        kit, kit.get("broadcast"), BROKEN / "blocks_event_loop.py", isolated=False
-    )
+    # A check that would wait for an hour, on a server that blocks its loop once a
+    # message arrives: only the exercise's bound ends the run, whatever the machine's load.
+    shutil.copytree(ROOT / "tests" / "data" / "fakecourse", tmp_path / "course")
+    (tmp_path / "course" / "checks" / "echo.py").write_text(WAITS_LONG)
+    manifest = tmp_path / "course" / "lessons" / "exercises.toml"
+    manifest.write_text(manifest.read_text().replace("timeout = 20", "timeout = 10", 1))
+    (tmp_path / "echo.py").write_text(SLEEPER)
+    kit = Kit.load(tmp_path / "course")
+    result = runner.grade(kit, kit.get("echo"), tmp_path / "echo.py", isolated=False)
     cut = [c for c in result.checks if c.outcome is Outcome.TIMED_OUT]
-    assert cut, [c.outcome for c in result.checks]
+    assert [c.name for c in cut] == ["echoes", "never_blocks_event_loop"], result.checks
     assert "meanwhile the event loop was blocked" in cut[0].rationale
-    assert "blocks_event_loop.py line 14 (`time.sleep(3600)`)" in cut[0].rationale
+    assert "echo.py line 12 (`time.sleep(3600)`)" in cut[0].rationale
 
 
 def test_an_http_handler_that_raised_fails_the_check_for_errors_with_its_traceback(
