@@ -60,6 +60,7 @@ MISUSABLE = (
 
 
 KEEP_CONNECTIONS = 256  # what happened to the latest connections, for a late misuse
+_ASYNCIO = os.path.dirname(asyncio.__file__) + os.sep  # asyncio's own frames
 MAX_DEPTH = 64  # awaits followed down a task, for where it waits
 
 
@@ -499,15 +500,24 @@ class Witness:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signal.SIGUSR2, self.waiting)
 
-        def task_factory(loop: asyncio.AbstractEventLoop, coro: Any, **kw: Any) -> Any:
-            task = asyncio.Task(coro, loop=loop, **kw)
-            place = self.here()
-            if place:  # started by the student's code
-                self._started[task] = place
-                task.add_done_callback(self._task_done)
-            return task
+        loop.set_task_factory(self.make_task)
 
-        loop.set_task_factory(task_factory)
+    def make_task(self, loop: asyncio.AbstractEventLoop, coro: Any, **kw: Any) -> Any:
+        """The loop's task factory: a task, noted where the student's code started it."""
+        task = asyncio.Task(coro, loop=loop, **kw)
+        if self._started_by_student():
+            self._started[task] = self.here()
+            task.add_done_callback(self._task_done)
+        return task
+
+    def _started_by_student(self) -> bool:
+        """Whether the task being made was asked for by the student's own line (through
+        asyncio's create_task, ensure_future, gather, a TaskGroup), not by a library the
+        student called: a client library's own tasks are its business, not the app's."""
+        frame: FrameType | None = sys._getframe(2)  # make_task's caller
+        while frame is not None and frame.f_code.co_filename.startswith(_ASYNCIO):
+            frame = frame.f_back
+        return frame is not None and frame.f_code.co_filename == self.student_file
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         # Not task.exception(): that would mark it seen, and Python would no longer log

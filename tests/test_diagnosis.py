@@ -3,6 +3,7 @@ advice (in the chat lesson's words: checks/_chat/advice.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 
@@ -270,6 +271,58 @@ def test_a_shared_object_made_again_in_a_function_is_found_in_the_source(tmp_pat
     assert "makes a new `manager` each time it runs, instead of using the one made at line 1" in (
         explain(events=found)
     )
+
+
+LIBRARY = """\
+import asyncio
+
+async def _read():
+    raise ConnectionResetError("Connection lost")
+
+async def listen():
+    reader = asyncio.create_task(_read())  # the library's own task
+    await asyncio.sleep(0)
+    try:
+        await reader
+    except ConnectionResetError:
+        pass
+"""
+APP = """\
+import asyncio
+import library
+
+async def fails():
+    raise ValueError("the app's own")
+
+async def main():
+    mine = asyncio.create_task(fails())
+    await library.listen()
+    await asyncio.gather(mine, return_exceptions=True)
+"""
+
+
+def test_a_task_a_library_starts_is_not_the_app_s_even_when_the_app_called_it(
+    tmp_path, monkeypatch
+) -> None:
+    """Only tasks the student's own line asked for are watched: a client library's
+    task that ends with an error (which the library handles) is its own business."""
+    import importlib
+
+    from grader.witness import Witness
+
+    (tmp_path / "library.py").write_text(LIBRARY)
+    (tmp_path / "app.py").write_text(APP)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    app = importlib.import_module("app")
+    events = tmp_path / "server.events"
+    with events.open("wb") as out:
+        witness = Witness(out.fileno(), out.fileno(), str(tmp_path / "app.py"))
+        loop = asyncio.new_event_loop()
+        loop.set_task_factory(witness.make_task)
+        loop.run_until_complete(app.main())
+        loop.close()
+    died = [e for e in evidence.read(events).events if e.kind == "died"]
+    assert [(e.error, e.task_line) for e in died] == [("ValueError: the app's own", 8)]
 
 
 def test_forged_events_are_refused_whole_and_explain_nothing_wrongly(tmp_path) -> None:
