@@ -71,7 +71,11 @@ async def relays_verbatim(server: LiveServer) -> None:
 async def accepts_before_storing(submission: Submission) -> None:
     """connect() stores a connection only once its accept() has finished, so no broadcast
     can reach a connection that cannot carry messages yet."""
-    submission.expect_accepted_before_stored()
+    submission.expect_accepted_before_stored(
+        help="Until `await websocket.accept()` has finished, the connection cannot carry "
+        "messages, and a broadcast that finds it stored meanwhile fails. Accept first, "
+        "then store it."
+    )
 
 
 @check(depends=greets_newcomer)

@@ -93,7 +93,12 @@ async def refuses_bad_tokens(server: LiveServer) -> None:
 async def compares_tokens_in_constant_time(submission: Submission) -> None:
     """Tokens are compared with secrets.compare_digest, never with == or !=, so how long
     a refusal takes gives nothing away."""
-    submission.expect_no_equality_on("TOKENS")
+    submission.expect_no_equality_on(
+        "TOKENS",
+        help="== stops at the first character that differs, so how long a refusal takes "
+        "tells an attacker how much of a guess was right. Compare with "
+        "`secrets.compare_digest(token.encode(), expected.encode())`.",
+    )
 
 
 @check(depends=admits_known_client, settings={"TOKENS": TOKENS})
