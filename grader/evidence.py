@@ -249,8 +249,9 @@ def decode(line: bytes | str) -> Event:
         raise Refused(f"no kind of evidence is named {kind!r:.60}")
     try:
         return wire.decode(cls, _cut(data))
-    except wire.WireError as exc:
-        raise Refused(str(exc)) from None
+    # WireError is a ValueError; anything else a line can provoke is refused as well.
+    except (ValueError, ArithmeticError, TypeError, RecursionError) as exc:
+        raise Refused(str(exc)[:200]) from None
 
 
 def parse(data: dict[str, Any]) -> Event:

@@ -87,7 +87,10 @@ def _value(hint: Any, value: object, where: str) -> Any:
     if hint is Path:
         return Path(_expect(value, str, "a string", where))
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # JSON's integers have no bound; a float has
+            raise WireError(f"{where}: {str(value)[:20]}… is too large for a number") from None
     if hint in _WORDS:
         return _expect(value, hint, _WORDS[hint], where)
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):

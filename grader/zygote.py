@@ -254,6 +254,10 @@ class Zygote:
                     self._socket.settimeout(ANSWER_WITHIN)
                     send(self._socket, encode(cast(Request, request)), fds)
                     answer = receive(self._socket)
+                    if answer is not None:  # no reply carries descriptors: never keep one
+                        for fd in answer[1]:
+                            with contextlib.suppress(OSError):
+                                os.close(fd)
                     # It runs beside the student's code: a reply of another kind, or with
                     # another field, is a zygote no longer ours.
                     reply = decode(REPLIES, answer[0]) if answer is not None else None

@@ -200,3 +200,10 @@ def test_what_the_witness_writes_reads_back_whole(tmp_path: Path) -> None:
         evidence.Copied(setting="MAX", line=1, code="LIMIT = MAX"),
         evidence.Waiting(tasks=()),
     ]
+
+
+def test_a_number_too_large_for_a_float_is_refused_and_counted_not_raised() -> None:
+    reading = evidence.Reading()
+    huge = '{"kind": "blocked", "seconds": 1' + "0" * 400 + ', "line": 0, "code": "", "since": 0}'
+    assert reading.add(huge) is None
+    assert reading.refused == 1 and "too large" in reading.why[0]
